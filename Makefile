@@ -1,0 +1,37 @@
+# Every target creates .venv on first use, so a fresh clone needs only `make demo` / `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Lab-only credentials: the simulated lab accepts these; never use them for a real cluster.
+LAB_ENV := CMS_LAB_PASSWORD=cms-lab CMS_LAB_KEY_PASSPHRASE=cms-lab
+
+.PHONY: test demo lint typecheck unit sim clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check reconciler tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy reconciler
+
+unit: $(STAMP)
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+demo: $(STAMP)
+	$(LAB_ENV) $(BIN)/reconcile demo
+
+sim: $(STAMP)
+	$(LAB_ENV) $(BIN)/reconcile sim --cluster lab
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
