@@ -1,0 +1,1 @@
+"""Desired state: cluster YAML and certificate bundles from git."""

@@ -1,0 +1,101 @@
+"""Findings: what validation reports instead of raising.
+
+Every problem with desired state is a ``Finding`` naming the cluster file, the key path inside
+it (``nodes[1].address``) and, where it concerns one node only, that node's address. Checks
+return findings so that one run reports every mistake in a pull request, not just the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Severity(StrEnum):
+    """``error`` blocks plan and apply; ``warning`` is reported and does not."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class Finding(BaseModel):
+    """One problem in desired state, phrased so that the reader knows what to fix."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    severity: Severity
+    file: str
+    """Repo-relative path of the cluster file (the key path is relative to it)."""
+    key: str
+    """Key path inside the file, e.g. ``nodes[1].ssh_port``; empty for the whole file."""
+    node: str | None = None
+    """Address of the node the finding is about, when it concerns one node only."""
+    message: str
+    line: int | None = None
+    """1-based line of the key in the file, when known."""
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+
+class FindingList:
+    """Collects findings for one cluster file; checks call ``error``/``warning``."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.items: list[Finding] = []
+
+    def error(self, key: str, message: str, node: str | None = None) -> None:
+        self.add(Severity.ERROR, key, message, node)
+
+    def warning(self, key: str, message: str, node: str | None = None) -> None:
+        self.add(Severity.WARNING, key, message, node)
+
+    def add(self, severity: Severity, key: str, message: str, node: str | None = None) -> None:
+        self.items.append(
+            Finding(severity=severity, file=self.file, key=key, node=node, message=message)
+        )
+
+    def extend(self, findings: Iterable[Finding]) -> None:
+        self.items.extend(findings)
+
+    @property
+    def has_errors(self) -> bool:
+        return has_errors(self.items)
+
+
+def has_errors(findings: Iterable[Finding]) -> bool:
+    return any(finding.is_error for finding in findings)
+
+
+def dedupe(findings: Iterable[Finding]) -> list[Finding]:
+    """Drop repeats (a shared certificate checked once per node), keeping first order."""
+    seen: set[Finding] = set()
+    unique: list[Finding] = []
+    for finding in findings:
+        if finding not in seen:
+            seen.add(finding)
+            unique.append(finding)
+    return unique
+
+
+def with_lines(findings: Iterable[Finding], lines: Mapping[str, int]) -> list[Finding]:
+    """Attach the line of the longest known prefix of each finding's key path."""
+    located: list[Finding] = []
+    for finding in findings:
+        line = line_of(finding.key, lines)
+        located.append(finding if line is None else finding.model_copy(update={"line": line}))
+    return located
+
+
+def line_of(key: str, lines: Mapping[str, int]) -> int | None:
+    candidate = key
+    while candidate:
+        if candidate in lines:
+            return lines[candidate]
+        cut = max(candidate.rfind("."), candidate.rfind("["))
+        candidate = candidate[:cut] if cut > 0 else ""
+    return None

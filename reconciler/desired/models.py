@@ -1,0 +1,371 @@
+"""Pydantic models of ``clusters/<name>.yaml`` (SPEC section 3).
+
+These models check structure and the syntax of each value; rules that relate several values
+(unique addresses, ``master`` is a node, ``name`` equals the file stem) live in
+``topology.py`` so that each violation gets its own key path. Unknown keys are errors
+everywhere (``extra="forbid"``): a misspelt key must not be silently ignored.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import posixpath
+import re
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
+
+from reconciler.durations import parse_duration
+
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+REMOTE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+REMOTE_NAME_MAX = 128
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+NODE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+DURATION_PATTERN = r"^\s*(\d+(\.\d+)?|(\d+(\.\d+)?(w|d|h|m|s|ms))+)\s*$"
+
+
+class Role(StrEnum):
+    """The five files of ``database cluster certs``, in the MMP's argument order."""
+
+    SERVER_KEY = "server_key"
+    SERVER_CERT = "server_cert"
+    CLIENT_KEY = "client_key"
+    CLIENT_CERT = "client_cert"
+    CA_CERT = "ca_cert"
+
+    @property
+    def is_key(self) -> bool:
+        return self in (Role.SERVER_KEY, Role.CLIENT_KEY)
+
+
+ROLES: tuple[Role, ...] = tuple(Role)
+
+
+# --- value types -------------------------------------------------------------------------
+
+
+def remote_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a file name on the MMP, or None when it can.
+
+    The MMP keeps uploaded files in one flat SFTP root and names them on its command line, so
+    only a conservative alphabet is accepted (letters, digits, ``.``, ``_``, ``-``).
+    """
+    if not name:
+        return "is empty"
+    if "/" in name or "\\" in name:
+        return "contains a path separator; the MMP keeps files in one flat directory"
+    if any(ord(char) < 32 or ord(char) == 127 for char in name):
+        return "contains a control character"
+    if any(char.isspace() for char in name):
+        return "contains whitespace, which the MMP command line would split"
+    if len(name) > REMOTE_NAME_MAX:
+        return f"is longer than {REMOTE_NAME_MAX} characters"
+    if not re.fullmatch(REMOTE_NAME_PATTERN, name):
+        return "may use only letters, digits, '.', '_' and '-', starting with a letter or digit"
+    return None
+
+
+def _remote_name(value: str) -> str:
+    problem = remote_name_problem(value)
+    if problem:
+        raise ValueError(f"remote file name {value!r} {problem}")
+    return value
+
+
+def _env_name(value: str) -> str:
+    if not re.fullmatch(ENV_NAME_PATTERN, value):
+        # Never echo the value: someone may have pasted the secret itself here.
+        raise ValueError(
+            "must be the NAME of an environment variable (letters, digits and '_', not "
+            "starting with a digit), not the secret itself; secrets never live in YAML"
+        )
+    return value
+
+
+def _repo_path(value: str) -> str:
+    text = value.strip()
+    if not text:
+        raise ValueError("is empty; give a path relative to the repository root")
+    if "\\" in text:
+        raise ValueError(f"{value!r} uses '\\'; write repository paths with '/'")
+    if text.startswith("/") or re.match(r"^[A-Za-z]:", text):
+        raise ValueError(
+            f"{value!r} is absolute; give a path relative to the repository root "
+            "(e.g. certs/lab/CAVD.cer)"
+        )
+    parts = [part for part in text.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise ValueError(f"{value!r} leaves the repository ('..'); files must be inside it")
+    if not parts:
+        raise ValueError(f"{value!r} names no file")
+    return "/".join(parts)
+
+
+def _ip_address(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not an IPv4 or IPv6 address; `database cluster join` takes the "
+            "master's IP address, so give each node's database-cluster IP (e.g. 10.0.0.5)"
+        ) from None
+
+
+def _host(value: str) -> str:
+    text = value.strip()
+    if not text or any(char.isspace() or ord(char) < 32 for char in text) or "/" in text:
+        raise ValueError(f"{value!r} is not a host name or address")
+    return text
+
+
+def _duration(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as '30d' or '300s', got a boolean")
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        return parse_duration(value)
+    if isinstance(value, timedelta):
+        return value
+    raise ValueError(f"expected a duration such as '30d' or '300s', got {type(value).__name__}")
+
+
+def duration_text(delta: timedelta) -> str:
+    """Inverse of ``parse_duration`` for whole seconds: ``30d``, ``10m``, ``300s``."""
+    seconds = delta.total_seconds()
+    if seconds != int(seconds):
+        return f"{seconds}s"
+    whole = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if whole and whole % size == 0:
+            return f"{whole // size}{unit}"
+    return f"{whole}s"
+
+
+def _not_negative(delta: timedelta) -> timedelta:
+    if delta < timedelta(0):
+        raise ValueError("must not be negative")
+    return delta
+
+
+def _positive(delta: timedelta) -> timedelta:
+    if delta <= timedelta(0):
+        raise ValueError("must be longer than zero")
+    return delta
+
+
+def _pattern(regex: str, what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not re.fullmatch(regex, value):
+            raise ValueError(f"{value!r} is not a valid {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+_DURATION_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "pattern": DURATION_PATTERN},
+        {"type": "number", "minimum": 0},
+    ],
+    "description": "A duration: '30d', '300s', '1h30m' (w, d, h, m, s); a bare number is seconds.",
+}
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(_duration),
+    PlainSerializer(duration_text, return_type=str, when_used="json"),
+    WithJsonSchema(_DURATION_SCHEMA),
+]
+NonNegativeDuration = Annotated[Duration, AfterValidator(_not_negative)]
+PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
+EnvName = Annotated[
+    str,
+    AfterValidator(_env_name),
+    Field(
+        json_schema_extra={"pattern": ENV_NAME_PATTERN},
+        description="Name of an environment variable (never the secret itself).",
+    ),
+]
+RepoPath = Annotated[
+    str,
+    AfterValidator(_repo_path),
+    Field(description="Path relative to the repository root, with '/'.", min_length=1),
+]
+RemoteName = Annotated[
+    str,
+    AfterValidator(_remote_name),
+    Field(
+        json_schema_extra={"pattern": REMOTE_NAME_PATTERN, "maxLength": REMOTE_NAME_MAX},
+        description="File name on the MMP (flat SFTP root): letters, digits, '.', '_', '-'.",
+    ),
+]
+IPAddressText = Annotated[
+    str,
+    AfterValidator(_ip_address),
+    Field(
+        json_schema_extra={"anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]},
+        description="IPv4 or IPv6 address (no host names: `database cluster join` takes an IP).",
+    ),
+]
+HostText = Annotated[str, AfterValidator(_host), Field(min_length=1)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+NonEmptyText = Annotated[str, Field(min_length=1)]
+
+
+class StrictModel(BaseModel):
+    """Base: unknown keys are errors, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- certificates ------------------------------------------------------------------------
+
+
+class CertFileSpec(StrictModel):
+    """A file in git and the name it gets on the MMP (default: its basename)."""
+
+    path: RepoPath
+    remote_name: RemoteName | None = Field(
+        default=None, description="Name on the MMP; default: the basename of path."
+    )
+
+    @property
+    def effective_remote_name(self) -> str:
+        return self.remote_name or posixpath.basename(self.path)
+
+
+def _path_shorthand(value: object) -> object:
+    return {"path": value} if isinstance(value, str) else value
+
+
+CertRef = Annotated[
+    CertFileSpec,
+    BeforeValidator(_path_shorthand, json_schema_input_type=str | CertFileSpec),
+]
+
+
+class CertBundleSpec(StrictModel):
+    """The five files of ``database cluster certs`` and the passphrase of the keys in git.
+
+    Keys in git are encrypted PKCS#8 PEM; they are decrypted in memory and uploaded
+    unencrypted, because that is what the MMP expects.
+    """
+
+    server_key: CertRef
+    server_cert: CertRef
+    client_key: CertRef
+    client_cert: CertRef
+    ca_cert: CertRef
+    key_passphrase_env: EnvName
+
+    def file(self, role: Role) -> CertFileSpec:
+        value: CertFileSpec = getattr(self, role.value)
+        return value
+
+
+class CertOverrideSpec(StrictModel):
+    """Per-node replacement of some bundle files (typically a node's own server certificate)."""
+
+    server_key: CertRef | None = None
+    server_cert: CertRef | None = None
+    client_key: CertRef | None = None
+    client_cert: CertRef | None = None
+    ca_cert: CertRef | None = None
+    key_passphrase_env: EnvName | None = None
+
+    def file(self, role: Role) -> CertFileSpec | None:
+        value: CertFileSpec | None = getattr(self, role.value)
+        return value
+
+
+# --- nodes, ssh, cluster -----------------------------------------------------------------
+
+
+class SSHSpec(StrictModel):
+    """How to log in to the MMP of every node (credentials come from the environment)."""
+
+    username: NonEmptyText
+    password_env: EnvName | None = None
+    key_file_env: EnvName | None = Field(
+        default=None, description="Environment variable holding the path of an SSH private key."
+    )
+    port: Port = 22
+    known_hosts: RepoPath = Field(
+        default="clusters/known_hosts",
+        description="Pinned host keys (OpenSSH format); unknown or changed keys are refused.",
+    )
+
+
+class NodeSpec(StrictModel):
+    """One database-cluster node."""
+
+    name: Annotated[NonEmptyText, _pattern(NODE_NAME_PATTERN, "node name (MMP hostname)")] = Field(
+        description="MMP hostname, as in the prompt 'cms1>'."
+    )
+    address: IPAddressText
+    ssh_host: HostText | None = Field(default=None, description="Default: address.")
+    ssh_port: Port | None = Field(default=None, description="Default: ssh.port.")
+    certs: CertOverrideSpec | None = Field(
+        default=None, description="Files that differ on this node (e.g. its own server cert)."
+    )
+
+    @property
+    def effective_ssh_host(self) -> str:
+        return self.ssh_host or self.address
+
+
+class Timeouts(StrictModel):
+    """How long each asynchronous cluster operation may take before apply stops."""
+
+    remove: PositiveDuration = timedelta(seconds=300)
+    initialize: PositiveDuration = timedelta(seconds=300)
+    join: PositiveDuration = timedelta(seconds=600)
+
+
+class ClusterSpec(StrictModel):
+    """Desired state of one CMS database cluster (``clusters/<name>.yaml``)."""
+
+    name: Annotated[NonEmptyText, _pattern(NAME_PATTERN, "cluster name")] = Field(
+        description="Must equal the file's stem."
+    )
+    master: NonEmptyText = Field(
+        description="Address of the node whose database is authoritative; it runs initialize."
+    )
+    interface: Annotated[str, _pattern(r"^[a-z]$", "MMP interface letter")] | None = Field(
+        default=None, description="MMP interface of the cluster (informational), e.g. 'a'."
+    )
+    nodes: list[NodeSpec] = Field(min_length=1)
+    ssh: SSHSpec
+    certs: CertBundleSpec
+    renew_before: NonNegativeDuration = timedelta(days=30)
+    timeouts: Timeouts = Timeouts()
+
+    def node_certs(self, node: NodeSpec) -> CertBundleSpec:
+        """The node's effective bundle: cluster ``certs`` with the node's overrides applied."""
+        if node.certs is None:
+            return self.certs
+        overrides = node.certs.model_dump(exclude_none=True, exclude_unset=True)
+        return self.certs.model_copy(update={key: getattr(node.certs, key) for key in overrides})
+
+    def ssh_port_of(self, node: NodeSpec) -> int:
+        return node.ssh_port if node.ssh_port is not None else self.ssh.port
+
+    def master_node(self) -> NodeSpec | None:
+        """The node whose address is ``master`` (None if the spec is inconsistent)."""
+        try:
+            wanted = str(ipaddress.ip_address(self.master.strip()))
+        except ValueError:
+            return None
+        return next((node for node in self.nodes if node.address == wanted), None)

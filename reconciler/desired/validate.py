@@ -1,0 +1,85 @@
+"""``reconcile validate``: offline checks of desired state, as text or JSON.
+
+Exit code 0 when no cluster has an error (warnings allowed), 1 otherwise. The text is plain
+(no colour) so it reads the same in a terminal, a CI log and a PR comment.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from reconciler.desired.findings import Finding, Severity
+from reconciler.desired.loader import load_desired
+from reconciler.desired.state import ClusterResult, DesiredState
+from reconciler.errors import ConfigError
+
+FORMATS = ("text", "json")
+
+
+def run_validate(
+    repo: Path,
+    clusters: list[str],
+    ref: str | None,
+    output_format: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+) -> tuple[str, int]:
+    """Validate the clusters (all when empty); return the output and the exit code."""
+    if output_format not in FORMATS:
+        raise ConfigError(f"unknown --format {output_format!r}; use one of: {', '.join(FORMATS)}")
+    state = load_desired(repo, clusters, ref, env=env, now=now)
+    output = render_json(state) if output_format == "json" else render_text(state)
+    return output, 0 if state.ok else 1
+
+
+def render_json(state: DesiredState) -> str:
+    document: dict[str, Any] = {
+        "git": {"commit": state.commit, "dirty": state.dirty},
+        "clusters": [
+            {
+                "name": result.name,
+                "file": result.file,
+                "findings": [finding.model_dump(mode="json") for finding in result.findings],
+                "ok": result.ok,
+            }
+            for result in state.clusters
+        ],
+    }
+    return json.dumps(document, indent=2)
+
+
+def render_text(state: DesiredState) -> str:
+    commit = state.commit[:12] if state.commit else "no git commit"
+    dirty = ", working tree has uncommitted changes" if state.dirty else ""
+    lines = [f"desired state: {commit}{dirty}"]
+    for result in state.clusters:
+        lines.extend(format_finding(finding) for finding in result.findings)
+        lines.append(_summary(result))
+    return "\n".join(lines)
+
+
+def format_finding(finding: Finding) -> str:
+    """``error   clusters/lab.yaml: nodes[1].address: duplicate address ...``."""
+    where = finding.file
+    if finding.key:
+        where += f": {finding.key}"
+    if finding.node and not finding.key.startswith("nodes["):
+        where += f" (node {finding.node})"
+    return f"{finding.severity.value:<7} {where}: {finding.message}"
+
+
+def _summary(result: ClusterResult) -> str:
+    errors = sum(1 for f in result.findings if f.severity is Severity.ERROR)
+    warnings = len(result.findings) - errors
+    counts = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
+    verdict = "ok" if result.ok else "FAILED"
+    return f"{verdict:<7} cluster {result.name} ({result.file}): {counts}"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"

@@ -1,0 +1,69 @@
+"""Live state of a cluster as read from its nodes (the planner's other input)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from reconciler.mmp.models import ClusterStatus
+
+CERT_ROLES: tuple[str, ...] = ("server_key", "server_cert", "client_key", "client_cert", "ca_cert")
+
+
+class LiveFile(BaseModel):
+    """Identity of one file in a node's file area.
+
+    ``sha256`` is of the bytes read over SFTP; when SFTP could not read it, a certificate
+    falls back to the serial and issuer from ``pki inspect`` (``source = "pki"``).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    present: bool
+    sha256: str | None = None
+    size: int | None = None
+    serial: str | None = None
+    issuer: str | None = None
+    source: Literal["sftp", "pki", "none"] = "sftp"
+
+
+class LiveNode(BaseModel):
+    """One node: reachable and parsed, or the reason it is not."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    address: str
+    reachable: bool
+    error: str | None = None
+    status: ClusterStatus | None = None
+    files: dict[str, LiveFile] = {}
+
+    @property
+    def readable(self) -> bool:
+        return self.reachable and self.status is not None and self.error is None
+
+    def file(self, name: str) -> LiveFile | None:
+        return self.files.get(name)
+
+
+class LiveCluster(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    read_at: datetime
+    nodes: tuple[LiveNode, ...]
+
+    @property
+    def complete(self) -> bool:
+        """Every node was reached and its status understood."""
+        return all(node.readable for node in self.nodes)
+
+    def node(self, address: str) -> LiveNode:
+        for node in self.nodes:
+            if node.address == address:
+                return node
+        raise KeyError(address)

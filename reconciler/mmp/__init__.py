@@ -1,0 +1,1 @@
+"""The MMP side: SSH transport, interactive session and output parsers."""

@@ -1,0 +1,112 @@
+"""Build one SSH session per node from a cluster spec and the environment.
+
+Secrets come only from the environment variables the cluster file names; they go to
+paramiko and to the transcript redactor, nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+
+from reconciler.desired.models import ClusterSpec, NodeSpec
+from reconciler.desired.source import DesiredSource, SourceReadError
+from reconciler.errors import ConfigError
+from reconciler.mmp.session import MMPShell, SSHSession, redactor_for
+from reconciler.mmp.transport import (
+    Credentials,
+    Endpoint,
+    KnownHosts,
+    SSHTransport,
+    TransportTimeouts,
+)
+
+
+def credentials_for(spec: ClusterSpec, env: Mapping[str, str]) -> Credentials:
+    ssh = spec.ssh
+    password = env.get(ssh.password_env) if ssh.password_env else None
+    key_path = env.get(ssh.key_file_env) if ssh.key_file_env else None
+    if not password and not key_path:
+        named = [name for name in (ssh.password_env, ssh.key_file_env) if name]
+        raise ConfigError(
+            f"cluster {spec.name}: no SSH credentials: "
+            + (
+                " and ".join(named)
+                + " not set in the environment; export "
+                + ("it" if len(named) == 1 else "one of them")
+                if named
+                else "set ssh.password_env or ssh.key_file_env in the cluster file"
+            )
+        )
+    return Credentials(password=password or None, key_file=Path(key_path) if key_path else None)
+
+
+def known_hosts_for(spec: ClusterSpec, source: DesiredSource) -> KnownHosts:
+    path = spec.ssh.known_hosts
+    try:
+        text = source.read_bytes(path).decode("utf-8", errors="replace")
+    except (OSError, SourceReadError) as error:
+        raise ConfigError(
+            f"cluster {spec.name}: ssh.known_hosts {path} cannot be read ({error}); every "
+            "node's host key must be pinned there"
+        ) from error
+    return KnownHosts(text, path)
+
+
+class SessionPool:
+    """One session per node for the whole run: status, plan and apply reuse them."""
+
+    def __init__(
+        self,
+        spec: ClusterSpec,
+        source: DesiredSource,
+        env: Mapping[str, str],
+        timeouts: TransportTimeouts | None = None,
+    ) -> None:
+        self.spec = spec
+        self._credentials = credentials_for(spec, env)
+        self._known_hosts = known_hosts_for(spec, source)
+        passphrase_env = spec.certs.key_passphrase_env
+        self._redactor = redactor_for(
+            [self._credentials.password, env.get(passphrase_env) if passphrase_env else None]
+        )
+        self._timeouts = timeouts or TransportTimeouts()
+        self._sessions: dict[str, SSHSession] = {}
+
+    def session(self, node: NodeSpec) -> SSHSession:
+        existing = self._sessions.get(node.address)
+        if existing is not None:
+            return existing
+        endpoint = Endpoint(
+            node=node.name,
+            host=node.effective_ssh_host,
+            port=self.spec.ssh_port_of(node),
+            username=self.spec.ssh.username,
+        )
+        transport = SSHTransport(endpoint, self._credentials, self._known_hosts, self._timeouts)
+        shell = MMPShell(
+            transport,
+            node.name,
+            command_timeout=self._timeouts.command,
+            redactor=self._redactor,
+        )
+        session = SSHSession(transport, shell)
+        self._sessions[node.address] = session
+        return session
+
+    def close(self) -> None:
+        for session in self._sessions.values():
+            session.close()
+        self._sessions.clear()
+
+    def __enter__(self) -> SessionPool:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

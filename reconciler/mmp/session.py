@@ -1,0 +1,319 @@
+"""The MMP conversation: prompts, echo, ``(Y/n)`` confirmations and the session transcript.
+
+Everything about the device's interactive behaviour lives here (reference §1.4, §6, §7):
+output ends when the ``<hostname>> `` prompt comes back; a confirmation is answered with a
+capital ``Y`` only after the whole warning block has been printed; success is judged from
+the output, never from exit codes.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from reconciler.errors import PromptTimeout, TransportError
+from reconciler.mmp.parsers.errors import find_rejection
+
+PROMPT_AT_END = re.compile(r"(?:^|\n)([A-Za-z0-9_.-]+)> ?$")
+CONFIRMATION = re.compile(r"\(Y/n\)")
+# The last line of a warning block: the restart (or reboot) sentence, join's NOTE lines, or
+# the lone "." of a 79-column wrap as in S1's initialize transcript.
+BLOCK_END = re.compile(r"(?:procedure\.?|will be removed|^\.)\s*$", re.MULTILINE)
+SECRET_BLOCK = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL
+)
+
+
+class ShellChannel(Protocol):
+    """Bytes-level shell of one node (the SSH transport, or a fake in tests)."""
+
+    @property
+    def node(self) -> str: ...
+
+    def write(self, data: str) -> None: ...
+
+    def read(self, timeout: float) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class TranscriptEntry:
+    time: datetime
+    node: str
+    direction: str  # sent | received
+    text: str
+
+
+@dataclass
+class Redactor:
+    """Replaces secret values (and any private key block) before text is kept or shown."""
+
+    secrets: list[str] = field(default_factory=list, repr=False)
+
+    def redact(self, text: str) -> str:
+        text = SECRET_BLOCK.sub("[private key redacted]", text)
+        for secret in self.secrets:
+            if secret:
+                text = text.replace(secret, "****")
+        return text
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """One command's outcome; ``output`` is clean text (LF, no echo, no prompt)."""
+
+    node: str
+    command: str
+    output: str
+    confirmed: bool
+    elapsed: float
+
+    @property
+    def rejection(self) -> str | None:
+        """The MMP's ``ERROR:`` text or usage block, if it refused the command."""
+        return find_rejection(self.output)
+
+    def tail(self, lines: int = 8) -> str:
+        return "\n".join(self.output.rstrip("\n").splitlines()[-lines:])
+
+
+class MMPShell:
+    """Runs commands on one node's MMP over a shell channel."""
+
+    def __init__(
+        self,
+        channel: ShellChannel,
+        hostname: str,
+        *,
+        command_timeout: float = 60.0,
+        quiet_period: float = 0.25,
+        redactor: Redactor | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._channel = channel
+        self.hostname = hostname
+        self.command_timeout = command_timeout
+        self.quiet_period = quiet_period
+        self.redactor = redactor or Redactor()
+        self._clock = clock
+        self._buffer = ""
+        self._started = False
+        self.transcript: list[TranscriptEntry] = []
+
+    @property
+    def node(self) -> str:
+        return self._channel.node
+
+    # --- reading ----------------------------------------------------------------------
+    def _receive(self, timeout: float) -> bool:
+        """Read what arrives within ``timeout`` into the buffer; False when nothing came."""
+        data = self._channel.read(timeout)
+        if data is None:
+            raise TransportError(
+                self.node, f"connection closed by the node; last output: {self._tail()!r}"
+            )
+        if not data:
+            return False
+        data = data.replace("\r\n", "\n").replace("\r", "")
+        self._buffer += data
+        self._record("received", data)
+        return True
+
+    def _read_until(self, done: Callable[[str], bool], timeout: float, waiting_for: str) -> None:
+        deadline = self._clock() + timeout
+        while not done(self._buffer):
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise PromptTimeout(
+                    self.node, f"no {waiting_for} within {timeout:g} s", self._tail()
+                )
+            self._receive(min(remaining, 0.5))
+
+    def _prompt_seen(self, text: str) -> bool:
+        match = PROMPT_AT_END.search(text)
+        return match is not None
+
+    def _tail(self) -> str:
+        return self.redactor.redact(self._buffer[-400:])
+
+    def _take(self) -> str:
+        text, self._buffer = self._buffer, ""
+        return text
+
+    def _record(self, direction: str, text: str) -> None:
+        self.transcript.append(
+            TranscriptEntry(datetime.now(UTC), self.node, direction, self.redactor.redact(text))
+        )
+
+    # --- conversation -----------------------------------------------------------------
+    def start(self) -> None:
+        """Wait for the first prompt and check we reached the node the cluster file names."""
+        if self._started:
+            return
+        self._read_until(self._prompt_seen, self.command_timeout, "MMP prompt after login")
+        match = PROMPT_AT_END.search(self._buffer)
+        assert match is not None
+        if match.group(1) != self.hostname:
+            raise TransportError(
+                self.node,
+                f"the MMP prompt is '{match.group(1)}>' but the cluster file names this node "
+                f"'{self.hostname}': wrong address, or fix nodes[].name",
+            )
+        self._take()
+        self._started = True
+
+    def _send(self, text: str) -> None:
+        self._record("sent", text)
+        self._channel.write(text)
+
+    def run(self, command: str, timeout: float | None = None) -> CommandResult:
+        """A command that asks no question; its output up to the next prompt."""
+        self.start()
+        began = self._clock()
+        self._send(command + "\r")
+        self._read_until(self._prompt_seen, timeout or self.command_timeout, "prompt")
+        output = _clean(self._take(), command, answer=None)
+        return CommandResult(self.node, command, output, False, self._clock() - began)
+
+    def run_confirmed(self, command: str, timeout: float | None = None) -> CommandResult:
+        """A command with a ``(Y/n)`` warning: answer capital ``Y`` once the block is whole.
+
+        When the node returns to the prompt without asking (an error or usage text), the
+        result says ``confirmed=False`` and nothing was answered.
+        """
+        self.start()
+        limit = timeout or self.command_timeout
+        began = self._clock()
+        self._send(command + "\r")
+        self._read_until(
+            lambda text: bool(CONFIRMATION.search(text)) or self._prompt_seen(text),
+            limit,
+            "confirmation or prompt",
+        )
+        if not CONFIRMATION.search(self._buffer):
+            output = _clean(self._take(), command, answer=None)
+            return CommandResult(self.node, command, output, False, self._clock() - began)
+        self._wait_for_whole_block(began + limit)
+        self._send("Y\r")
+        remaining = max(began + limit - self._clock(), 0.001)
+        self._read_until(self._prompt_seen, remaining, "prompt after confirming")
+        output = _clean(self._take(), command, answer="Y")
+        return CommandResult(self.node, command, output, True, self._clock() - began)
+
+    def _wait_for_whole_block(self, deadline: float) -> None:
+        """The device reads the answer only after printing every warning line (§1.4)."""
+        longest_quiet = 8 * self.quiet_period
+        quiet_since = self._clock()
+        while True:
+            now = self._clock()
+            if now >= deadline:
+                raise PromptTimeout(self.node, "the warning block did not finish", self._tail())
+            after_question = self._buffer[CONFIRMATION.search(self._buffer).end() :]  # type: ignore[union-attr]
+            quiet = now - quiet_since
+            if quiet >= self.quiet_period and BLOCK_END.search(after_question):
+                return
+            if quiet >= longest_quiet:
+                return
+            if self._receive(min(self.quiet_period, deadline - now)):
+                quiet_since = self._clock()
+
+
+def _clean(text: str, command: str, answer: str | None) -> str:
+    """Drop the echoed command, an echoed answer and the trailing prompt."""
+    lines = text.split("\n")
+    if lines and lines[0].strip() == command.strip():
+        lines = lines[1:]
+    lines = lines[:-1] if lines and PROMPT_AT_END.search(lines[-1]) else lines
+    if answer is not None:
+        lines = [line for line in lines if line.strip() != answer]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+class FileArea(Protocol):
+    """SFTP access to a node's flat file area."""
+
+    def read_file(self, name: str) -> bytes | None: ...
+
+    def write_file(self, name: str, data: bytes) -> None: ...
+
+    def download(self, name: str, local: Path) -> int: ...
+
+    def file_size(self, name: str) -> int | None: ...
+
+
+class MMPSession(Protocol):
+    """What the planner's readers and the executor use; SSH or a fake in tests."""
+
+    @property
+    def node(self) -> str: ...
+
+    def run(self, command: str, timeout: float | None = None) -> CommandResult: ...
+
+    def run_confirmed(self, command: str, timeout: float | None = None) -> CommandResult: ...
+
+    def read_file(self, name: str) -> bytes | None: ...
+
+    def write_file(self, name: str, data: bytes) -> None: ...
+
+    def download(self, name: str, local: Path) -> int: ...
+
+    def file_size(self, name: str) -> int | None: ...
+
+    @property
+    def transcript(self) -> list[TranscriptEntry]: ...
+
+    def close(self) -> None: ...
+
+
+class SSHSession:
+    """An ``MMPSession`` over one SSH connection (shell and SFTP share it)."""
+
+    def __init__(self, transport: _Transport, shell: MMPShell) -> None:
+        self._transport = transport
+        self._shell = shell
+
+    @property
+    def node(self) -> str:
+        return self._shell.node
+
+    @property
+    def transcript(self) -> list[TranscriptEntry]:
+        return self._shell.transcript
+
+    def connect(self) -> None:
+        self._transport.connect()
+
+    def run(self, command: str, timeout: float | None = None) -> CommandResult:
+        return self._shell.run(command, timeout)
+
+    def run_confirmed(self, command: str, timeout: float | None = None) -> CommandResult:
+        return self._shell.run_confirmed(command, timeout)
+
+    def read_file(self, name: str) -> bytes | None:
+        return self._transport.read_file(name)
+
+    def write_file(self, name: str, data: bytes) -> None:
+        self._transport.write_file(name, data)
+
+    def download(self, name: str, local: Path) -> int:
+        return self._transport.download(name, local)
+
+    def file_size(self, name: str) -> int | None:
+        return self._transport.file_size(name)
+
+    def close(self) -> None:
+        self._transport.close()
+
+
+class _Transport(ShellChannel, FileArea, Protocol):
+    def connect(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def redactor_for(secrets: Iterable[str | None]) -> Redactor:
+    return Redactor([secret for secret in secrets if secret])

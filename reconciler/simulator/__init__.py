@@ -1,0 +1,1 @@
+"""A simulated CMS database cluster served over real SSH and SFTP."""

@@ -1,0 +1,187 @@
+"""Every device behaviour the reference does not know, chosen once, in one table.
+
+``../shared/cms-mmp-reference.md`` lists what is uncertain ("Uncertain or
+conflicting" items, quoted as U1..U17 below). Where the simulator has to print
+or decide something the reference does not show, the choice lives here and
+nowhere else, with the reason. The reconciler's parsers must stay tolerant of
+the plausible alternatives, so these texts are never a contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A text or rule the simulator uses where the reference is silent."""
+
+    text: str
+    why: str
+
+
+CHOICES: Final[dict[str, Choice]] = {
+    # --- asynchronous operations (U3, U4) ---------------------------------------------
+    "status.initializing": Choice(
+        "Enabling (Started {seconds} seconds ago)",
+        "U3: only 'Disabling (Started N seconds ago)' is confirmed; SPEC lists Enabling.",
+    ),
+    "status.joining": Choice(
+        "Enabling (Started {seconds} seconds ago)",
+        "U3: join's transitional text is unknown; same word as initialize.",
+    ),
+    "status.upgrading": Choice(
+        "Upgrading (Started {seconds} seconds ago)",
+        "U3: upgrade_schema's transitional text is unknown.",
+    ),
+    "initialize.started": Choice(
+        "Please wait...\nInitialize started...",
+        "U4: post-Y output of initialize unknown; mirrors remove's 'Remove started...'.",
+    ),
+    "join.started": Choice(
+        "Please wait...\nJoin started...",
+        "U4: post-Y output of join unknown; mirrors remove's 'Remove started...'.",
+    ),
+    "confirmation.aborted": Choice(
+        "",
+        "U4: output after an answer other than capital Y is not shown anywhere; S1's first "
+        "remove transcript simply ends, so nothing is printed and nothing changes.",
+    ),
+    "replica.out_of_sync": Choice(
+        "",
+        "U3: no out-of-sync wording is published; a replica that is not in sync is shown "
+        "without the '( In Sync )' suffix, as S7's 'Connected Replica'.",
+    ),
+    # --- rules -------------------------------------------------------------------------
+    "rule.election": Choice(
+        "network",
+        "S7: a node promotes itself only if it sees more than half of the members and no "
+        "primary; a primary that sees no majority shows itself as a replica. Visibility is "
+        "network reachability (partitions, nodes down); expired or mismatched certificates "
+        "break replication (no '( In Sync )'), not visibility.",
+    ),
+    "rule.certs_snapshot": Choice(
+        "copy",
+        "U14/S1 note: 'database cluster certs' copies the files' contents into the database "
+        "service; changing or deleting a file over SFTP afterwards has no effect until certs "
+        "is run again.",
+    ),
+    "rule.certs_three_args": Choice(
+        "client-only",
+        "U2: the 3-argument form configures client key/cert and CA and clears the server "
+        "key/cert (a connect-only node).",
+    ),
+    "rule.initialize_needs_certs": Choice(
+        "configured",
+        "initialize ends (Failed) when no server/client certificates are configured; expiry "
+        "is not checked for a one-node cluster (no source says it is).",
+    ),
+    "rule.remove_when_disabled": Choice(
+        "success",
+        "remove on a node that is not clustered runs and reports (Success); not documented.",
+    ),
+    "rule.expired_ca_marker": Choice(
+        " (expired)",
+        "U16: the marker is confirmed on server and client certificates; the CA line gets it "
+        "too when the CA is expired. There is no 'not yet valid' marker.",
+    ),
+    # --- texts of errors not found in any source -------------------------------------------
+    "error.unknown_command": Choice(
+        "ERROR: Unknown command: {command}",
+        "U15: the MMP's reply to an unknown command is not published.",
+    ),
+    "error.file_not_found": Choice(
+        "ERROR: File not found: {file}",
+        "§1.2: error messages for missing files are not found in any source.",
+    ),
+    "error.not_a_certificate": Choice(
+        "ERROR: {file} does not contain a certificate or key",
+        "§1.2: validation errors of certs arguments are not published.",
+    ),
+    "error.bad_interface": Choice(
+        "ERROR: Unknown interface: {interface}",
+        "§1.9: localnode's output is not published.",
+    ),
+    "error.bad_backup_name": Choice(
+        "ERROR: Invalid backup name: {name}",
+        "S11 restricts pki basenames to letters, digits, '-' and '_'; backup names likewise.",
+    ),
+    "error.backup_not_found": Choice(
+        "ERROR: Backup not found: {name}",
+        "U12: backup rollback's behaviour for a missing backup is not published.",
+    ),
+    "usage.database_cluster": Choice(
+        "Usage:\n"
+        "  database cluster status\n"
+        "  database cluster localnode <interface>\n"
+        "  database cluster certs <server_key> <server_crt> <client_key> <client_crt> <ca_crt>\n"
+        "  database cluster certs <client_key> <client_crt> <ca_crt>\n"
+        "  database cluster initialize\n"
+        "  database cluster join <ip>\n"
+        "  database cluster connect <ip>\n"
+        "  database cluster remove\n"
+        "  database cluster clear error\n"
+        "  database cluster upgrade_schema",
+        "Modelled on the published 'backup' usage block (S1): 'Usage:' then 2-space lines.",
+    ),
+    "usage.pki": Choice(
+        "Usage:\n  pki list\n  pki inspect <filename>\n"
+        "  pki csr <key/cert basename> <CN:value> [OU:<value>] [O:<value>] [ST:<value>] "
+        "[C:<value>] [subjectAltName:<value>]",
+        "Modelled on the published 'backup' usage block; pki csr syntax from S11.",
+    ),
+    "usage.backup": Choice(
+        "Usage:\n  backup snapshot <name>\n  backup rollback <name>\n  backup list",
+        "S1 (published verbatim).",
+    ),
+    # --- outputs not published -----------------------------------------------------------------
+    "localnode.done": Choice("", "§1.9: localnode prints nothing in any source."),
+    "clear_error.done": Choice("", "§1.8: 'database cluster clear error' output not published."),
+    "upgrade_schema.started": Choice(
+        "Please wait...\nSchema upgrade started...",
+        "§1.8: upgrade_schema's interactive output is not published.",
+    ),
+    "connect.unsupported": Choice(
+        "ERROR: database cluster connect is not supported by this simulator",
+        "§1.7: no transcript of connect exists; the simulator refuses rather than invent it.",
+    ),
+    "pki.list.heading": Choice(
+        "User supplied certificates and keys:",
+        "§2.3: pki list output is not published; a heading then one file name per line.",
+    ),
+    "pki.inspect.key": Choice(
+        "File contains a PEM encoded private key\nPrivate-Key: ({bits} bit)",
+        "§2.1 shows only a certificate; a key prints its kind and size.",
+    ),
+    "pki.csr.done": Choice(
+        "Created key file {name}.key and CSR {name}.csr\nCSR file {name}.csr ready for download",
+        "§2.2: pki csr output is not published.",
+    ),
+    "backup.list.empty": Choice("No backups", "U12: backup list output is not published."),
+    "backup.rollback.prompt": Choice(
+        "WARNING!!!\n"
+        "Are you sure you wish to restore this backup? (Y/n)\n"
+        "The current configuration, certificates and private keys will be overwritten.\n"
+        "The system will reboot at the end of this procedure.",
+        "U12/S4: rollback overwrites configuration and reboots; its prompt is not published.",
+    ),
+    "backup.rollback.done": Choice(
+        "Restoring backup {name}...\nRebooting...",
+        "U12: the session ends as the node reboots.",
+    ),
+    # --- terminal -----------------------------------------------------------------------
+    "terminal.line_ending": Choice(
+        "\r\n on a pty, \n otherwise",
+        "U15: line endings are not published; a pty session gets a terminal's CRLF.",
+    ),
+    "status.never_configured": Choice(
+        "Certificates heading with no lines",
+        "U5: status of a never-configured node is not published.",
+    ),
+}
+
+
+def say(key: str, **values: object) -> str:
+    """The chosen text for ``key`` with ``{placeholders}`` filled."""
+    return CHOICES[key].text.format(**values)

@@ -1,0 +1,113 @@
+"""Seed simulated nodes from a scenario directory (``sim/<cluster>/scenario.yaml``).
+
+The lab's scenario reproduces the Cisco tech note: clustered nodes whose server and
+client certificates expired. Private keys are encrypted in git; the device holds them
+unencrypted, so they are decrypted here with the scenario's (lab-only) passphrase.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import paramiko
+import yaml
+from cryptography.hazmat.primitives import serialization
+
+from reconciler.errors import ConfigError
+from reconciler.simulator.cluster import address_key
+from reconciler.simulator.state import CERT_ROLES, CertConfig, Group, SimNode, Wording
+
+SCENARIO_FILE = "scenario.yaml"
+
+
+def load_scenario(directory: Path) -> dict[str, Any]:
+    path = directory / SCENARIO_FILE
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"{path}: cannot read the simulator scenario: {error}") from error
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a scenario is a mapping")
+    return data
+
+
+def scenario_wording(scenario: dict[str, Any]) -> Wording:
+    return Wording(scenario.get("wording", Wording.MASTER_SLAVE.value))
+
+
+@functools.lru_cache(maxsize=64)
+def load_host_key(path: Path, passphrase: str | None) -> paramiko.PKey:
+    """An (encrypted) OpenSSH private host key; cached, as its bcrypt KDF is slow by design."""
+    return paramiko.Ed25519Key.from_private_key_file(str(path), password=passphrase)
+
+
+def device_bytes(path: Path, passphrase: str | None) -> bytes:
+    """File bytes as the device holds them: private keys decrypted to plain PKCS#8 PEM."""
+    return _device_form(path.read_bytes(), passphrase)
+
+
+@functools.lru_cache(maxsize=64)
+def _device_form(data: bytes, passphrase: str | None) -> bytes:
+    """Cached: the key-derivation function of encrypted keys is slow by design."""
+    if b"ENCRYPTED PRIVATE KEY" not in data:
+        return data
+    key = serialization.load_pem_private_key(
+        data, password=passphrase.encode() if passphrase else None
+    )
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def seed_nodes(nodes: list[SimNode], directory: Path, scenario: dict[str, Any]) -> None:
+    """Put the scenario's files, certificates, membership and data on fresh nodes."""
+    passphrase = scenario.get("key_passphrase")
+    files_dir = directory / str(scenario.get("files", "device-files"))
+    for node in nodes:
+        if files_dir.is_dir():
+            for source in sorted(files_dir.iterdir()):
+                if source.is_file():
+                    node.file_path(source.name).write_bytes(device_bytes(source, passphrase))
+        node.interface = scenario.get("interface", "a")
+        certs = scenario.get("certs")
+        if certs:
+            files = {role: str(certs[role]) for role in CERT_ROLES if role in certs}
+            node.certs = CertConfig(
+                files, {role: node.file_path(name).read_bytes() for role, name in files.items()}
+            )
+        last = scenario.get("last_command")
+        if last:
+            node.last_command = (str(last["command"]), str(last["result"]))
+
+
+def form_group(
+    nodes: list[SimNode],
+    master: str,
+    members: list[str],
+    new_group: Callable[[list[str], str | None], Group],
+) -> None:
+    """Make ``members`` one enabled cluster led by ``master``; replicas hold older data.
+
+    The master kept serving writes after replication stopped, so the replicas' content is
+    one generation behind: a rotation that joins the wrong way round is visible in tests.
+    """
+    by_address = {node.address: node for node in nodes}
+    missing = [address for address in [master, *members] if address not in by_address]
+    if missing:
+        raise ConfigError(f"scenario names nodes that the cluster file does not: {missing}")
+    group = new_group(sorted(members, key=address_key), master)
+    leader = by_address[master]
+    for address in members:
+        node = by_address[address]
+        node.group = group
+        node.status = "Enabled"
+        node.last_seen_master = master
+        node.content_id = f"{leader.name}-db-1"
+        node.data_generation = 1
+    leader.content_id = f"{leader.name}-db-2"
+    leader.data_generation = 2
