@@ -153,6 +153,20 @@ def sim(
         simulated.stop()
 
 
+@app.command()
+def demo(repo: RepoOption = Path(".")) -> None:
+    """The simulated lab end to end: serve it, then show its live status."""
+    import os
+
+    from reconciler.demo import run_demo
+
+    try:
+        code = run_demo(repo, os.environ, _console())
+    except ReconcileError as error:
+        raise _fail(error) from None
+    raise typer.Exit(code)
+
+
 def _fresh_directory(path: Path) -> None:
     """The simulator starts every run from its scenario: drop the previous run's files."""
     import shutil

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import (
     CertificatePublicKeyTypes,
     PrivateKeyTypes,
@@ -55,13 +55,7 @@ def common_name(cert: x509.Certificate) -> str | None:
 
 
 def is_self_signed(cert: x509.Certificate) -> bool:
-    if cert.subject != cert.issuer:
-        return False
-    try:
-        cert.verify_directly_issued_by(cert)
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-        return False
-    return True
+    return cert.subject == cert.issuer and issued_by(cert, cert)
 
 
 def _when(moment: datetime) -> str:
@@ -215,10 +209,37 @@ def key_matches(key: PrivateKeyTypes, cert: x509.Certificate) -> bool:
     return _spki(key.public_key()) == _spki(cert.public_key())
 
 
-def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """``issuer`` signed ``cert`` (names match and the signature verifies)."""
+    if cert.issuer != issuer.subject:
+        return False
     try:
         cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+    except InvalidSignature:
+        return False
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return _verify_legacy_signature(cert, issuer)
+    return True
+
+
+def _verify_legacy_signature(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Verify what ``verify_directly_issued_by`` refuses: SHA-1 signatures, common on older
+    CMS deployments (the tech note's certificates are sha1WithRSAEncryption)."""
+    try:
+        algorithm = cert.signature_hash_algorithm
+        parameters = cert.signature_algorithm_parameters
+        key = issuer.public_key()
+        if algorithm is None:
+            return False
+        if isinstance(key, rsa.RSAPublicKey) and isinstance(
+            parameters, padding.PKCS1v15 | padding.PSS
+        ):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, parameters, algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algorithm))
+        else:
+            return False
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
         return False
     return True
 
@@ -241,7 +262,7 @@ def chain_problems(
     current = leaf
     for _ in range(_MAX_CHAIN):
         named = [cert for cert in pool if cert.subject == current.issuer and cert != current]
-        issuer = next((cert for cert in named if _issued_by(current, cert)), None)
+        issuer = next((cert for cert in named if issued_by(current, cert)), None)
         if issuer is None:
             what = label if current is leaf else f"{describe_name(current.subject)} in the chain"
             if named:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -86,6 +86,34 @@ class Pki:
         if key_usage is not None:
             builder = builder.add_extension(key_usage, critical=True)
         return builder.sign(signer.key, digest or hashes.SHA256())  # type: ignore[arg-type]
+
+
+_SHA256_RSA = bytes.fromhex("06092a864886f70d01010b")
+_SHA1_RSA = bytes.fromhex("06092a864886f70d010105")
+
+
+def _der(tag: int, body: bytes) -> bytes:
+    size = len(body)
+    if size < 0x80:
+        return bytes([tag, size]) + body
+    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(length)]) + length + body
+
+
+def sha1_signed(cert: x509.Certificate, issuer: Issuer) -> x509.Certificate:
+    """Re-sign ``cert`` with sha1WithRSAEncryption (cryptography refuses to build SHA-1 certs).
+
+    The to-be-signed part of a SHA-256 certificate is taken, its algorithm identifier is
+    swapped for SHA-1 (same length), and the DER is reassembled around a SHA-1 signature.
+    """
+    assert isinstance(issuer.key, rsa.RSAPrivateKey)
+    tbs = cert.tbs_certificate_bytes
+    assert tbs.count(_SHA256_RSA) == 1
+    tbs = tbs.replace(_SHA256_RSA, _SHA1_RSA)
+    signature = issuer.key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())
+    algorithm = _der(0x30, _SHA1_RSA + b"\x05\x00")
+    der = _der(0x30, tbs + algorithm + _der(0x03, b"\x00" + signature))
+    return x509.load_der_x509_certificate(der)
 
 
 def make_ca(

@@ -1,0 +1,99 @@
+"""End-to-end fixtures: a throwaway GitOps repo with the lab, and `reconcile sim` serving it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.lab import REPO
+
+LAB_ENV = {"CMS_LAB_PASSWORD": "cms-lab", "CMS_LAB_KEY_PASSPHRASE": "cms-lab"}
+RECONCILE = [sys.executable, "-m", "reconciler"]
+
+
+@pytest.fixture
+def lab_repo(tmp_path: Path) -> Path:
+    """A copy of the lab's desired state and scenario, free for a test to change."""
+    repo = tmp_path / "gitops"
+    for folder in ("clusters", "certs", "sim"):
+        shutil.copytree(REPO / folder, repo / folder)
+    return repo
+
+
+def reconcile(
+    *args: str, repo: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI as a user would."""
+    environment = {**os.environ, **LAB_ENV, **(env or {})}
+    return subprocess.run(
+        [*RECONCILE, *args, "--repo", str(repo)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@dataclass
+class RunningSim:
+    process: subprocess.Popen[str]
+    state_file: Path
+
+    def state(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.state_file.read_text())
+        return data
+
+    def node(self, address: str) -> dict[str, Any]:
+        return next(node for node in self.state()["nodes"] if node["address"] == address)
+
+    def log(self, address: str, kind: str) -> list[str]:
+        return [entry["detail"] for entry in self.node(address)["log"] if entry["kind"] == kind]
+
+
+@pytest.fixture
+def running_lab(lab_repo: Path, tmp_path: Path) -> Iterator[RunningSim]:
+    """`reconcile sim --cluster lab` on the lab's real addresses and port."""
+    state_file = tmp_path / "sim-state.json"
+    process = subprocess.Popen(
+        [*RECONCILE, "sim", "--cluster", "lab", "--repo", str(lab_repo),
+         "--operation-seconds", "0.3", "--state-file", str(state_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **LAB_ENV},
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + 60
+    lines = []
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "ready" in line:
+            break
+    else:
+        process.kill()
+    if not lines or "ready" not in lines[-1]:
+        process.kill()
+        stderr = process.stderr.read() if process.stderr else ""
+        pytest.fail(f"reconcile sim did not become ready: {lines} {stderr}")
+    try:
+        yield RunningSim(process, state_file)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
