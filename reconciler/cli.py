@@ -36,6 +36,54 @@ def _fail(error: ReconcileError) -> typer.Exit:
     return typer.Exit(1)
 
 
+@app.callback(invoke_without_command=True)
+def reconcile(
+    ctx: typer.Context,
+    plan_mode: Annotated[
+        bool, typer.Option("--plan", help="Show what would change (default; changes nothing).")
+    ] = False,
+    apply_mode: Annotated[bool, typer.Option("--apply", help="Make the changes.")] = False,
+    repo: RepoOption = Path("."),
+    cluster: ClusterOption = None,
+    ref: Annotated[
+        str | None, typer.Option("--ref", help="Read desired state from a git commit.")
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="text, json or markdown.")
+    ] = "text",
+    out: Annotated[Path | None, typer.Option("--out", help="Save the plan (JSON) here.")] = None,
+) -> None:
+    """Plan (default) or apply the desired state of every cluster (exit 0 converged, 2 changes)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import os
+
+    from reconciler.plan.render.json import render_json
+    from reconciler.plan.render.markdown import render_markdown
+    from reconciler.plan.render.text import render_text
+    from reconciler.run import ReconcileRun
+
+    if apply_mode:
+        raise _fail(ReconcileError("--apply is not available yet; use --plan"))
+    _check_format(output_format, ("text", "json", "markdown"))
+    try:
+        with ReconcileRun(repo, cluster or [], ref=ref, env=os.environ) as run:
+            plan = run.plan()
+    except ReconcileError as error:
+        raise _fail(error) from None
+    if out is not None:
+        out.write_text(render_json(plan))
+    if output_format == "json":
+        typer.echo(render_json(plan), nl=False)
+    elif output_format == "markdown":
+        typer.echo(render_markdown(plan))
+    else:
+        render_text(plan, _console())
+    if plan.blocked:
+        raise typer.Exit(1)
+    raise typer.Exit(2 if plan.has_changes else 0)
+
+
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of clusters/*.yaml (for editors and CI)."""
@@ -112,7 +160,6 @@ def sim(
     """Serve the simulated nodes of a cluster file over SSH until interrupted."""
     import os
     import signal
-    import threading
 
     from reconciler.simulator.lab import build_cluster, load_topology
     from reconciler.simulator.state import Durations
@@ -138,15 +185,15 @@ def sim(
         raise _fail(error) from None
     except OSError as error:
         raise _fail(ReconcileError(f"cannot serve cluster {cluster}: {error}")) from None
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # SIGTERM stops like Ctrl-C (raising in the main thread; no locks in a signal handler).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     for setup in simulated.setups:
         typer.echo(f"{setup.name}: ssh {topology.username}@{setup.listen_host} -p {setup.port}")
     typer.echo(f"ready: cluster {cluster}, {len(simulated.setups)} simulated nodes", err=False)
     sys.stdout.flush()
     try:
-        while not stop.wait(0.5):
-            pass
+        while True:
+            signal.pause()
     except KeyboardInterrupt:
         pass
     finally:

@@ -32,7 +32,7 @@ REMOTE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 REMOTE_NAME_MAX = 128
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 NODE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
-DURATION_PATTERN = r"^\s*(\d+(\.\d+)?|(\d+(\.\d+)?(w|d|h|m|s|ms))+)\s*$"
+DURATION_PATTERN = r"^\s*(\d+(\.\d+)?|(\d+(\.\d+)?(ms|w|d|h|m|s))+)\s*$"
 
 
 class Role(StrEnum):

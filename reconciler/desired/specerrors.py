@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from reconciler.desired.findings import Finding, Severity
+from reconciler.desired.models import CertFileSpec
 
 _TYPE_WORDS = {
     "string_type": "a string",
@@ -79,6 +80,11 @@ def _message(detail: ErrorDetails, loc: tuple[int | str, ...], root: type[BaseMo
     if kind == "value_error":
         ctx = detail.get("ctx") or {}
         return str(ctx.get("error", detail["msg"]))
+    if kind == "model_type" and model_at(root, loc) is CertFileSpec:
+        return (
+            f"expected a repository path or a mapping {{path: ..., remote_name: ...}}, "
+            f"got {_describe(value)}"
+        )
     if kind in _TYPE_WORDS:
         got = "" if secret else f", got {_describe(value)}"
         return f"expected {_TYPE_WORDS[kind]}{got}{_yaml_hint(value, kind)}"

@@ -75,24 +75,31 @@ class SessionPool:
         self._sessions: dict[str, SSHSession] = {}
 
     def session(self, node: NodeSpec) -> SSHSession:
-        existing = self._sessions.get(node.address)
+        return self._session(
+            node.address, node.name, node.effective_ssh_host, self.spec.ssh_port_of(node)
+        )
+
+    def member_session(self, address: str) -> SSHSession:
+        """A live member the cluster file does not list: reached at its address on
+        ``ssh.port``, host key pinned like any node; its prompt name is not checked."""
+        return self._session(address, None, address, self.spec.ssh.port)
+
+    def _session(self, address: str, name: str | None, host: str, port: int) -> SSHSession:
+        existing = self._sessions.get(address)
         if existing is not None:
             return existing
         endpoint = Endpoint(
-            node=node.name,
-            host=node.effective_ssh_host,
-            port=self.spec.ssh_port_of(node),
-            username=self.spec.ssh.username,
+            node=name or address, host=host, port=port, username=self.spec.ssh.username
         )
         transport = SSHTransport(endpoint, self._credentials, self._known_hosts, self._timeouts)
         shell = MMPShell(
             transport,
-            node.name,
+            name,
             command_timeout=self._timeouts.command,
             redactor=self._redactor,
         )
         session = SSHSession(transport, shell)
-        self._sessions[node.address] = session
+        self._sessions[address] = session
         return session
 
     def close(self) -> None:

@@ -87,7 +87,7 @@ class MMPShell:
     def __init__(
         self,
         channel: ShellChannel,
-        hostname: str,
+        hostname: str | None,
         *,
         command_timeout: float = 60.0,
         quiet_period: float = 0.25,
@@ -157,7 +157,9 @@ class MMPShell:
         self._read_until(self._prompt_seen, self.command_timeout, "MMP prompt after login")
         match = PROMPT_AT_END.search(self._buffer)
         assert match is not None
-        if match.group(1) != self.hostname:
+        if self.hostname is None:  # a node the cluster file does not name (a member to drop)
+            self.hostname = match.group(1)
+        elif match.group(1) != self.hostname:
             raise TransportError(
                 self.node,
                 f"the MMP prompt is '{match.group(1)}>' but the cluster file names this node "

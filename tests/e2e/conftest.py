@@ -66,8 +66,18 @@ def running_lab(lab_repo: Path, tmp_path: Path) -> Iterator[RunningSim]:
     """`reconcile sim --cluster lab` on the lab's real addresses and port."""
     state_file = tmp_path / "sim-state.json"
     process = subprocess.Popen(
-        [*RECONCILE, "sim", "--cluster", "lab", "--repo", str(lab_repo),
-         "--operation-seconds", "0.3", "--state-file", str(state_file)],
+        [
+            *RECONCILE,
+            "sim",
+            "--cluster",
+            "lab",
+            "--repo",
+            str(lab_repo),
+            "--operation-seconds",
+            "0.3",
+            "--state-file",
+            str(state_file),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import yaml
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 
 from tests.unit.desired.labrepo import CERTS, LabRepo
 from tests.unit.desired.pki import (
@@ -245,6 +244,12 @@ CASES = [
         "absolute-path", _set("certs.ca_cert", "/etc/ca.cer"), "certs.ca_cert.path", "is absolute"
     ),
     Case("cluster-name-syntax", _set("name", "my lab"), "name", "is not a valid cluster name"),
+    Case(
+        "cert-entry-wrong-type",
+        _set("certs.client_cert", 42),
+        "certs.client_cert",
+        "expected a repository path or a mapping {path: ..., remote_name: ...}, got 42",
+    ),
     # --- topology --------------------------------------------------------------------------
     Case(
         "name-not-stem",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+
 import pytest
 
 from reconciler.errors import PromptTimeout, TransportError
@@ -111,7 +112,10 @@ def test_join_note_lines_are_waited_for(clock: FakeClock) -> None:
     )
     note = "NOTE: This node is already in a cluster.\r\nKnowledge of all nodes in the old cluster"
     channel.replies["database cluster join 10.0.0.1\r"] = [
-        "database cluster join 10.0.0.1\r\n" + block, "", note, " will be removed\r\n"
+        "database cluster join 10.0.0.1\r\n" + block,
+        "",
+        note,
+        " will be removed\r\n",
     ]
     channel.replies["Y\r"] = ["Y\r\nPlease wait...\r\ncms2> "]
     result = shell(channel, clock).run_confirmed("database cluster join 10.0.0.1")

@@ -1,0 +1,131 @@
+"""The plan (SPEC §5): what will be done, in order, on which node, and why.
+
+A plan is data: the planner makes it without I/O, renderers show it, a saved plan file is
+its JSON, and the executor runs exactly its steps.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+FORMAT_VERSION = 1
+
+
+class Action(StrEnum):
+    BACKUP = "backup"
+    UPLOAD = "upload"
+    REMOVE = "remove"
+    CERTS = "certs"
+    INITIALIZE = "initialize"
+    JOIN = "join"
+
+
+DESTRUCTIVE = frozenset({Action.REMOVE, Action.CERTS, Action.INITIALIZE, Action.JOIN})
+ASYNCHRONOUS = frozenset({Action.REMOVE, Action.INITIALIZE, Action.JOIN})
+
+
+class Strategy(StrEnum):
+    NONE = "none"  # converged
+    MEMBERSHIP = "membership"  # master untouched; nodes join or leave
+    ROLLING = "rolling"  # master untouched; replicas get new certificates one at a time
+    REFORM = "reform"  # the cluster is taken apart and formed again on the master
+
+
+class Expectation(StrEnum):
+    """What the executor waits for after an asynchronous step."""
+
+    DISABLED = "disabled"  # Last command remove (Success), Status Disabled
+    MASTER = "master"  # Last command initialize (Success), Enabled, Connected Master (me)
+    IN_SYNC = "in_sync"  # Last command join (Success), Enabled, replica In Sync
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class UploadFile(_Model):
+    """A desired file to put in a node's file area (bytes come from the desired state)."""
+
+    role: str
+    repo_path: str
+    remote_name: str
+    sha256: str
+    size: int
+
+
+class Step(_Model):
+    id: int
+    node: str  # the node's address
+    node_name: str
+    action: Action
+    command: str  # the exact MMP command line, or for upload the SFTP transfer
+    reason: str
+    after: list[int] | None = None
+    expect: Expectation | None = None
+    upload: UploadFile | None = None
+    backup_name: str | None = None
+
+
+class Finding(_Model):
+    """One difference between live and desired (or a problem that blocks planning)."""
+
+    node: str | None
+    what: str
+    live: str
+    desired: str
+    severity: Literal["change", "info", "warning", "error"]
+    message: str | None = None
+
+
+class DataAuthority(_Model):
+    """Whose database the cluster will run on, said out loud (SPEC §6.9)."""
+
+    source: str  # address of the node whose database becomes (or stays) the master copy
+    replaces: list[str]  # addresses whose databases will be replaced by it
+    statement: str
+    master_change: bool  # True: apply needs --allow-master-change
+
+
+class Impact(_Model):
+    restarts: list[str]  # nodes whose callbridge and web admin restart (remove/initialize/join)
+    max_nodes_out: int  # nodes out of the cluster at the same time, at most
+    estimated_seconds: int  # upper bound from the cluster's operation timeouts
+    summary: str
+
+
+class ClusterPlan(_Model):
+    name: str
+    state_fingerprint: str
+    strategy: Strategy
+    findings: list[Finding]
+    steps: list[Step]
+    impact: Impact
+    data_authority: DataAuthority | None = None
+    blocked: bool = False  # an error finding: no step may run
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [finding for finding in self.findings if finding.severity == "error"]
+
+
+class GitInfo(_Model):
+    commit: str | None
+    dirty: bool
+
+
+class Plan(_Model):
+    format_version: int = FORMAT_VERSION
+    git: GitInfo
+    created_at: str
+    clusters: list[ClusterPlan]
+
+    @property
+    def has_changes(self) -> bool:
+        return any(cluster.steps for cluster in self.clusters)
+
+    @property
+    def blocked(self) -> bool:
+        return any(cluster.blocked for cluster in self.clusters)

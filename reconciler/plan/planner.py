@@ -1,0 +1,409 @@
+"""``plan(desired, live) -> ClusterPlan``: the minimal safe sequence, without any I/O.
+
+Three shapes (SPEC §5 ``strategy``):
+
+* membership / rolling: the desired master is a healthy live master with the desired
+  certificates; each other node is brought in (or back) one at a time, and only nodes that
+  do not already match get commands.
+* reform: the master itself must change (its certificates, or it is not the live master):
+  every node leaves the old cluster (replicas first, master last) so that no replica can
+  promote itself and take writes that would be lost, certificates are configured, the
+  master initializes a new cluster with its own data, and the others join it one by one.
+
+Whatever the shape, the desired master never runs ``join`` and nothing but the desired
+master runs ``initialize`` (SPEC §6.5, §6.6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from reconciler.desired.state import DesiredCluster
+from reconciler.live.models import LiveCluster
+from reconciler.plan.facts import ClusterFacts, NodeFacts, gather_facts
+from reconciler.plan.fingerprint import state_fingerprint
+from reconciler.plan.models import (
+    ASYNCHRONOUS,
+    Action,
+    ClusterPlan,
+    DataAuthority,
+    Expectation,
+    Finding,
+    Impact,
+    Step,
+    Strategy,
+    UploadFile,
+)
+
+RESTART_NOTE = "callbridge and web admin restart"
+SYNC_STEP_SECONDS = 10
+
+
+class _Steps:
+    """Numbered steps in execution order."""
+
+    def __init__(self) -> None:
+        self.items: list[Step] = []
+
+    def add(
+        self,
+        node: str,
+        node_name: str,
+        action: Action,
+        command: str,
+        reason: str,
+        *,
+        expect: Expectation | None = None,
+        upload: UploadFile | None = None,
+        backup_name: str | None = None,
+    ) -> None:
+        self.items.append(
+            Step(
+                id=len(self.items) + 1,
+                node=node,
+                node_name=node_name,
+                action=action,
+                command=command,
+                reason=reason,
+                expect=expect,
+                upload=upload,
+                backup_name=backup_name,
+            )
+        )
+
+
+def backup_name(cluster: str, now: datetime) -> str:
+    """A name the MMP accepts (letters, digits, ``-``, ``_``) that sorts by time."""
+    return f"reconcile-{cluster}-{now.strftime('%Y%m%dT%H%M%SZ')}"
+
+
+def plan_cluster(desired: DesiredCluster, live: LiveCluster, *, now: datetime) -> ClusterPlan:
+    facts = gather_facts(desired, live)
+    fingerprint = state_fingerprint(live)
+    blocking = [
+        Finding(node=node, what=what, live="?", desired="readable", severity="error", message=msg)
+        for node, what, msg in facts.problems
+    ]
+    if blocking:
+        return ClusterPlan(
+            name=desired.name,
+            state_fingerprint=fingerprint,
+            strategy=Strategy.NONE,
+            findings=blocking,
+            steps=[],
+            impact=Impact(restarts=[], max_nodes_out=0, estimated_seconds=0, summary="blocked"),
+            blocked=True,
+        )
+    findings = _differences(facts)
+    master = facts.master
+    steps = _Steps()
+    name = backup_name(desired.name, now)
+    if _master_is_healthy(facts):
+        strategy = _plan_around_master(facts, steps, name)
+    else:
+        strategy = Strategy.REFORM
+        _plan_reform(facts, steps, name)
+    authority = _data_authority(facts, steps.items) if steps.items else None
+    if authority is not None:
+        findings.append(
+            Finding(
+                node=authority.source,
+                what="data",
+                live=f"master copy on {authority.source}",
+                desired=f"master copy on {master.address}",
+                severity="warning" if authority.master_change else "info",
+                message=authority.statement,
+            )
+        )
+    return ClusterPlan(
+        name=desired.name,
+        state_fingerprint=fingerprint,
+        strategy=strategy if steps.items else Strategy.NONE,
+        findings=findings,
+        steps=steps.items,
+        impact=_impact(facts, steps.items, strategy),
+        data_authority=authority,
+    )
+
+
+# --- deciding ---------------------------------------------------------------------------
+def _master_is_healthy(facts: ClusterFacts) -> bool:
+    master = facts.master
+    others = [node for node in facts.nodes if node.is_live_master and node is not master]
+    return (
+        master.status.state == "Enabled"
+        and master.status.role == "master"
+        and master.certs_match
+        and not others
+        and not any(extra.is_live_master for extra in facts.extras)
+    )
+
+
+# --- building steps -----------------------------------------------------------------------
+def _backup(steps: _Steps, address: str, node_name: str, name: str) -> None:
+    steps.add(
+        address,
+        node_name,
+        Action.BACKUP,
+        f"backup snapshot {name}",
+        "before the first destructive step on this node (downloaded and size-checked)",
+        backup_name=name,
+    )
+
+
+def _configure_certs(steps: _Steps, node: NodeFacts) -> None:
+    for diff in node.uploads:
+        wanted = diff.desired
+        steps.add(
+            node.address,
+            node.name,
+            Action.UPLOAD,
+            f"put {wanted.path} -> {wanted.remote_name}",
+            f"{diff.role}: "
+            + (
+                "not on the node"
+                if diff.live_file is None or not diff.live_file.present
+                else "the node's file has other content"
+            ),
+            upload=UploadFile(
+                role=diff.role,
+                repo_path=wanted.path,
+                remote_name=wanted.remote_name,
+                sha256=wanted.sha256,
+                size=len(wanted.upload_bytes),
+            ),
+        )
+    names = " ".join(file.remote_name for file in node.desired.bundle.files())
+    steps.add(
+        node.address,
+        node.name,
+        Action.CERTS,
+        f"database cluster certs {names}",
+        "configure the desired certificates (the node is Disabled)",
+    )
+
+
+def _remove(steps: _Steps, address: str, node_name: str, reason: str) -> None:
+    steps.add(
+        address,
+        node_name,
+        Action.REMOVE,
+        "database cluster remove",
+        reason,
+        expect=Expectation.DISABLED,
+    )
+
+
+def _join(steps: _Steps, node: NodeFacts, master: NodeFacts) -> None:
+    steps.add(
+        node.address,
+        node.name,
+        Action.JOIN,
+        f"database cluster join {master.address}",
+        f"replicate from the master {master.name}; this node's own database is replaced",
+        expect=Expectation.IN_SYNC,
+    )
+
+
+def _plan_around_master(facts: ClusterFacts, steps: _Steps, name: str) -> Strategy:
+    """The master stays; replicas are fixed one at a time, extra members leave."""
+    master = facts.master
+    work = [node for node in _by_address(facts.replicas) if not _replica_is_healthy(node, master)]
+    for node in work:
+        _backup(steps, node.address, node.name, name)
+    for extra in facts.extras:
+        _backup(steps, extra.address, extra.name, name)
+    rotated = False
+    for node in work:
+        if not node.certs_match:
+            if not node.disabled:
+                rotated = rotated or node.status.master_address == master.address
+                _remove(
+                    steps, node.address, node.name, "certificates can only change while Disabled"
+                )
+            _configure_certs(steps, node)
+        elif node.status.state == "Error":
+            _remove(steps, node.address, node.name, "the node reports Error")
+        _join(steps, node, master)
+    for extra in facts.extras:
+        _remove(steps, extra.address, extra.name, "not in the desired cluster")
+    return Strategy.ROLLING if rotated else Strategy.MEMBERSHIP
+
+
+def _plan_reform(facts: ClusterFacts, steps: _Steps, name: str) -> None:
+    """Take the cluster apart, replicas first and the master last; form it on the master."""
+    master = facts.master
+    replicas = _by_address(facts.replicas)
+    for node in [master, *replicas]:
+        _backup(steps, node.address, node.name, name)
+    for extra in facts.extras:
+        _backup(steps, extra.address, extra.name, name)
+    # Live masters other than the desired one go after the replicas, the desired master last.
+    leaving = [node for node in replicas if not node.disabled and not node.is_live_master]
+    leaving += [node for node in replicas if not node.disabled and node.is_live_master]
+    for node in leaving:
+        _remove(steps, node.address, node.name, "every node leaves the old cluster first")
+    for extra in facts.extras:
+        if extra.status.state != "Disabled":
+            _remove(steps, extra.address, extra.name, "not in the desired cluster")
+    if not master.disabled:
+        _remove(steps, master.address, master.name, "the master leaves last; it keeps its database")
+    for node in [master, *replicas]:
+        if not node.certs_match:
+            _configure_certs(steps, node)
+    steps.add(
+        master.address,
+        master.name,
+        Action.INITIALIZE,
+        "database cluster initialize",
+        "its database becomes the master copy of the new cluster",
+        expect=Expectation.MASTER,
+    )
+    for node in replicas:
+        _join(steps, node, master)
+
+
+def _replica_is_healthy(node: NodeFacts, master: NodeFacts) -> bool:
+    return node.certs_match and node.replica_of(master.address)
+
+
+def _by_address(nodes: Iterable[NodeFacts]) -> list[NodeFacts]:
+    return sorted(nodes, key=lambda node: node.address)
+
+
+# --- explaining -------------------------------------------------------------------------
+def _membership_text(node: NodeFacts) -> str:
+    status = node.status
+    if status.state == "Disabled":
+        return "Disabled (not clustered)"
+    text = f"{status.state}, {status.role}"
+    if status.role == "replica":
+        text += f" of {status.master_address or 'no reachable master'}"
+        text += ", in sync" if status.in_sync else ", NOT in sync"
+    return text
+
+
+def _differences(facts: ClusterFacts) -> list[Finding]:
+    findings: list[Finding] = []
+    master = facts.master
+    for node in _by_address(facts.nodes):
+        for diff in node.files:
+            if diff.matches:
+                continue
+            live = diff.configured or "not configured"
+            if diff.expired:
+                live += " (expired)"
+            elif diff.configured == diff.desired.remote_name:
+                live += " (other content)"
+            findings.append(
+                Finding(
+                    node=node.address,
+                    what=diff.role,
+                    live=live,
+                    desired=f"{diff.desired.remote_name} sha256:{diff.desired.sha256[:16]}",
+                    severity="change",
+                )
+            )
+        wanted = "Enabled, master" if node is master else f"replica of {master.address}, in sync"
+        healthy = (
+            master.status.state == "Enabled" and master.status.role == "master"
+            if node is master
+            else node.replica_of(master.address)
+        )
+        if not healthy:
+            findings.append(
+                Finding(
+                    node=node.address,
+                    what="membership",
+                    live=_membership_text(node),
+                    desired=wanted,
+                    severity="change",
+                )
+            )
+        interface = facts.desired.spec.interface
+        if interface and node.status.interface and node.status.interface != interface:
+            findings.append(
+                Finding(
+                    node=node.address,
+                    what="interface",
+                    live=node.status.interface,
+                    desired=interface,
+                    severity="warning",
+                    message="informational: set it with 'database cluster localnode' by hand",
+                )
+            )
+    for extra in facts.extras:
+        findings.append(
+            Finding(
+                node=extra.address,
+                what="membership",
+                live=f"member (listed by {extra.listed_by})",
+                desired="not a member",
+                severity="change",
+            )
+        )
+    return findings
+
+
+def _data_authority(facts: ClusterFacts, steps: list[Step]) -> DataAuthority:
+    master = facts.master
+    joined = [step.node for step in steps if step.action is Action.JOIN]
+    others = [node for node in facts.nodes if node.is_live_master and node is not master]
+    other_addresses = [node.address for node in others] + [
+        extra.address for extra in facts.extras if extra.is_live_master
+    ]
+    who = f"{master.name} ({master.address})"
+    if other_addresses:
+        statement = (
+            f"{', '.join(other_addresses)} is the live master, but the cluster file names {who}: "
+            f"{who}'s database becomes the master copy and replaces the database of "
+            f"{', '.join(joined) or 'no other node'}; writes made on "
+            f"{', '.join(other_addresses)} that {master.name} does not have are lost"
+        )
+        return DataAuthority(
+            source=master.address, replaces=joined, statement=statement, master_change=True
+        )
+    if master.status.role == "replica" and master.status.in_sync is not True:
+        statement = (
+            f"{who} is a replica that is not in sync: its possibly stale database becomes the "
+            f"master copy and replaces the database of {', '.join(joined) or 'no other node'}"
+        )
+        return DataAuthority(
+            source=master.address, replaces=joined, statement=statement, master_change=True
+        )
+    if master.is_live_master:
+        statement = f"{who} is the master and keeps its database"
+    else:
+        statement = f"no node reports itself master; {who}'s local database becomes the master copy"
+    if joined:
+        statement += f"; {', '.join(joined)} will copy it (their own databases are replaced)"
+    return DataAuthority(
+        source=master.address, replaces=joined, statement=statement, master_change=False
+    )
+
+
+def _impact(facts: ClusterFacts, steps: list[Step], strategy: Strategy) -> Impact:
+    if not steps:
+        return Impact(restarts=[], max_nodes_out=0, estimated_seconds=0, summary="no change")
+    restarts = sorted({step.node for step in steps if step.action in ASYNCHRONOUS})
+    timeouts = facts.desired.spec.timeouts
+    seconds = {
+        Action.REMOVE: timeouts.remove.total_seconds(),
+        Action.INITIALIZE: timeouts.initialize.total_seconds(),
+        Action.JOIN: timeouts.join.total_seconds(),
+    }
+    estimate = int(sum(seconds.get(step.action, SYNC_STEP_SECONDS) for step in steps))
+    if strategy is Strategy.REFORM:
+        out = len({step.node for step in steps if step.action is Action.REMOVE}) or len(restarts)
+        summary = (
+            f"the cluster is down from the first remove until {facts.master.name} initializes; "
+            f"{RESTART_NOTE} on {len(restarts)} nodes"
+        )
+    else:
+        out = 1 if restarts else 0
+        summary = (
+            f"{facts.master.name} keeps serving; one node at a time leaves or joins; "
+            f"{RESTART_NOTE} on {len(restarts)} node(s)"
+        )
+    return Impact(restarts=restarts, max_nodes_out=out, estimated_seconds=estimate, summary=summary)

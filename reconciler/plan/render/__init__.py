@@ -1,0 +1,20 @@
+"""Renderers for a plan: JSON (saved and consumed by machines), text (a terminal), markdown (a PR).
+
+Renderers only read the ``Plan``; none of them decides anything the planner did not.
+"""
+
+from __future__ import annotations
+
+from reconciler.plan.render.json import load_plan_json, plan_json_data, render_json
+from reconciler.plan.render.markdown import MARKER, render_markdown
+from reconciler.plan.render.text import render_text, text_summary
+
+__all__ = [
+    "MARKER",
+    "load_plan_json",
+    "plan_json_data",
+    "render_json",
+    "render_markdown",
+    "render_text",
+    "text_summary",
+]

@@ -1,0 +1,81 @@
+"""Wording shared by the text and markdown renderers, so a laptop and a PR say the same thing."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from reconciler.durations import format_duration
+from reconciler.plan.models import ClusterPlan, GitInfo, Strategy
+
+_SHA = re.compile(r"[0-9a-fA-F]{7,64}")
+SHORT_SHA = 7
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def commit_text(git: GitInfo) -> str:
+    """The commit as people quote it: a short sha, or what the plan recorded if not a sha."""
+    if git.commit is None:
+        return "no commit"
+    if _SHA.fullmatch(git.commit):
+        return git.commit[:SHORT_SHA]
+    return git.commit
+
+
+def short_commit(git: GitInfo) -> str:
+    """``1a2b3c4`` or ``1a2b3c4 (dirty)``: a dirty tree is not what the commit says."""
+    text = commit_text(git)
+    return f"{text} (dirty)" if git.dirty else text
+
+
+def step_nodes(cluster: ClusterPlan) -> list[str]:
+    """Addresses that get at least one step, in the order they first appear."""
+    return list(dict.fromkeys(step.node for step in cluster.steps))
+
+
+def node_label(cluster: ClusterPlan, address: str | None) -> str:
+    """``127.0.85.74 cms2`` when a step names the node, else just the address.
+
+    Findings carry only the address; the steps of the same cluster know the name.
+    """
+    if address is None:
+        return "cluster"
+    for step in cluster.steps:
+        if step.node == address and step.node_name:
+            return f"{address} {step.node_name}"
+    return address
+
+
+def status_word(cluster: ClusterPlan) -> str:
+    if cluster.blocked:
+        return "BLOCKED"
+    return "changes" if cluster.steps else "converged"
+
+
+def estimated_duration(cluster: ClusterPlan) -> str:
+    """Upper bound of the apply time; a plan without steps takes no time worth a number."""
+    if not cluster.steps:
+        return "-"
+    return format_duration(timedelta(seconds=cluster.impact.estimated_seconds))
+
+
+def closing_line(cluster: ClusterPlan) -> str:
+    """Terraform-like last word on a cluster."""
+    if cluster.blocked:
+        errors = cluster.errors
+        count = plural(len(errors), "error") if errors else "an error"
+        return f"Cannot plan cluster {cluster.name}: {count}; no step will run."
+    if not cluster.steps:
+        return f"No changes. Cluster {cluster.name} is converged."
+    nodes = step_nodes(cluster)
+    strategy = cluster.strategy.value if cluster.strategy != Strategy.NONE else "no strategy"
+    return (
+        f"Plan: {plural(len(cluster.steps), 'step')} on {plural(len(nodes), 'node')} ({strategy})."
+    )
+
+
+def master_change_warning() -> str:
+    return "This plan changes the master: apply needs --allow-master-change."

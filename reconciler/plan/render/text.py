@@ -1,0 +1,166 @@
+"""The plan for a terminal, terraform-like: findings, numbered steps in execution order, impact.
+
+Everything is printed as ``rich.text.Text`` (never markup strings), so a ``[`` in a command or
+a file name is shown as typed; colour comes only from styles, which rich drops by itself when
+the output is not a terminal or ``NO_COLOR`` is set.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.text import Text
+
+from reconciler.plan.models import Action, ClusterPlan, Finding, Plan, Step
+from reconciler.plan.render.common import (
+    closing_line,
+    estimated_duration,
+    master_change_warning,
+    node_label,
+    plural,
+    short_commit,
+    step_nodes,
+)
+
+SEVERITY_SYMBOL = {"change": "~", "warning": "!", "error": "x", "info": "i"}
+SEVERITY_STYLE = {"change": "yellow", "warning": "bold yellow", "error": "bold red", "info": "dim"}
+ACTION_STYLE = {
+    Action.BACKUP: "cyan",
+    Action.UPLOAD: "blue",
+    Action.REMOVE: "red",
+    Action.CERTS: "magenta",
+    Action.INITIALIZE: "green",
+    Action.JOIN: "green",
+}
+ACTION_WIDTH = max(len(action.value) for action in Action) + 2
+
+
+def render_text(plan: Plan, console: Console) -> None:
+    """Print every cluster of the plan; long lines are left to the terminal to wrap so that
+    commands can be copied whole."""
+    if not plan.clusters:
+        _print(console, Text("No clusters in this plan."))
+        return
+    for index, cluster in enumerate(plan.clusters):
+        if index:
+            _print(console, Text())
+        _render_cluster(plan, cluster, console)
+
+
+def text_summary(plan: Plan) -> str:
+    """One plain line per cluster, for logs and the audit trail."""
+    if not plan.clusters:
+        return "no clusters"
+    return "\n".join(_summary_line(cluster) for cluster in plan.clusters)
+
+
+def _summary_line(cluster: ClusterPlan) -> str:
+    if cluster.blocked:
+        errors = cluster.errors
+        first = f": {_finding_plain(cluster, errors[0])}" if errors else ""
+        return f"{cluster.name}: BLOCKED ({plural(len(errors), 'error')}){first}"
+    if not cluster.steps:
+        return f"{cluster.name}: converged"
+    line = (
+        f"{cluster.name}: {cluster.strategy.value}, {plural(len(cluster.steps), 'step')} on "
+        f"{plural(len(step_nodes(cluster)), 'node')}, "
+        f"estimated {estimated_duration(cluster)}"
+    )
+    if cluster.data_authority is not None and cluster.data_authority.master_change:
+        line += ", master change (needs --allow-master-change)"
+    return line
+
+
+def _render_cluster(plan: Plan, cluster: ClusterPlan, console: Console) -> None:
+    header = Text()
+    header.append(f"Cluster {cluster.name}", style="bold")
+    header.append(f"  strategy: {cluster.strategy.value}")
+    header.append(f"  git: {short_commit(plan.git)}", style="yellow" if plan.git.dirty else "")
+    _print(console, header)
+
+    if cluster.blocked:
+        _print(console, Text(f"Cannot plan cluster {cluster.name}:", style="bold red"))
+        errors = cluster.errors
+        for finding in errors:
+            _print_finding(console, cluster, finding)
+        if not errors:
+            _print(console, Text("  x the planner marked it blocked without saying why", "red"))
+        return
+
+    authority = cluster.data_authority
+    if authority is not None:
+        style = "bold red" if authority.master_change else "bold cyan"
+        line = Text("Data authority: ", style=style)
+        line.append(authority.statement, style="bold")
+        _print(console, line)
+        if authority.master_change:
+            _print(console, Text(master_change_warning(), style="bold red"))
+
+    if cluster.findings:
+        _print(console, Text("Findings:", style="bold"))
+        for finding in cluster.findings:
+            _print_finding(console, cluster, finding)
+
+    if cluster.steps:
+        _print(console, Text("Steps:", style="bold"))
+        width = len(str(max(step.id for step in cluster.steps)))
+        for step in cluster.steps:
+            _print_step(console, step, width)
+        _print_impact(console, cluster)
+
+    style = "bold green" if not cluster.steps else "bold"
+    _print(console, Text(closing_line(cluster), style=style))
+
+
+def _print_finding(console: Console, cluster: ClusterPlan, finding: Finding) -> None:
+    line = Text("  ")
+    line.append(SEVERITY_SYMBOL[finding.severity], style=SEVERITY_STYLE[finding.severity])
+    line.append(" ")
+    line.append(_finding_plain(cluster, finding), style=_finding_body_style(finding))
+    _print(console, line)
+    if finding.message:
+        _print(console, Text(f"    {finding.message}", style="dim"))
+
+
+def _finding_plain(cluster: ClusterPlan, finding: Finding) -> str:
+    text = f"{node_label(cluster, finding.node)} {finding.what}"
+    if finding.live == finding.desired and finding.live:
+        text += f": {finding.live}"
+    elif finding.live or finding.desired:
+        text += f": {finding.live or '(none)'} -> {finding.desired or '(none)'}"
+    elif finding.message:
+        text += f": {finding.message}"
+    return text
+
+
+def _finding_body_style(finding: Finding) -> str:
+    return {"error": "red", "info": "dim"}.get(finding.severity, "")
+
+
+def _print_step(console: Console, step: Step, width: int) -> None:
+    line = Text(f"  {step.id:>{width}}. ")
+    line.append(f"[{step.node} {step.node_name}]" if step.node_name else f"[{step.node}]")
+    line.append(" ")
+    line.append(f"{step.action.value:<{ACTION_WIDTH}}", style=ACTION_STYLE[step.action])
+    line.append(step.command, style="bold")
+    _print(console, line)
+    reason = step.reason
+    if step.after:
+        reason += f" (after {', '.join(str(after) for after in step.after)})"
+    _print(console, Text(" " * (width + 4) + reason, style="dim"))
+
+
+def _print_impact(console: Console, cluster: ClusterPlan) -> None:
+    impact = cluster.impact
+    line = Text("Impact: ", style="bold")
+    line.append(impact.summary)
+    _print(console, line)
+    restarted = ", ".join(node_label(cluster, node) for node in impact.restarts) or "none"
+    details = (
+        f"  restarts: {restarted}; at most {plural(impact.max_nodes_out, 'node')} out at once; "
+        f"estimated up to {estimated_duration(cluster)}"
+    )
+    _print(console, Text(details, style="dim"))
+
+
+def _print(console: Console, text: Text) -> None:
+    console.print(text, soft_wrap=True, highlight=False)

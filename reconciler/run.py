@@ -1,0 +1,124 @@
+"""One reconcile run: desired state from git, one SSH session per node, live state, plan.
+
+The imperative shell around the pure planner. Plan and apply share a run, so every node is
+connected to once and the executor reuses the sessions the plan was read through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+from reconciler.desired.loader import load_desired
+from reconciler.desired.source import open_source
+from reconciler.desired.state import DesiredCluster, DesiredState
+from reconciler.errors import ConfigError
+from reconciler.live.models import LiveCluster
+from reconciler.live.reader import NodeTarget, read_clusters
+from reconciler.mmp.connect import SessionPool
+from reconciler.mmp.transport import TransportTimeouts
+from reconciler.plan.models import ClusterPlan, GitInfo, Plan
+from reconciler.plan.planner import plan_cluster
+
+
+class ReconcileRun:
+    """Desired state, sessions and live state of the clusters one command works on."""
+
+    def __init__(
+        self,
+        repo: Path,
+        clusters: Sequence[str],
+        *,
+        ref: str | None,
+        env: Mapping[str, str],
+        timeouts: TransportTimeouts | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        self.repo = repo
+        self.env = env
+        self.now = now or datetime.now(UTC)
+        self.desired: DesiredState = load_desired(repo, clusters, ref, env=env, now=self.now)
+        problems = [
+            f"{finding.file}: {finding.key + ': ' if finding.key else ''}{finding.message}"
+            for result in self.desired.clusters
+            for finding in result.errors()
+        ]
+        if problems:
+            raise ConfigError(
+                "the desired state has errors (run `reconcile validate` for details):\n  "
+                + "\n  ".join(problems)
+            )
+        self.clusters: list[DesiredCluster] = [result.require() for result in self.desired.clusters]
+        self._stack = ExitStack()
+        self.pools: dict[str, SessionPool] = {}
+        source = self._stack.enter_context(open_source(repo, ref))
+        try:
+            for cluster in self.clusters:
+                self.pools[cluster.name] = self._stack.enter_context(
+                    SessionPool(cluster.spec, source, env, timeouts)
+                )
+        except BaseException:
+            self._stack.close()
+            raise
+        self.live: dict[str, LiveCluster] = {}
+
+    def __enter__(self) -> ReconcileRun:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stack.close()
+
+    @property
+    def git(self) -> GitInfo:
+        return GitInfo(commit=self.desired.commit, dirty=self.desired.dirty)
+
+    def read_live(self) -> dict[str, LiveCluster]:
+        """Every desired node in parallel, then any listed member the file does not name."""
+        targets = [
+            NodeTarget(
+                cluster.name,
+                node.name,
+                node.address,
+                self.pools[cluster.name].session(node.spec),
+                tuple(node.bundle.remote_names()),
+            )
+            for cluster in self.clusters
+            for node in cluster.nodes
+        ]
+        first = {live.name: live for live in read_clusters(targets)}
+        extra_targets = []
+        for cluster in self.clusters:
+            known = {node.address for node in cluster.nodes}
+            listed = {
+                member.address
+                for node in first[cluster.name].nodes
+                if node.status is not None
+                for member in node.status.members
+            }
+            for address in sorted(listed - known):
+                session = self.pools[cluster.name].member_session(address)
+                extra_targets.append(NodeTarget(cluster.name, address, address, session))
+        extra = {live.name: live for live in read_clusters(extra_targets)} if extra_targets else {}
+        for name, live in first.items():
+            if name in extra:
+                live = live.model_copy(update={"nodes": live.nodes + extra[name].nodes})
+            self.live[name] = live
+        return self.live
+
+    def plan(self) -> Plan:
+        live = self.read_live()
+        plans: list[ClusterPlan] = [
+            plan_cluster(cluster, live[cluster.name], now=self.now) for cluster in self.clusters
+        ]
+        return Plan(git=self.git, created_at=self.now.isoformat(), clusters=plans)
