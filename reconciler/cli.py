@@ -52,36 +52,56 @@ def reconcile(
         str, typer.Option("--format", help="text, json or markdown.")
     ] = "text",
     out: Annotated[Path | None, typer.Option("--out", help="Save the plan (JSON) here.")] = None,
+    plan_file: Annotated[
+        Path | None, typer.Option("--plan-file", help="Apply exactly this saved plan.")
+    ] = None,
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", help="Apply without asking (CI).")
+    ] = False,
+    allow_dirty: Annotated[
+        bool, typer.Option("--allow-dirty", help="Apply from a working tree with changes.")
+    ] = False,
+    allow_master_change: Annotated[
+        bool,
+        typer.Option(
+            "--allow-master-change",
+            help="Allow a plan that makes another node's database the master copy.",
+        ),
+    ] = False,
 ) -> None:
-    """Plan (default) or apply the desired state of every cluster (exit 0 converged, 2 changes)."""
+    """Plan (default) or apply. Exit: plan 0 converged, 2 changes, 1 error; apply 0 or 1."""
     if ctx.invoked_subcommand is not None:
         return
     import os
 
-    from reconciler.plan.render.json import render_json
-    from reconciler.plan.render.markdown import render_markdown
-    from reconciler.plan.render.text import render_text
-    from reconciler.run import ReconcileRun
+    from reconciler.reconcile import ReconcileOptions, Terminal, run_reconcile
 
-    if apply_mode:
-        raise _fail(ReconcileError("--apply is not available yet; use --plan"))
+    if plan_mode and apply_mode:
+        raise _fail(ReconcileError("--plan and --apply exclude each other"))
     _check_format(output_format, ("text", "json", "markdown"))
+    options = ReconcileOptions(
+        repo=repo,
+        clusters=cluster or [],
+        ref=ref,
+        apply=apply_mode,
+        output_format=output_format,
+        out=out,
+        plan_file=plan_file,
+        auto_approve=auto_approve,
+        allow_dirty=allow_dirty,
+        allow_master_change=allow_master_change,
+    )
+    interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    terminal = Terminal(
+        out=_console(),
+        err=_console(stderr=True),
+        ask=(lambda question: typer.prompt(question, err=True)) if interactive else None,
+    )
     try:
-        with ReconcileRun(repo, cluster or [], ref=ref, env=os.environ) as run:
-            plan = run.plan()
+        code = run_reconcile(options, os.environ, terminal)
     except ReconcileError as error:
         raise _fail(error) from None
-    if out is not None:
-        out.write_text(render_json(plan))
-    if output_format == "json":
-        typer.echo(render_json(plan), nl=False)
-    elif output_format == "markdown":
-        typer.echo(render_markdown(plan))
-    else:
-        render_text(plan, _console())
-    if plan.blocked:
-        raise typer.Exit(1)
-    raise typer.Exit(2 if plan.has_changes else 0)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -201,6 +221,23 @@ def sim(
 
 
 @app.command()
+def unlock(
+    cluster: Annotated[str, typer.Option("--cluster", help="The locked cluster.")],
+    lock_id: Annotated[str, typer.Option("--lock-id", help="The id the lock error named.")],
+    repo: RepoOption = Path("."),
+) -> None:
+    """Release a stale apply lock (only the lock with this id)."""
+    import os
+
+    from reconciler.apply.unlock import release_lock
+
+    try:
+        typer.echo(release_lock(repo, cluster, lock_id, os.environ))
+    except ReconcileError as error:
+        raise _fail(error) from None
+
+
+@app.command()
 def demo(repo: RepoOption = Path(".")) -> None:
     """The simulated lab end to end: serve it, then show its live status."""
     import os
@@ -223,13 +260,11 @@ def _fresh_directory(path: Path) -> None:
     path.mkdir(parents=True)
 
 
-def _console() -> Console:
+def _console(stderr: bool = False) -> Console:
     """Rich output; wide when not on a terminal so CI logs and pipes are not truncated."""
-    from rich.console import Console
-
-    console = Console(highlight=False)
+    console = Console(highlight=False, stderr=stderr)
     if not console.is_terminal:
-        console = Console(highlight=False, width=max(console.width, 160))
+        console = Console(highlight=False, stderr=stderr, width=max(console.width, 160))
     return console
 
 

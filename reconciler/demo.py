@@ -1,4 +1,8 @@
-"""``reconcile demo``: the simulated lab, in-process, driven through the real code paths."""
+"""``reconcile demo``: the simulated lab end to end, through the same code paths as production.
+
+The lab is served in-process over real SSH on its own addresses; status, plan and apply
+talk to it exactly as they would to a Cisco Meeting Server.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.rule import Rule
 
+from reconciler.apply.apply import ApplyOptions, execute
 from reconciler.live.render import print_status
 from reconciler.live.status import gather_status
+from reconciler.mmp.session import Redactor
+from reconciler.plan.render.text import render_text
+from reconciler.reconcile import progress_printer
+from reconciler.run import ReconcileRun
 from reconciler.simulator.lab import build_cluster, load_topology
 from reconciler.simulator.state import Durations
 
@@ -19,13 +28,41 @@ DEMO_DURATIONS = Durations(remove=2.0, initialize=2.0, join=3.0, upgrade_schema=
 
 
 def run_demo(repo: Path, env: Mapping[str, str], console: Console) -> int:
-    """Serve the lab, show its state; returns the exit code."""
+    """Serve the lab; show status, the plan, apply it, show status and the empty plan."""
     workdir = repo / ".reconcile" / "demo"
     if workdir.exists():
         shutil.rmtree(workdir)
     topology = load_topology(repo, DEMO_CLUSTER)
-    with build_cluster(repo, topology, env=env, workdir=workdir, durations=DEMO_DURATIONS):
-        console.print(Rule("simulated lab: the Cisco tech note's cluster, certificates expired"))
+    with build_cluster(repo, topology, env=env, workdir=workdir / "sim", durations=DEMO_DURATIONS):
+        console.print(Rule("1. the lab as the Cisco tech note found it: certificates expired"))
+        print_status(gather_status(repo, [DEMO_CLUSTER], env), console)
+        with ReconcileRun(repo, [DEMO_CLUSTER], ref=None, env=env) as run:
+            console.print(Rule("2. reconcile --plan"))
+            plan = run.plan()
+            render_text(plan, console)
+            console.print(Rule("3. reconcile --apply --auto-approve"))
+            secrets = [s for pool in run.pools.values() for s in pool.redactor.secrets]
+            report = execute(
+                run,
+                plan,
+                ApplyOptions(workdir),
+                progress=progress_printer(console),
+                redactor=Redactor(secrets),
+            )
+            for cluster in report.clusters:
+                if cluster.error:
+                    console.print(f"[bold red]error:[/] {cluster.error}")
+        console.print(Rule("4. reconcile status"))
         clusters = gather_status(repo, [DEMO_CLUSTER], env)
         print_status(clusters, console)
-        return 0 if all(cluster.complete for cluster in clusters) else 1
+        console.print(Rule("5. reconcile --plan again"))
+        with ReconcileRun(repo, [DEMO_CLUSTER], ref=None, env=env) as run:
+            final = run.plan()
+            render_text(final, console)
+        ok = not report.failed and not final.has_changes
+        console.print(
+            "[bold green]Demo complete: the lab is converged.[/]"
+            if ok
+            else "[bold red]Demo failed: the lab did not converge.[/]"
+        )
+        return 0 if ok else 1

@@ -13,7 +13,7 @@ from types import TracebackType
 from reconciler.desired.models import ClusterSpec, NodeSpec
 from reconciler.desired.source import DesiredSource, SourceReadError
 from reconciler.errors import ConfigError
-from reconciler.mmp.session import MMPShell, SSHSession, redactor_for
+from reconciler.mmp.session import MMPShell, Redactor, SSHSession, redactor_for
 from reconciler.mmp.transport import (
     Credentials,
     Endpoint,
@@ -73,6 +73,11 @@ class SessionPool:
         )
         self._timeouts = timeouts or TransportTimeouts()
         self._sessions: dict[str, SSHSession] = {}
+
+    @property
+    def redactor(self) -> Redactor:
+        """Knows this cluster's secrets; for journals and anything else that keeps output."""
+        return self._redactor
 
     def session(self, node: NodeSpec) -> SSHSession:
         return self._session(

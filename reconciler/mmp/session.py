@@ -242,6 +242,10 @@ class FileArea(Protocol):
 
     def write_file(self, name: str, data: bytes) -> None: ...
 
+    def create_file(self, name: str, data: bytes) -> bool: ...
+
+    def remove_file(self, name: str) -> None: ...
+
     def download(self, name: str, local: Path) -> int: ...
 
     def file_size(self, name: str) -> int | None: ...
@@ -260,6 +264,10 @@ class MMPSession(Protocol):
     def read_file(self, name: str) -> bytes | None: ...
 
     def write_file(self, name: str, data: bytes) -> None: ...
+
+    def create_file(self, name: str, data: bytes) -> bool: ...
+
+    def remove_file(self, name: str) -> None: ...
 
     def download(self, name: str, local: Path) -> int: ...
 
@@ -300,6 +308,12 @@ class SSHSession:
 
     def write_file(self, name: str, data: bytes) -> None:
         self._transport.write_file(name, data)
+
+    def create_file(self, name: str, data: bytes) -> bool:
+        return self._transport.create_file(name, data)
+
+    def remove_file(self, name: str) -> None:
+        self._transport.remove_file(name)
 
     def download(self, name: str, local: Path) -> int:
         return self._transport.download(name, local)

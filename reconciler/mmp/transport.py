@@ -253,6 +253,31 @@ class SSHTransport:
                 self.node, f"cannot write {name} over SFTP: {_reason(error)}"
             ) from error
 
+    def create_file(self, name: str, data: bytes) -> bool:
+        """Create ``name`` only if it does not exist (SFTP exclusive open); False if it does."""
+        sftp = self._sftp_client()
+        try:
+            with sftp.open(name, "wx") as remote:
+                remote.write(data)
+        except FileExistsError:
+            return False
+        except OSError as error:
+            if self.file_size(name) is not None:
+                return False
+            raise TransportError(self.node, f"cannot create {name}: {_reason(error)}") from error
+        except paramiko.SSHException as error:
+            raise TransportError(self.node, f"cannot create {name}: {_reason(error)}") from error
+        return True
+
+    def remove_file(self, name: str) -> None:
+        sftp = self._sftp_client()
+        try:
+            sftp.remove(name)
+        except FileNotFoundError:
+            return
+        except (paramiko.SSHException, OSError) as error:
+            raise TransportError(self.node, f"cannot remove {name}: {_reason(error)}") from error
+
     def download(self, name: str, local: Path) -> int:
         """Copy a node file to ``local``; returns its size on the node."""
         sftp = self._sftp_client()

@@ -6,6 +6,7 @@ This is the Python API tests use (``SimulatedCluster``); ``reconcile sim`` and
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import hmac
 import json
@@ -76,7 +77,19 @@ class NodeHandler:
 
     def on_sftp(self, operation: str, path: str, username: str) -> None:
         self._cluster.model.log(self._node, username, "sftp", f"{operation} {path}")
+        if operation == "put" and self._node.faults.corrupt_uploads:
+            target = self._node.file_path(path)
+            data = bytearray(target.read_bytes())
+            if data:
+                data[len(data) // 2] ^= 0xFF
+                target.write_bytes(bytes(data))
         self._cluster.save_state()
+
+    def sftp_refused(self, operation: str, path: str) -> bool:
+        return any(
+            operation == refused and fnmatch.fnmatchcase(path, pattern)
+            for refused, pattern in self._node.faults.sftp_refuse
+        )
 
     def accepting(self) -> bool:
         return not self._node.faults.down
@@ -196,6 +209,20 @@ class SimulatedCluster:
             raise ValueError("stage is 'before' or 'after'")
         with self.model.lock:
             self.model.node(key).faults.disconnect_on[command_prefix] = stage
+
+    def refuse_sftp(
+        self, key: str, operation: str, pattern: str = "*", refuse: bool = True
+    ) -> None:
+        """SFTP ``get`` or ``put`` of files matching ``pattern`` fails on this node."""
+        faults = self.model.node(key).faults
+        with self.model.lock:
+            entry = (operation, pattern)
+            (faults.sftp_refuse.add if refuse else faults.sftp_refuse.discard)(entry)
+
+    def corrupt_uploads(self, key: str, corrupt: bool = True) -> None:
+        """Files written over SFTP to this node land damaged (one byte flipped)."""
+        with self.model.lock:
+            self.model.node(key).faults.corrupt_uploads = corrupt
 
     def set_delay(self, key: str, seconds: float) -> None:
         """Slow responses: every command waits this long before answering."""

@@ -46,6 +46,8 @@ class SFTPBackend(Protocol):
 
     def on_sftp(self, operation: str, path: str, username: str) -> None: ...
 
+    def sftp_refused(self, operation: str, path: str) -> bool: ...
+
 
 def flat_name(path: str) -> str | None:
     """Map a client path to a file name in the flat area.
@@ -166,6 +168,8 @@ class FlatSFTPInterface(paramiko.SFTPServerInterface):
         name, target = found
         if target.is_dir() or target.is_symlink():
             return SFTP_PERMISSION_DENIED
+        if self._backend.sftp_refused("put" if writing else "get", name):
+            return paramiko.sftp.SFTP_FAILURE
         if flags & os.O_WRONLY:
             mode = "ab" if flags & os.O_APPEND else "wb"
         elif flags & os.O_RDWR:

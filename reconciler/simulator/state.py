@@ -84,6 +84,8 @@ class Faults:
     fail_operations: set[str] = field(default_factory=set)
     disconnect_on: dict[str, str] = field(default_factory=dict)  # command prefix -> before|after
     delay: float = 0.0
+    sftp_refuse: set[tuple[str, str]] = field(default_factory=set)  # (get|put, name glob)
+    corrupt_uploads: bool = False  # a file written over SFTP lands with its bytes damaged
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.lab import REPO
+from reconciler.simulator.lab import build_cluster, load_topology
+from reconciler.simulator.service import SimulatedCluster
+from tests.support.lab import FAST, REPO
 
 LAB_ENV = {"CMS_LAB_PASSWORD": "cms-lab", "CMS_LAB_KEY_PASSPHRASE": "cms-lab"}
 RECONCILE = [sys.executable, "-m", "reconciler"]
@@ -107,3 +109,14 @@ def running_lab(lab_repo: Path, tmp_path: Path) -> Iterator[RunningSim]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture
+def lab_sim(lab_repo: Path, tmp_path: Path) -> Iterator[SimulatedCluster]:
+    """The lab served in-process on its real addresses, so tests can inject faults."""
+    topology = load_topology(lab_repo, "lab")
+    cluster = build_cluster(
+        lab_repo, topology, env=LAB_ENV, workdir=tmp_path / "sim", durations=FAST
+    )
+    with cluster:
+        yield cluster

@@ -35,7 +35,9 @@ DEFAULT_LIMIT = 65_000
 MIN_LIMIT = 1_000  # room for the marker, the heading and the note saying what was cut
 
 _RUN_LOCALLY = "run `reconcile --plan` locally"
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# Line breaks and other control characters: none belongs in one markdown line, and
+# ``str.splitlines`` in a CI script would split on several of them.
+_LINE_BREAK = re.compile(r"\r\n|[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 # Characters with a meaning in GitHub markdown wherever they appear in a line. ``&`` stops
 # entities, ``<``/``>`` stop HTML, ``$`` stops math, ``|`` stops table cells.
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&$])")
@@ -347,7 +349,7 @@ def _largest_fitting(highest: int, render: Callable[[int], str], limit: int) -> 
 
 def _hard_cut(head: list[str], limit: int) -> str:
     """Last resort (a summary table longer than the limit): keep whole lines while they fit."""
-    note = _Cut(details=True, truncated=True).note()
+    note = _Cut(json=True, details=True, truncated=True).note()
     budget = limit - len(note)
     kept: list[str] = []
     used = 0

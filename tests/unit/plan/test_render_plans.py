@@ -46,7 +46,9 @@ def reform_steps() -> list[Step]:
     """The seed's procedure for a 3-node cluster with expired certificates, in order."""
     steps: list[Step] = []
 
-    def add(address: str, name: str, action: Action, command: str, reason: str, **extra: object) -> int:
+    def add(
+        address: str, name: str, action: Action, command: str, reason: str, **extra: object
+    ) -> int:
         step = Step.model_validate(
             {
                 "id": len(steps) + 1,
@@ -80,7 +82,11 @@ def reform_steps() -> list[Step]:
                 f"put {repo_path} -> {remote}",
                 f"{role} differs from git",
                 upload=UploadFile(
-                    role=role, repo_path=repo_path, remote_name=remote, sha256=sha(remote), size=1318
+                    role=role,
+                    repo_path=repo_path,
+                    remote_name=remote,
+                    sha256=sha(remote),
+                    size=1318,
                 ),
             )
     for address, name in (*REPLICAS, MASTER):

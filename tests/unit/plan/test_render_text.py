@@ -27,11 +27,10 @@ ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*3[0-7][;m]")
 def render(plan: Plan, **console_options: object) -> str:
     options: dict[str, object] = {"width": 120, "color_system": None}
     options.update(console_options)
-    console = Console(file=io.StringIO(), **options)  # type: ignore[arg-type]
+    buffer = io.StringIO()
+    console = Console(file=buffer, **options)  # type: ignore[arg-type]
     render_text(plan, console)
-    output = console.file.getvalue()
-    assert isinstance(output, str)
-    return output
+    return buffer.getvalue()
 
 
 def test_header_names_cluster_strategy_and_commit() -> None:
@@ -115,7 +114,9 @@ def test_empty_plan() -> None:
 
 def test_markup_in_plan_text_is_shown_literally() -> None:
     cluster = reform_cluster()
-    step = cluster.steps[0].model_copy(update={"command": "put [bold]x[/bold] -> y", "reason": "[red]"})
+    step = cluster.steps[0].model_copy(
+        update={"command": "put [bold]x[/bold] -> y", "reason": "[red]"}
+    )
     plan = plan_of(cluster.model_copy(update={"steps": [step, *cluster.steps[1:]]}))
     output = render(plan)
     assert "put [bold]x[/bold] -> y" in output

@@ -60,6 +60,9 @@ class Backend:
         if self.fail:
             raise RuntimeError("hook bug")
 
+    def sftp_refused(self, operation: str, path: str) -> bool:
+        return False
+
 
 @pytest.fixture
 def backend(tmp_path: Path) -> Backend:

@@ -79,6 +79,9 @@ class FakeHandler:
         with self._lock:
             self.sftp_ops.append((operation, path, username))
 
+    def sftp_refused(self, operation: str, path: str) -> bool:
+        return False
+
     def accepting(self) -> bool:
         return self.up
 

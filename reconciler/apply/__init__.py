@@ -1,0 +1,1 @@
+"""Applying plans: the executor, backups, waits, journal and the apply lock."""

@@ -1,0 +1,272 @@
+"""Run a cluster plan exactly, proving each step finished before the next one starts.
+
+The first surprise stops the apply: a rejected command, ``(Failed)``, a timeout, a lost
+connection or a check that does not hold. Later steps do not run, the error names the node,
+the step and the command with the last lines of output, and ``reconcile --plan`` from the
+state left behind plans a safe continuation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.apply.journal import Journal
+from reconciler.apply.waits import Clock, read_status, wait_for_operation
+from reconciler.desired.models import ROLES, Role
+from reconciler.desired.state import DesiredCluster
+from reconciler.errors import ReconcileError
+from reconciler.mmp.parsers.backup import parse_backup_snapshot
+from reconciler.mmp.parsers.certs import check_certs_updated
+from reconciler.mmp.session import CommandResult, MMPSession
+from reconciler.plan.models import ASYNCHRONOUS, Action, ClusterPlan, Expectation, Step
+
+
+class ApplyFailed(ReconcileError):
+    """A step did not complete; nothing after it ran."""
+
+    def __init__(self, step: Step, cause: str, tail: str = "") -> None:
+        message = (
+            f"step {step.id} ({step.action.value}) on {step.node_name} ({step.node}) failed: "
+            f"{cause}\n  command: {step.command}"
+        )
+        if tail:
+            message += "\n  last output:\n    " + "\n    ".join(tail.splitlines()[-8:])
+        super().__init__(message)
+        self.step = step
+        self.cause = cause
+
+
+@dataclass
+class StepOutcome:
+    id: int
+    node: str
+    action: str
+    command: str
+    state: str  # done | failed | not run
+    seconds: float = 0.0
+    detail: str | None = None
+
+
+@dataclass
+class ClusterOutcome:
+    name: str
+    journal: str
+    steps: list[StepOutcome] = field(default_factory=list)
+    error: str | None = None
+    backups: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+Progress = Callable[[Step, str, float], None]
+
+
+class Executor:
+    """Executes one cluster's plan through the run's sessions."""
+
+    def __init__(
+        self,
+        plan: ClusterPlan,
+        desired: DesiredCluster,
+        sessions: dict[str, MMPSession],
+        *,
+        journal: Journal,
+        backup_dir: Path,
+        progress: Progress | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.plan = plan
+        self.desired = desired
+        self.sessions = sessions
+        self.journal = journal
+        self.backup_dir = backup_dir
+        self.progress = progress or (lambda step, state, seconds: None)
+        self.clock = clock or Clock()
+        self.master = desired.master.address
+        timeouts = desired.spec.timeouts
+        self.timeouts = {
+            Action.REMOVE: timeouts.remove.total_seconds(),
+            Action.INITIALIZE: timeouts.initialize.total_seconds(),
+            Action.JOIN: timeouts.join.total_seconds(),
+        }
+        self.backed_up: set[str] = set()
+
+    def run(self) -> ClusterOutcome:
+        outcome = ClusterOutcome(self.plan.name, str(self.journal.path))
+        failed = False
+        for step in self.plan.steps:
+            if failed:
+                outcome.steps.append(
+                    StepOutcome(step.id, step.node, step.action.value, step.command, "not run")
+                )
+                continue
+            self.progress(step, "running", 0.0)
+            self.journal.write("step.start", step=step.model_dump(mode="json"))
+            began = time.monotonic()
+            try:
+                detail = self._execute(step)
+            except ReconcileError as error:
+                seconds = time.monotonic() - began
+                failed = True
+                failure = error if isinstance(error, ApplyFailed) else ApplyFailed(step, str(error))
+                outcome.error = str(failure)
+                outcome.steps.append(
+                    StepOutcome(
+                        step.id,
+                        step.node,
+                        step.action.value,
+                        step.command,
+                        "failed",
+                        seconds,
+                        failure.cause,
+                    )
+                )
+                self.journal.write("step.failed", id=step.id, seconds=seconds, error=str(failure))
+                self.progress(step, "failed", seconds)
+                continue
+            seconds = time.monotonic() - began
+            outcome.steps.append(
+                StepOutcome(
+                    step.id, step.node, step.action.value, step.command, "done", seconds, detail
+                )
+            )
+            if step.action is Action.BACKUP and detail:
+                outcome.backups.append({"node": step.node, "backup": detail})
+            self.journal.write("step.done", id=step.id, seconds=seconds, detail=detail)
+            self.progress(step, "done", seconds)
+        return outcome
+
+    # --- one step ---------------------------------------------------------------------
+    def _session(self, step: Step) -> MMPSession:
+        session = self.sessions.get(step.node)
+        if session is None:
+            raise ApplyFailed(step, f"no session for {step.node}")
+        return session
+
+    def _execute(self, step: Step) -> str | None:
+        destructive = step.action not in (Action.BACKUP, Action.UPLOAD)
+        if destructive and step.node not in self.backed_up:
+            raise ApplyFailed(step, "no backup of this node was taken in this apply (SPEC §6.2)")
+        handlers = {
+            Action.BACKUP: self._backup,
+            Action.UPLOAD: self._upload,
+            Action.CERTS: self._certs,
+        }
+        handler = handlers.get(step.action)
+        if handler is not None:
+            return handler(step)
+        assert step.action in ASYNCHRONOUS
+        return self._operation(step)
+
+    def _record(self, step: Step, result: CommandResult) -> None:
+        self.journal.write(
+            "command",
+            id=step.id,
+            node=step.node,
+            command=result.command,
+            output=result.output,
+            seconds=round(result.elapsed, 3),
+        )
+
+    def _backup(self, step: Step) -> str:
+        session = self._session(step)
+        result = session.run(step.command)
+        self._record(step, result)
+        if result.rejection:
+            raise ApplyFailed(step, f"the node refused: {result.rejection}", result.output)
+        snapshot = parse_backup_snapshot(result.output, step.backup_name)
+        folder = self.backup_dir / self.plan.name / step.node_name
+        folder.mkdir(parents=True, exist_ok=True)
+        files = {}
+        for name in (snapshot.file, f"{snapshot.name}.json"):
+            local = folder / name
+            remote_size = session.download(name, local)
+            local_size = local.stat().st_size
+            if local_size == 0 or local_size != remote_size:
+                raise ApplyFailed(
+                    step, f"downloaded {name} is {local_size} bytes; the node has {remote_size}"
+                )
+            files[name] = {
+                "path": str(local),
+                "size": local_size,
+                "sha256": hashlib.sha256(local.read_bytes()).hexdigest(),
+            }
+        self.journal.write("backup", id=step.id, node=step.node, files=files)
+        self.backed_up.add(step.node)
+        return str(folder / snapshot.file)
+
+    def _upload(self, step: Step) -> str:
+        upload = step.upload
+        if upload is None:
+            raise ApplyFailed(step, "upload step without a file")
+        node = self.desired.node(step.node)
+        wanted = node.bundle.file(Role(upload.role))
+        if wanted.sha256 != upload.sha256 or wanted.remote_name != upload.remote_name:
+            raise ApplyFailed(step, "the desired file changed since the plan was made")
+        session = self._session(step)
+        session.write_file(upload.remote_name, wanted.upload_bytes)
+        back = session.read_file(upload.remote_name)
+        digest = hashlib.sha256(back).hexdigest() if back is not None else "missing"
+        if digest != upload.sha256:
+            raise ApplyFailed(
+                step, f"read back {upload.remote_name}: sha256 {digest} != {upload.sha256}"
+            )
+        return f"{upload.remote_name} sha256:{digest}"
+
+    def _certs(self, step: Step) -> None:
+        session = self._session(step)
+        status = read_status(session)
+        if status.state != "Disabled" or status.transitional:
+            raise ApplyFailed(step, f"the node is {status.status_text}, not Disabled")
+        result = session.run(step.command)
+        self._record(step, result)
+        try:
+            check_certs_updated(result.output)
+        except ReconcileError as error:
+            raise ApplyFailed(step, f"the node refused: {error}", result.output) from error
+        return
+
+    def _operation(self, step: Step) -> str:
+        session = self._session(step)
+        if step.action is Action.JOIN:
+            self._check_master_ready(step)
+        result = session.run_confirmed(step.command)
+        self._record(step, result)
+        if not result.confirmed or result.rejection:
+            reason = result.rejection or "the node did not ask for confirmation"
+            raise ApplyFailed(step, f"the node refused: {reason}", result.output)
+        expect = step.expect or {
+            Action.REMOVE: Expectation.DISABLED,
+            Action.INITIALIZE: Expectation.MASTER,
+        }.get(step.action, Expectation.IN_SYNC)
+        status = wait_for_operation(
+            session,
+            step.command,
+            expect,
+            master=self.master,
+            timeout=self.timeouts[step.action],
+            clock=self.clock,
+        )
+        return status.status_text or ""
+
+    def _check_master_ready(self, step: Step) -> None:
+        """SPEC §6.5: replicas join only a master that reports Enabled, Connected Master."""
+        master = self.sessions.get(self.master)
+        if master is None:
+            raise ApplyFailed(step, "no session to the desired master")
+        status = read_status(master)
+        if status.state != "Enabled" or status.role != "master":
+            raise ApplyFailed(
+                step, f"the desired master {self.master} is {status.status_text}, not the master"
+            )
+        names = [getattr(status.certificates, role.value) for role in ROLES]
+        wanted = self.desired.master.bundle.remote_names()
+        if [ref.file if ref else None for ref in names] != wanted:
+            raise ApplyFailed(step, "the desired master does not run the desired certificates")

@@ -1,0 +1,44 @@
+"""The apply journal: one JSON-lines file per apply, the record of what happened and why.
+
+Every line is an event with a UTC time. Command output is redacted before it is written.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from reconciler.mmp.session import Redactor
+
+
+def operator() -> dict[str, str]:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return {"user": user, "host": socket.gethostname()}
+
+
+class Journal:
+    def __init__(self, path: Path, redactor: Redactor | None = None) -> None:
+        self.path = path
+        self._redactor = redactor or Redactor()
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def create(cls, directory: Path, cluster: str, now: datetime, redactor: Redactor) -> Journal:
+        name = f"{cluster}-{now.strftime('%Y%m%dT%H%M%S%fZ')}.jsonl"
+        return cls(directory / name, redactor)
+
+    def write(self, event: str, **fields: Any) -> None:
+        record = {"time": datetime.now(UTC).isoformat(), "event": event, **fields}
+        line = self._redactor.redact(json.dumps(record, default=str))
+        with self.path.open("a", encoding="utf-8") as stream:
+            stream.write(line + "\n")
+
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line]

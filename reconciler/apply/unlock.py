@@ -1,0 +1,24 @@
+"""``reconcile unlock``: release a stale apply lock on a cluster's desired master."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from reconciler.apply.lock import unlock
+from reconciler.desired.loader import load_spec
+from reconciler.desired.source import open_source
+from reconciler.errors import ConfigError
+from reconciler.mmp.connect import SessionPool
+
+
+def release_lock(repo: Path, cluster: str, lock_id: str, env: Mapping[str, str]) -> str:
+    """Needs only the cluster file and SSH access, so a broken bundle cannot block it."""
+    with open_source(repo) as source:
+        loaded = load_spec(source, cluster)
+        spec = loaded.spec
+        master = spec.master_node() if spec is not None else None
+        if spec is None or master is None:
+            raise ConfigError(f"cluster {cluster}: the cluster file is not valid; run validate")
+        with SessionPool(spec, source, env) as pool:
+            return unlock(cluster, pool.session(master), lock_id)

@@ -1,0 +1,93 @@
+"""Waiting for asynchronous cluster operations to finish (SPEC §6.8).
+
+``remove``, ``initialize`` and ``join`` return at once; the node then shows a transitional
+status and finally ``Last command : '<command>' (Success|Failed)``. We poll with a short
+first interval and back off, so a fast operation is noticed quickly and a slow one is not
+hammered.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from reconciler.errors import OperationFailed, OperationTimeout, StatusParseError
+from reconciler.mmp.models import ClusterStatus
+from reconciler.mmp.parsers.status import parse_cluster_status
+from reconciler.mmp.session import MMPSession
+from reconciler.plan.models import Expectation
+
+FIRST_INTERVAL = 0.1
+MAX_INTERVAL = 3.0
+BACKOFF = 1.5
+
+
+@dataclass(frozen=True)
+class Clock:
+    now: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+
+def read_status(session: MMPSession) -> ClusterStatus:
+    result = session.run("database cluster status")
+    try:
+        return parse_cluster_status(result.output)
+    except StatusParseError as error:
+        raise StatusParseError(f"{session.node}: status not understood: {error}") from error
+
+
+def expectation_met(status: ClusterStatus, expect: Expectation, master: str) -> bool:
+    if status.transitional:
+        return False
+    if expect is Expectation.DISABLED:
+        return status.state == "Disabled"
+    if expect is Expectation.MASTER:
+        return status.state == "Enabled" and status.role == "master"
+    return (
+        status.state == "Enabled"
+        and status.role == "replica"
+        and status.in_sync is True
+        and status.master_address == master
+    )
+
+
+def wait_for_operation(
+    session: MMPSession,
+    command: str,
+    expect: Expectation,
+    *,
+    master: str,
+    timeout: float,
+    clock: Clock | None = None,
+) -> ClusterStatus:
+    """Poll until ``command`` is reported finished and the node is in the expected state.
+
+    Raises ``OperationFailed`` when the node reports ``(Failed)`` and ``OperationTimeout``
+    (with the last status seen) when the deadline passes.
+    """
+    ticking = clock or Clock()
+    deadline = ticking.now() + timeout
+    interval = FIRST_INTERVAL
+    status: ClusterStatus | None = None
+    while True:
+        status = read_status(session)
+        last = status.last_command
+        finished = not status.transitional and last is not None and last.command == command
+        if finished and last is not None and last.result == "Failed":
+            raise OperationFailed(
+                f"{session.node}: '{command}' ended (Failed); status: {status.status_text}"
+                + (f", error: {status.error}" if status.error else "")
+            )
+        if finished and expectation_met(status, expect, master):
+            return status
+        remaining = deadline - ticking.now()
+        if remaining <= 0:
+            seen = status.status_text or "no status line"
+            last_text = f"'{last.command}' ({last.result})" if last else "none"
+            raise OperationTimeout(
+                f"{session.node}: '{command}' did not finish as expected ({expect.value}) "
+                f"within {timeout:g} s; last status: {seen}, last command: {last_text}"
+            )
+        ticking.sleep(min(interval, remaining))
+        interval = min(interval * BACKOFF, MAX_INTERVAL)
