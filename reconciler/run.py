@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
+from reconciler.desired.findings import describe_errors
 from reconciler.desired.loader import load_desired
 from reconciler.desired.source import open_source
 from reconciler.desired.state import DesiredCluster, DesiredState
@@ -41,15 +42,11 @@ class ReconcileRun:
         self.env = env
         self.now = now or datetime.now(UTC)
         self.desired: DesiredState = load_desired(repo, clusters, ref, env=env, now=self.now)
-        problems = [
-            f"{finding.file}: {finding.key + ': ' if finding.key else ''}{finding.message}"
-            for result in self.desired.clusters
-            for finding in result.errors()
-        ]
-        if problems:
+        findings = [f for result in self.desired.clusters for f in result.findings]
+        if any(finding.is_error for finding in findings):
             raise ConfigError(
                 "the desired state has errors (run `reconcile validate` for details):\n  "
-                + "\n  ".join(problems)
+                + describe_errors(findings)
             )
         self.clusters: list[DesiredCluster] = [result.require() for result in self.desired.clusters]
         self._stack = ExitStack()

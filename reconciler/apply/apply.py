@@ -96,9 +96,9 @@ def check_authority(plan: Plan, allow_master_change: bool) -> None:
         authority = cluster.data_authority
         if cluster.steps and authority is not None and authority.master_change:
             raise Refused(
-                    f"cluster {cluster.name}: {authority.statement}. Apply refuses to change "
-                    "whose data the cluster runs on without --allow-master-change"
-                )
+                f"cluster {cluster.name}: {authority.statement}. Apply refuses to change "
+                "whose data the cluster runs on without --allow-master-change"
+            )
 
 
 def execute(

@@ -40,6 +40,19 @@ class Finding(BaseModel):
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
 
+    def describe(self) -> str:
+        """``file: key: message`` (the key left out when the finding is about the file)."""
+        return (
+            f"{self.file}: {self.key}: {self.message}"
+            if self.key
+            else (f"{self.file}: {self.message}")
+        )
+
+
+def describe_errors(findings: Iterable[Finding]) -> str:
+    """The errors, one per indented line, for a ``ConfigError`` message."""
+    return "\n  ".join(finding.describe() for finding in findings if finding.is_error)
+
 
 class FindingList:
     """Collects findings for one cluster file; checks call ``error``/``warning``."""

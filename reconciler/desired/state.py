@@ -13,7 +13,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reconciler.desired.findings import Finding, has_errors
+from reconciler.desired.findings import Finding, describe_errors, has_errors
 from reconciler.desired.models import ROLES, ClusterSpec, NodeSpec, Role
 from reconciler.errors import ConfigError
 
@@ -180,13 +180,10 @@ class ClusterResult(BaseModel):
         """The valid cluster, or ``ConfigError`` listing its errors."""
         if self.cluster is not None:
             return self.cluster
-        lines = [
-            f"{f.file}: {f.key}: {f.message}" if f.key else f"{f.file}: {f.message}"
-            for f in self.errors()
-        ]
+        errors = self.errors()
         raise ConfigError(
-            f"cluster {self.name} is not valid ({len(lines)} error(s); run `reconcile "
-            "validate`):\n  " + "\n  ".join(lines)
+            f"cluster {self.name} is not valid ({len(errors)} error(s); run `reconcile "
+            "validate`):\n  " + describe_errors(errors)
         )
 
 

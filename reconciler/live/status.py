@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
+from reconciler.desired.findings import describe_errors
 from reconciler.desired.loader import load_spec, resolve_cluster_names
 from reconciler.desired.source import open_source
 from reconciler.errors import ConfigError
@@ -27,11 +28,7 @@ def gather_status(
         for name in resolve_cluster_names(source, clusters):
             loaded = load_spec(source, name)
             if loaded.spec is None or loaded.findings.has_errors:
-                problems = "\n  ".join(
-                    f"{f.file}: {f.key}: {f.message}" if f.key else f"{f.file}: {f.message}"
-                    for f in loaded.findings.items
-                    if f.is_error
-                )
+                problems = describe_errors(loaded.findings.items)
                 raise ConfigError(
                     f"cluster {name} cannot be read (run `reconcile validate`):\n  {problems}"
                 )

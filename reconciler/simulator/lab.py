@@ -158,18 +158,13 @@ def topology_from_spec(spec: ClusterSpec) -> SimTopology:
 
 def load_topology(repo: Path, cluster: str) -> SimTopology:
     """Read ``clusters/<cluster>.yaml`` from the working tree; its errors, listed, if any."""
+    from reconciler.desired.findings import describe_errors
     from reconciler.desired.loader import load_spec
     from reconciler.desired.source import open_source
 
     with open_source(repo) as source:
         loaded = load_spec(source, cluster)
     if loaded.spec is None or loaded.findings.has_errors:
-        problems = "\n  ".join(
-            f"{finding.file}: {finding.key}: {finding.message}"
-            if finding.key
-            else f"{finding.file}: {finding.message}"
-            for finding in loaded.findings.items
-            if finding.is_error
-        )
+        problems = describe_errors(loaded.findings.items)
         raise ConfigError(f"cannot simulate cluster {cluster}:\n  {problems}")
     return topology_from_spec(loaded.spec)

@@ -11,19 +11,12 @@ import pytest
 
 from reconciler.simulator.scenario import device_bytes
 from reconciler.simulator.service import SimulatedCluster
-from tests.support.lab import LAB_PASSWORD, REPO, make_lab
+from tests.support.lab import LAB_BUNDLE, LAB_PASSWORD, REPO, make_lab
 from tests.support.mmp_client import MMPClient
 
 pytestmark = pytest.mark.e2e
 
 MASTER, SLAVES = "127.0.85.73", ("127.0.85.74", "127.0.85.75")
-NEW_FILES = (
-    "dbclusterserver.key",
-    "dbclusterserver.cer",
-    "dbclusterclient.key",
-    "dbclusterclient.cer",
-    "CAVD.cer",
-)
 
 
 @pytest.fixture
@@ -85,11 +78,11 @@ def test_seed_procedure_over_ssh(lab: SimulatedCluster, tmp_path: Path) -> None:
         # Step 9: upload the new bundle and configure it on every node.
         for client in clients.values():
             sftp = client.sftp()
-            for name in NEW_FILES:
+            for name in LAB_BUNDLE:
                 data = device_bytes(REPO / "certs" / "lab" / name, "cms-lab")
                 with sftp.open(name, "wb") as remote:
                     remote.write(data)
-            assert client.run("database cluster certs " + " ".join(NEW_FILES)) == (
+            assert client.run("database cluster certs " + " ".join(LAB_BUNDLE)) == (
                 "Certificates updated\n"
             )
         # Steps 10-11: initialize the master.

@@ -6,8 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from reconciler.simulator.lab import build_cluster, load_topology
 from tests.e2e.conftest import RunningSim, reconcile
+from tests.support.lab import FAST
 
 pytestmark = pytest.mark.e2e
 NODES = ("127.0.85.73", "127.0.85.74", "127.0.85.75")
@@ -110,3 +114,36 @@ def test_missing_password_is_a_clear_error(lab_repo: Path) -> None:
     assert result.returncode == 1
     assert "CMS_LAB_PASSWORD" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def _private_key() -> bytes:
+    return ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+
+
+def test_key_file_authentication(lab_repo: Path, tmp_path: Path) -> None:
+    """ssh.key_file_env: the node accepts the public key; no password is needed."""
+    key_path = tmp_path / "id_ed25519"
+    key_path.write_bytes(_private_key())
+    cluster_file = lab_repo / "clusters" / "lab.yaml"
+    cluster_file.write_text(
+        cluster_file.read_text().replace(
+            "password_env: CMS_LAB_PASSWORD", "key_file_env: CMS_LAB_SSH_KEY"
+        )
+    )
+    env = {"CMS_LAB_SSH_KEY": str(key_path)}
+    topology = load_topology(lab_repo, "lab")
+    assert topology.password_env is None
+    with build_cluster(lab_repo, topology, env=env, workdir=tmp_path / "sim", durations=FAST):
+        result = reconcile("status", "--cluster", "lab", repo=lab_repo, env=env)
+        assert result.returncode == 0, result.stderr
+        other = tmp_path / "other"
+        other.write_bytes(_private_key())
+        refused = reconcile(
+            "status", "--cluster", "lab", repo=lab_repo, env={"CMS_LAB_SSH_KEY": str(other)}
+        )
+        assert refused.returncode == 1
+        assert "authentication failed" in refused.stdout

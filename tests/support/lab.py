@@ -13,6 +13,14 @@ from reconciler.simulator.state import Durations, SimClock
 REPO = Path(__file__).resolve().parents[2]
 LAB_NODES = (("cms1", "127.0.85.73"), ("cms2", "127.0.85.74"), ("cms3", "127.0.85.75"))
 LAB_PASSWORD = "lab-test-password"
+# The new bundle in certs/lab/, in `database cluster certs` argument order.
+LAB_BUNDLE = (
+    "dbclusterserver.key",
+    "dbclusterserver.cer",
+    "dbclusterclient.key",
+    "dbclusterclient.cer",
+    "CAVD.cer",
+)
 FAST = Durations(remove=0.3, initialize=0.3, join=0.3, upgrade_schema=0.2)
 
 

@@ -8,17 +8,10 @@ import pytest
 
 from reconciler.simulator.scenario import device_bytes
 from reconciler.simulator.service import SimulatedCluster
-from tests.support.lab import REPO, ScriptedIO, make_lab
+from tests.support.lab import LAB_BUNDLE, REPO, ScriptedIO, make_lab
 from tests.support.pki import CertAuthority, DeviceBundle
 
 MASTER, SLAVE1, SLAVE2 = "127.0.85.73", "127.0.85.74", "127.0.85.75"
-NEW_BUNDLE = (
-    "dbclusterserver.key",
-    "dbclusterserver.cer",
-    "dbclusterclient.key",
-    "dbclusterclient.cer",
-    "CAVD.cer",
-)
 
 
 @pytest.fixture
@@ -38,7 +31,7 @@ def settle(lab: SimulatedCluster) -> None:
 
 
 def upload_new_bundle(lab: SimulatedCluster, node: str) -> None:
-    for name in NEW_BUNDLE:
+    for name in LAB_BUNDLE:
         data = device_bytes(REPO / "certs" / "lab" / name, "cms-lab")
         lab.node(node).file_path(name).write_bytes(data)
 
@@ -72,7 +65,7 @@ def test_certs_while_enabled_gives_the_seed_error_and_changes_nothing(
 ) -> None:
     before = lab.node(SLAVE1).certs
     upload_new_bundle(lab, SLAVE1)
-    output = run(lab, SLAVE1, "database cluster certs " + " ".join(NEW_BUNDLE))
+    output = run(lab, SLAVE1, "database cluster certs " + " ".join(LAB_BUNDLE))
     assert output == (
         "ERROR: Cannot change certificates when clustering enabled.\n"
         "Disable clustering on this node first\n"
@@ -134,7 +127,7 @@ def test_seed_procedure_converges_with_the_masters_data(lab: SimulatedCluster) -
     disband(lab)
     for node in (MASTER, SLAVE1, SLAVE2):
         upload_new_bundle(lab, node)
-        assert run(lab, node, "database cluster certs " + " ".join(NEW_BUNDLE)) == (
+        assert run(lab, node, "database cluster certs " + " ".join(LAB_BUNDLE)) == (
             "Certificates updated\n"
         )
     run(lab, MASTER, "database cluster initialize", "Y")
@@ -155,7 +148,7 @@ def fresh_master(lab: SimulatedCluster) -> SimulatedCluster:
     """The lab disbanded, the master re-initialized with the valid lab bundle."""
     disband(lab)
     upload_new_bundle(lab, MASTER)
-    run(lab, MASTER, "database cluster certs " + " ".join(NEW_BUNDLE))
+    run(lab, MASTER, "database cluster certs " + " ".join(LAB_BUNDLE))
     run(lab, MASTER, "database cluster initialize", "Y")
     settle(lab)
     return lab
@@ -177,7 +170,7 @@ def _join_with(lab: SimulatedCluster, bundle: DeviceBundle, target: str = MASTER
 def test_join_with_expired_certificates_fails(fresh_master: SimulatedCluster) -> None:
     lab = fresh_master
     upload_new_bundle(lab, SLAVE1)
-    run(lab, SLAVE1, "database cluster certs " + " ".join(NEW_BUNDLE))
+    run(lab, SLAVE1, "database cluster certs " + " ".join(LAB_BUNDLE))
     lab.model.clock.advance(86400 * 365 * 6)  # past the lab bundle's notAfter (2031)
     run(lab, SLAVE1, "database cluster join 127.0.85.73", "Y")
     settle(lab)
@@ -220,14 +213,14 @@ def test_join_with_a_client_cn_other_than_postgres_fails(lab: SimulatedCluster) 
 def test_join_to_a_node_that_is_not_master_fails(fresh_master: SimulatedCluster) -> None:
     lab = fresh_master
     upload_new_bundle(lab, SLAVE2)
-    run(lab, SLAVE2, "database cluster certs " + " ".join(NEW_BUNDLE))
+    run(lab, SLAVE2, "database cluster certs " + " ".join(LAB_BUNDLE))
     status = _join_with_lab_bundle_to(lab, SLAVE2)
     assert "(Failed)" in status
 
 
 def _join_with_lab_bundle_to(lab: SimulatedCluster, target: str) -> str:
     upload_new_bundle(lab, SLAVE1)
-    run(lab, SLAVE1, "database cluster certs " + " ".join(NEW_BUNDLE))
+    run(lab, SLAVE1, "database cluster certs " + " ".join(LAB_BUNDLE))
     run(lab, SLAVE1, f"database cluster join {target}", "Y")
     settle(lab)
     assert lab.node(SLAVE1).status == "Disabled"
@@ -269,7 +262,7 @@ def test_expiry_in_a_running_cluster_breaks_sync(fresh_master: SimulatedCluster)
 
 def _join_with_lab_bundle_to_success(lab: SimulatedCluster) -> None:
     upload_new_bundle(lab, SLAVE1)
-    run(lab, SLAVE1, "database cluster certs " + " ".join(NEW_BUNDLE))
+    run(lab, SLAVE1, "database cluster certs " + " ".join(LAB_BUNDLE))
     run(lab, SLAVE1, "database cluster join 127.0.85.73", "Y")
     settle(lab)
     assert lab.node(SLAVE1).last_command == ("database cluster join 127.0.85.73", "Success")

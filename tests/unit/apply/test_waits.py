@@ -1,0 +1,107 @@
+"""Waiting for asynchronous operations: quick to notice, backs off, fails precisely."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.apply.waits import FIRST_INTERVAL, MAX_INTERVAL, Clock, wait_for_operation
+from reconciler.errors import OperationFailed, OperationTimeout
+from reconciler.plan.models import Expectation
+from tests.support.fake_session import FakeSession
+
+DISABLING = "Status : Disabling (Started 3 seconds ago)\n\nNodes:\nNode in use : None\n"
+DISABLED = (
+    "Status : Disabled\nNode in use : None\n\nInterface : a\n\nCertificates\n\n"
+    "Last command : 'database cluster remove' (Success)\n"
+)
+FAILED = DISABLED.replace("Disabled\n", "Enabled\n", 1).replace("(Success)", "(Failed)")
+OLD_JOIN = DISABLED.replace("database cluster remove", "database cluster join 10.0.0.1")
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> Clock:
+        return Clock(now=lambda: self.now, sleep=self._sleep)
+
+    def _sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_success_is_noticed_at_the_first_poll_after_it_happens() -> None:
+    session = FakeSession(statuses=[DISABLING, DISABLING, DISABLED])
+    clock = FakeClock()
+    status = wait_for_operation(
+        session,
+        "database cluster remove",
+        Expectation.DISABLED,
+        master="10.0.0.1",
+        timeout=60,
+        clock=clock.clock(),
+    )
+    assert status.state == "Disabled"
+    assert clock.sleeps[0] == FIRST_INTERVAL
+    assert clock.sleeps[1] > clock.sleeps[0]
+    assert session.commands == ["database cluster status"] * 3
+
+
+def test_backoff_is_capped() -> None:
+    session = FakeSession(statuses=[DISABLING])
+    clock = FakeClock()
+    with pytest.raises(OperationTimeout):
+        wait_for_operation(
+            session,
+            "database cluster remove",
+            Expectation.DISABLED,
+            master="10.0.0.1",
+            timeout=120,
+            clock=clock.clock(),
+        )
+    assert max(clock.sleeps) == MAX_INTERVAL
+
+
+def test_failed_raises_with_the_node_and_command() -> None:
+    session = FakeSession(statuses=[DISABLING, FAILED])
+    with pytest.raises(OperationFailed, match=r"cms2: 'database cluster remove' ended \(Failed\)"):
+        wait_for_operation(
+            session,
+            "database cluster remove",
+            Expectation.DISABLED,
+            master="10.0.0.1",
+            timeout=60,
+            clock=FakeClock().clock(),
+        )
+
+
+def test_timeout_names_what_was_last_seen() -> None:
+    session = FakeSession(statuses=[OLD_JOIN])
+    with pytest.raises(OperationTimeout) as caught:
+        wait_for_operation(
+            session,
+            "database cluster remove",
+            Expectation.DISABLED,
+            master="10.0.0.1",
+            timeout=5,
+            clock=FakeClock().clock(),
+        )
+    message = str(caught.value)
+    assert "within 5 s" in message
+    assert "'database cluster join 10.0.0.1' (Success)" in message
+
+
+def test_another_commands_success_is_not_taken_for_this_one() -> None:
+    session = FakeSession(statuses=[OLD_JOIN, OLD_JOIN, DISABLED])
+    status = wait_for_operation(
+        session,
+        "database cluster remove",
+        Expectation.DISABLED,
+        master="10.0.0.1",
+        timeout=60,
+        clock=FakeClock().clock(),
+    )
+    assert status.last_command is not None
+    assert status.last_command.command == "database cluster remove"
+    assert len(session.commands) == 3
