@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check reconciler tests
+	$(BIN)/ruff format --check reconciler tests scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy reconciler

@@ -209,6 +209,9 @@ def sim(
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     for setup in simulated.setups:
         typer.echo(f"{setup.name}: ssh {topology.username}@{setup.listen_host} -p {setup.port}")
+    typer.echo("host keys to pin in the cluster's known_hosts:")
+    for line in simulated.known_hosts_lines():
+        typer.echo(f"  {line}")
     typer.echo(f"ready: cluster {cluster}, {len(simulated.setups)} simulated nodes", err=False)
     sys.stdout.flush()
     try:

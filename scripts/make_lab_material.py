@@ -24,7 +24,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 PASSPHRASE = b"cms-lab"
 NODES = {"cms1": "127.0.85.73", "cms2": "127.0.85.74", "cms3": "127.0.85.75"}
 PORT = 2222
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def name(*parts: tuple[x509.ObjectIdentifier, str]) -> x509.Name:
@@ -46,7 +46,10 @@ def write_cert(path: Path, cert: x509.Certificate) -> None:
 
 
 def make_ca(
-    subject: x509.Name, not_before: dt.datetime, not_after: dt.datetime, digest: hashes.HashAlgorithm
+    subject: x509.Name,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+    digest: hashes.HashAlgorithm,
 ) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     cert = (
@@ -59,7 +62,8 @@ def make_ca(
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, digest)
@@ -112,16 +116,22 @@ def main(root: Path) -> None:
     )
     old_end = dt.datetime(2017, 3, 9, 8, 57, 17, tzinfo=UTC)
     server_key, server = make_leaf(
-        old_ca_key, old_ca,
+        old_ca_key,
+        old_ca,
         name((NameOID.ORGANIZATION_NAME, "LAB ONLY"), (NameOID.COMMON_NAME, "cms-lab-db.example")),
         [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
-        old_start, old_end, hashes.SHA256(),
+        old_start,
+        old_end,
+        hashes.SHA256(),
     )
     client_key, client = make_leaf(
-        old_ca_key, old_ca,
+        old_ca_key,
+        old_ca,
         name((NameOID.ORGANIZATION_NAME, "LAB ONLY"), (NameOID.COMMON_NAME, "VCScMRA.S.com")),
         [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
-        old_start, old_end, hashes.SHA256(),
+        old_start,
+        old_end,
+        hashes.SHA256(),
     )
     write_key(device_files / "dbclusterserver.key", server_key)
     write_cert(device_files / "dbclusterserver.cer", server)
@@ -132,23 +142,31 @@ def main(root: Path) -> None:
     # The new bundle the lab is rotated to: a new CA (CAVD), like the seed.
     new_start = dt.datetime(2026, 11, 1, 0, 0, 0, tzinfo=UTC)
     ca_key, ca = make_ca(
-        name((NameOID.ORGANIZATION_NAME, "LAB ONLY"), (NameOID.COMMON_NAME, "LAB ONLY CAVD root CA")),
+        name(
+            (NameOID.ORGANIZATION_NAME, "LAB ONLY"), (NameOID.COMMON_NAME, "LAB ONLY CAVD root CA")
+        ),
         new_start,
         dt.datetime(2036, 11, 1, tzinfo=UTC),
         hashes.SHA256(),
     )
     new_end = dt.datetime(2031, 11, 1, tzinfo=UTC)
     new_server_key, new_server = make_leaf(
-        ca_key, ca,
+        ca_key,
+        ca,
         name((NameOID.ORGANIZATION_NAME, "LAB ONLY"), (NameOID.COMMON_NAME, "cms-lab-db.example")),
         [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
-        new_start, new_end, hashes.SHA256(),
+        new_start,
+        new_end,
+        hashes.SHA256(),
     )
     new_client_key, new_client = make_leaf(
-        ca_key, ca,
+        ca_key,
+        ca,
         name((NameOID.ORGANIZATION_NAME, "LAB ONLY"), (NameOID.COMMON_NAME, "postgres")),
         [ExtendedKeyUsageOID.CLIENT_AUTH],
-        new_start, new_end, hashes.SHA256(),
+        new_start,
+        new_end,
+        hashes.SHA256(),
     )
     write_key(lab_certs / "dbclusterserver.key", new_server_key)
     write_cert(lab_certs / "dbclusterserver.cer", new_server)

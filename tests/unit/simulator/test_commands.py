@@ -305,3 +305,49 @@ def test_upgrade_schema_on_a_replica_fails_into_error_status(
     assert "Status                : Error" in status
     run(lab, SLAVE1, "database cluster clear error")
     assert "Status                : Enabled" in run(lab, SLAVE1, "database cluster status")
+
+
+def test_pki_csr_writes_a_key_and_a_request_with_the_subject(lab: SimulatedCluster) -> None:
+    from cryptography import x509
+
+    output = run(lab, MASTER, "pki csr dbclusterclient CN:postgres O:Lab")
+    assert "dbclusterclient.csr" in output
+    files = lab.node(MASTER).files
+    request = x509.load_pem_x509_csr((files / "dbclusterclient.csr").read_bytes())
+    assert request.subject.rfc4514_string() == "O=Lab,CN=postgres"
+    assert (files / "dbclusterclient.key").read_bytes().startswith(b"-----BEGIN PRIVATE KEY")
+    assert run(lab, MASTER, "pki csr bad/name CN:x").startswith("Usage:")
+    listing = run(lab, MASTER, "pki list").splitlines()
+    assert "dbclusterclient.csr" in listing
+    assert "EXPRSVR.cer" in listing
+
+
+def test_backup_rollback_needs_capital_y_and_restores_data(lab: SimulatedCluster) -> None:
+    from reconciler.simulator.commands import DisconnectRequested
+
+    run(lab, SLAVE1, "backup snapshot before")
+    saved = lab.node(SLAVE1).content_id
+    lab.node(SLAVE1).content_id = "changed-since"
+    assert "Are you sure" in run(lab, SLAVE1, "backup rollback before", "y")
+    assert lab.node(SLAVE1).content_id == "changed-since"
+    with pytest.raises(DisconnectRequested):  # the node reboots: the session ends
+        run(lab, SLAVE1, "backup rollback before.bak", "Y")
+    assert lab.node(SLAVE1).content_id == saved
+    assert run(lab, SLAVE1, "backup rollback nothere").startswith("ERROR:")
+
+
+def test_localnode_sets_the_interface_shown_by_status(lab: SimulatedCluster) -> None:
+    assert run(lab, MASTER, "database cluster localnode b") == ""
+    assert "Interface              : b" in run(lab, MASTER, "database cluster status")
+    assert run(lab, MASTER, "database cluster localnode z").startswith("ERROR:")
+
+
+def test_primary_replica_wording_and_layout(tmp_path: Path) -> None:
+    from reconciler.simulator.state import Wording
+
+    cluster = make_lab(tmp_path)
+    cluster.model.wording = Wording.PRIMARY_REPLICA
+    status = run(cluster, SLAVE1, "database cluster status")
+    assert "    127.0.85.73          : Connected Primary" in status
+    assert "    127.0.85.74 (me)     : Connected Replica\n" in status
+    assert status.startswith("Status                   : Enabled\n")
