@@ -12,8 +12,9 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.rule import Rule
+from rich.text import Text
 
-from reconciler.apply.apply import ApplyOptions, execute
+from reconciler.apply.apply import ApplyOptions, cluster_locks, execute
 from reconciler.live.render import print_status
 from reconciler.live.status import gather_status
 from reconciler.mmp.session import Redactor
@@ -42,16 +43,18 @@ def run_demo(repo: Path, env: Mapping[str, str], console: Console) -> int:
             render_text(plan, console)
             console.print(Rule("3. reconcile --apply --auto-approve"))
             secrets = [s for pool in run.pools.values() for s in pool.redactor.secrets]
-            report = execute(
-                run,
-                plan,
-                ApplyOptions(workdir),
-                progress=progress_printer(console),
-                redactor=Redactor(secrets),
-            )
+            with cluster_locks(run, workdir) as lock_ids:
+                report = execute(
+                    run,
+                    plan,
+                    ApplyOptions(workdir),
+                    progress=progress_printer(console),
+                    redactor=Redactor(secrets),
+                    lock_ids=lock_ids,
+                )
             for cluster in report.clusters:
                 if cluster.error:
-                    console.print(f"[bold red]error:[/] {cluster.error}")
+                    console.print(Text(f"error: {cluster.error}", style="bold red"))
         console.print(Rule("4. reconcile status"))
         clusters = gather_status(repo, [DEMO_CLUSTER], env)
         print_status(clusters, console)

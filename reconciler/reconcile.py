@@ -12,11 +12,14 @@ from rich.text import Text
 
 from reconciler.apply.apply import (
     ApplyOptions,
+    ApplyReport,
     Refused,
     check_authority,
     check_saved_plan,
+    cluster_locks,
     execute,
 )
+from reconciler.errors import ConfigError
 from reconciler.mmp.session import Redactor
 from reconciler.plan.models import Plan, Step
 from reconciler.plan.render.json import load_plan_json, render_json
@@ -51,56 +54,86 @@ class Terminal:
 
 
 def run_reconcile(options: ReconcileOptions, env: Mapping[str, str], terminal: Terminal) -> int:
+    saved = _load_plan_file(options.plan_file) if options.plan_file is not None else None
     with ReconcileRun(options.repo, options.clusters, ref=options.ref, env=env) as run:
-        if options.apply and run.desired.dirty and options.ref is None and not options.allow_dirty:
+        if not options.apply:
+            plan = run.plan()
+            _save_and_show(plan, options, terminal)
+            if plan.blocked:
+                return EXIT_ERROR
+            return EXIT_CHANGES if plan.has_changes else EXIT_CONVERGED
+        if run.desired.dirty and options.ref is None and not options.allow_dirty:
             raise Refused(
                 "the working tree has uncommitted changes; apply uses committed desired state: "
                 "commit them, pass --ref, or --allow-dirty"
             )
-        plan = run.plan()
-        if options.plan_file is not None:
-            saved = load_plan_json(options.plan_file.read_text(), source=str(options.plan_file))
-            check_saved_plan(saved, plan)
-            plan = saved
-        if options.out is not None:
-            options.out.write_text(render_json(plan))
-        machine = options.output_format == "json"
-        _show_plan(plan, options.output_format, terminal, to_stderr=options.apply and machine)
-        if plan.blocked:
-            return EXIT_ERROR
-        if not options.apply:
-            return EXIT_CHANGES if plan.has_changes else EXIT_CONVERGED
-        if not plan.has_changes:
-            if machine:
-                terminal.out.print_json(json.dumps({"converged": True, "clusters": []}))
-            return EXIT_CONVERGED
-        check_authority(plan, options.allow_master_change)
-        _approve(plan, options, terminal)
-        redactor = Redactor(
-            [secret for pool in run.pools.values() for secret in pool.redactor.secrets]
-        )
-        report = execute(
-            run,
-            plan,
-            ApplyOptions(options.repo / ".reconcile", options.allow_master_change),
-            progress=progress_printer(terminal.err),
-            redactor=redactor,
-        )
-        for cluster in report.clusters:
-            if cluster.error:
-                terminal.err.print(f"[bold red]error:[/] cluster {cluster.name}: {cluster.error}")
-                terminal.err.print(
-                    f"journal: {cluster.journal}\nRun `reconcile --plan` to see the safe "
-                    "continuation from here."
-                )
-        if report.final_plan is not None and not report.converged:
-            terminal.err.print("[bold red]error:[/] the clusters are not converged after apply:")
-            render_text(report.final_plan, terminal.err)
-        if machine:
-            terminal.out.print_json(json.dumps(report.as_json()))
-        elif report.converged:
-            terminal.out.print("Apply complete: every cluster is converged.")
+        workdir = options.repo / ".reconcile"
+        with cluster_locks(run, workdir) as lock_ids:
+            plan = run.plan()
+            if saved is not None:
+                check_saved_plan(saved, plan)
+            _save_and_show(plan, options, terminal)
+            if plan.blocked:
+                return EXIT_ERROR
+            if not plan.has_changes:
+                if options.output_format == "json":
+                    terminal.out.print_json(json.dumps({"converged": True, "clusters": []}))
+                return EXIT_CONVERGED
+            check_authority(plan, options.allow_master_change)
+            if _approve(plan, options, terminal):
+                # Time passed while a person read the plan: it must still describe the nodes.
+                check_saved_plan(plan, run.plan())
+            redactor = Redactor(
+                [secret for pool in run.pools.values() for secret in pool.redactor.secrets]
+            )
+            report = execute(
+                run,
+                plan,
+                ApplyOptions(workdir, options.allow_master_change),
+                progress=progress_printer(terminal.err),
+                redactor=redactor,
+                lock_ids=lock_ids,
+            )
+        _report(report, options, terminal)
         return EXIT_ERROR if report.failed else EXIT_CONVERGED
+
+
+def _load_plan_file(path: Path) -> Plan:
+    """Read before any node is contacted: a missing file is a plain error."""
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"cannot read the plan file {path}: {error.strerror or error}") from None
+    return load_plan_json(text, source=str(path))
+
+
+def _save_and_show(plan: Plan, options: ReconcileOptions, terminal: Terminal) -> None:
+    if options.out is not None:
+        try:
+            options.out.write_text(render_json(plan))
+        except OSError as error:
+            raise ConfigError(f"cannot write the plan to {options.out}: {error}") from None
+    machine = options.output_format == "json"
+    _show_plan(plan, options.output_format, terminal, to_stderr=options.apply and machine)
+
+
+def _report(report: ApplyReport, options: ReconcileOptions, terminal: Terminal) -> None:
+    for cluster in report.clusters:
+        if cluster.error:
+            terminal.err.print(Text.assemble(("error: ", "bold red"), f"cluster {cluster.name}: "))
+            terminal.err.print(Text(cluster.error))
+            terminal.err.print(
+                f"journal: {cluster.journal}\nRun `reconcile --plan` to see the safe "
+                "continuation from here.",
+                markup=False,
+            )
+    if report.final_plan is not None and not report.converged:
+        terminal.err.print(Text("error: the clusters are not converged after apply:", "bold red"))
+        render_text(report.final_plan, terminal.err)
+    if options.output_format == "json":
+        terminal.out.print_json(json.dumps(report.as_json()))
+    elif report.converged:
+        terminal.out.print("Apply complete: every cluster is converged.")
 
 
 def _show_plan(plan: Plan, output_format: str, terminal: Terminal, *, to_stderr: bool) -> None:
@@ -116,14 +149,16 @@ def _show_plan(plan: Plan, output_format: str, terminal: Terminal, *, to_stderr:
         render_text(plan, console)
 
 
-def _approve(plan: Plan, options: ReconcileOptions, terminal: Terminal) -> None:
+def _approve(plan: Plan, options: ReconcileOptions, terminal: Terminal) -> bool:
+    """True when a person approved (and time may have passed); False for --auto-approve."""
     if options.auto_approve:
-        return
+        return False
     if terminal.ask is None:
         raise Refused("no terminal to ask for approval: pass --auto-approve to apply unattended")
     answer = terminal.ask("Apply this plan? Only 'yes' is accepted: ")
     if answer.strip() != "yes":
         raise Refused("apply cancelled (the answer was not 'yes'); nothing was changed")
+    return True
 
 
 def progress_printer(console: Console) -> Callable[[Step, str, float], None]:

@@ -7,7 +7,8 @@ result is judged by planning again, not by trusting the steps.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from reconciler.apply.journal import Journal, operator
 from reconciler.apply.waits import Clock
 from reconciler.errors import ReconcileError
 from reconciler.mmp.session import MMPSession, Redactor
-from reconciler.plan.models import Plan
+from reconciler.plan.models import Action, ClusterPlan, Plan
 from reconciler.run import ReconcileRun
 
 
@@ -70,8 +71,16 @@ class ApplyReport:
         }
 
 
+def _step_keys(plan: ClusterPlan) -> list[tuple[str, str, str]]:
+    """What a step does, without the backup name (which carries the plan's time)."""
+    return [
+        (step.node, step.action.value, "" if step.action is Action.BACKUP else step.command)
+        for step in plan.steps
+    ]
+
+
 def check_saved_plan(saved: Plan, fresh: Plan) -> None:
-    """Refuse a plan file made from another commit or another live state."""
+    """Refuse a plan file made from another commit, another live state or other steps."""
     if saved.git.commit != fresh.git.commit:
         raise StalePlan(
             f"plan is stale: it was made from commit {saved.git.commit or 'none'}, the desired "
@@ -87,6 +96,11 @@ def check_saved_plan(saved: Plan, fresh: Plan) -> None:
                 f"plan is stale: the live state of cluster {cluster.name} changed since the plan "
                 "was made; make a new plan"
             )
+        if _step_keys(now) != _step_keys(cluster):
+            raise StalePlan(
+                f"the plan file's steps for cluster {cluster.name} are not what this version "
+                "plans from the same state; make a new plan"
+            )
 
 
 def check_authority(plan: Plan, allow_master_change: bool) -> None:
@@ -101,18 +115,38 @@ def check_authority(plan: Plan, allow_master_change: bool) -> None:
             )
 
 
+@contextmanager
+def cluster_locks(run: ReconcileRun, workdir: Path) -> Iterator[dict[str, str]]:
+    """Hold every cluster's apply lock (taken before the plan is read, so nothing moves
+    between planning and applying); yields the lock ids by cluster."""
+    held: list[locking.ApplyLock] = []
+    try:
+        for cluster in run.clusters:
+            session = run.pools[cluster.name].session(cluster.master.spec)
+            held.append(
+                locking.acquire(cluster.name, session, workdir / "locks", commit=run.desired.commit)
+            )
+        yield {lock.cluster: lock.lock_id for lock in held}
+    finally:
+        for lock in reversed(held):
+            with suppress(ReconcileError):
+                lock.release()
+
+
 def execute(
     run: ReconcileRun,
     plan: Plan,
     options: ApplyOptions,
     progress: Progress | None = None,
     redactor: Redactor | None = None,
+    lock_ids: dict[str, str] | None = None,
 ) -> ApplyReport:
-    """Execute every cluster's steps (each under its lock), then plan again to verify."""
+    """Execute every cluster's steps (the caller holds the locks), then plan again."""
     report = ApplyReport(
         started=datetime.now(UTC).isoformat(),
         git={"commit": plan.git.commit, "dirty": plan.git.dirty},
     )
+    secrets = redactor or Redactor()
     desired = {cluster.name: cluster for cluster in run.clusters}
     for cluster_plan in plan.clusters:
         if not cluster_plan.steps:
@@ -126,38 +160,26 @@ def execute(
             if step.node not in sessions:
                 sessions[step.node] = pool.member_session(step.node)
         journal = Journal.create(
-            options.workdir / "journal", cluster.name, datetime.now(UTC), redactor or Redactor()
+            options.workdir / "journal", cluster.name, datetime.now(UTC), secrets
         )
         journal.write(
             "apply.start",
             cluster=cluster.name,
             git=report.git,
+            lock_id=(lock_ids or {}).get(cluster.name),
             **operator(),
             plan=cluster_plan.model_dump(mode="json"),
         )
-        lock = locking.acquire(
-            cluster.name,
-            sessions[cluster.master.address],
-            options.workdir / "locks",
-            commit=plan.git.commit,
-        )
-        journal.write("lock.acquired", lock_id=lock.lock_id)
-        try:
-            outcome = Executor(
-                cluster_plan,
-                cluster,
-                sessions,
-                journal=journal,
-                backup_dir=options.workdir / "backups",
-                progress=progress,
-                clock=options.clock,
-            ).run()
-        finally:
-            try:
-                lock.release()
-                journal.write("lock.released", lock_id=lock.lock_id)
-            except ReconcileError as error:
-                journal.write("lock.release_failed", error=str(error))
+        outcome = Executor(
+            cluster_plan,
+            cluster,
+            sessions,
+            journal=journal,
+            backup_dir=options.workdir / "backups",
+            progress=progress,
+            clock=options.clock,
+            redactor=secrets,
+        ).run()
         report.clusters.append(outcome)
         journal.write("apply.end", error=outcome.error)
         if outcome.failed:
@@ -168,6 +190,3 @@ def execute(
         report.converged = not final.has_changes and not final.blocked
     report.finished = datetime.now(UTC).isoformat()
     return report
-
-
-Confirm = Callable[[str], bool]

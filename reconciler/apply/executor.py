@@ -9,20 +9,24 @@ state left behind plans a safe continuation.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from reconciler.apply.journal import Journal
+from reconciler.apply.safety import plan_problems
 from reconciler.apply.waits import Clock, read_status, wait_for_operation
 from reconciler.desired.models import ROLES, Role
 from reconciler.desired.state import DesiredCluster
 from reconciler.errors import ReconcileError
+from reconciler.live.models import MASTER_MARKER
 from reconciler.mmp.parsers.backup import parse_backup_snapshot
 from reconciler.mmp.parsers.certs import check_certs_updated
-from reconciler.mmp.session import CommandResult, MMPSession
+from reconciler.mmp.session import CommandResult, MMPSession, Redactor
 from reconciler.plan.models import ASYNCHRONOUS, Action, ClusterPlan, Expectation, Step
 
 
@@ -81,8 +85,10 @@ class Executor:
         backup_dir: Path,
         progress: Progress | None = None,
         clock: Clock | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.plan = plan
+        self.redactor = redactor or Redactor()
         self.desired = desired
         self.sessions = sessions
         self.journal = journal
@@ -100,6 +106,18 @@ class Executor:
 
     def run(self) -> ClusterOutcome:
         outcome = ClusterOutcome(self.plan.name, str(self.journal.path))
+        problems = plan_problems(self.plan, self.desired)
+        if problems:
+            outcome.error = "the plan breaks the safety rules; nothing was sent:\n  " + "\n  ".join(
+                f"step {step.id} ({step.action.value} on {step.node}): {why}"
+                for step, why in problems
+            )
+            self.journal.write("plan.refused", error=outcome.error)
+            outcome.steps = [
+                StepOutcome(step.id, step.node, step.action.value, step.command, "not run")
+                for step in self.plan.steps
+            ]
+            return outcome
         failed = False
         for step in self.plan.steps:
             if failed:
@@ -112,10 +130,18 @@ class Executor:
             began = time.monotonic()
             try:
                 detail = self._execute(step)
-            except ReconcileError as error:
+            except Exception as error:
                 seconds = time.monotonic() - began
                 failed = True
-                failure = error if isinstance(error, ApplyFailed) else ApplyFailed(step, str(error))
+                if isinstance(error, ApplyFailed):
+                    failure = error
+                elif isinstance(error, ReconcileError):
+                    failure = ApplyFailed(step, self.redactor.redact(str(error)))
+                else:
+                    failure = ApplyFailed(
+                        step,
+                        f"unexpected {type(error).__name__}: {self.redactor.redact(str(error))}",
+                    )
                 outcome.error = str(failure)
                 outcome.steps.append(
                     StepOutcome(
@@ -180,7 +206,7 @@ class Executor:
         result = session.run(step.command)
         self._record(step, result)
         if result.rejection:
-            raise ApplyFailed(step, f"the node refused: {result.rejection}", result.output)
+            raise ApplyFailed(step, f"the node refused: {result.rejection}", self._tail(result))
         snapshot = parse_backup_snapshot(result.output, step.backup_name)
         folder = self.backup_dir / self.plan.name / step.node_name
         folder.mkdir(parents=True, exist_ok=True)
@@ -233,15 +259,25 @@ class Executor:
             raise ApplyFailed(step, f"the node refused: {error}", result.output) from error
         return
 
+    def _tail(self, result: CommandResult) -> str:
+        return self.redactor.redact(result.tail())
+
     def _operation(self, step: Step) -> str:
         session = self._session(step)
+        previous = read_status(session)
         if step.action is Action.JOIN:
             self._check_master_ready(step)
+        if step.action is Action.INITIALIZE or (
+            step.action is Action.REMOVE and step.node == self.master
+        ):
+            self._check_no_other_master(step)
+        if step.action is Action.REMOVE and step.node == self.master and previous.role == "master":
+            self._write_marker(step, session)
         result = session.run_confirmed(step.command)
         self._record(step, result)
         if not result.confirmed or result.rejection:
             reason = result.rejection or "the node did not ask for confirmation"
-            raise ApplyFailed(step, f"the node refused: {reason}", result.output)
+            raise ApplyFailed(step, f"the node refused: {reason}", self._tail(result))
         expect = step.expect or {
             Action.REMOVE: Expectation.DISABLED,
             Action.INITIALIZE: Expectation.MASTER,
@@ -253,8 +289,35 @@ class Executor:
             master=self.master,
             timeout=self.timeouts[step.action],
             clock=self.clock,
+            previous=previous.last_command,
         )
+        if step.action is Action.INITIALIZE:
+            session.remove_file(MASTER_MARKER)
+            self.journal.write("marker.removed", node=step.node)
         return status.status_text or ""
+
+    def _write_marker(self, step: Step, session: MMPSession) -> None:
+        """Proof, while every node is Disabled, that this node's data is the newest."""
+        marker = json.dumps(
+            {"cluster": self.desired.name, "node": step.node, "time": datetime.now(UTC).isoformat()}
+        ).encode()
+        session.write_file(MASTER_MARKER, marker)
+        if session.read_file(MASTER_MARKER) != marker:
+            raise ApplyFailed(step, f"could not write {MASTER_MARKER} on the master")
+        self.journal.write("marker.written", node=step.node)
+
+    def _check_no_other_master(self, step: Step) -> None:
+        """Before the master leaves or forms a new cluster, nobody else may have promoted."""
+        for address, session in self.sessions.items():
+            if address == self.master:
+                continue
+            status = read_status(session)
+            if status.role == "master" and status.state in ("Enabled", "Error"):
+                raise ApplyFailed(
+                    step,
+                    f"{address} now reports itself master; its data may be newer. Stopped "
+                    "before anything else changed: plan again",
+                )
 
     def _check_master_ready(self, step: Step) -> None:
         """SPEC §6.5: replicas join only a master that reports Enabled, Connected Master."""
@@ -262,11 +325,13 @@ class Executor:
         if master is None:
             raise ApplyFailed(step, "no session to the desired master")
         status = read_status(master)
-        if status.state != "Enabled" or status.role != "master":
+        if status.transitional or status.state != "Enabled" or status.role != "master":
             raise ApplyFailed(
                 step, f"the desired master {self.master} is {status.status_text}, not the master"
             )
-        names = [getattr(status.certificates, role.value) for role in ROLES]
+        refs = [getattr(status.certificates, role.value) for role in ROLES]
         wanted = self.desired.master.bundle.remote_names()
-        if [ref.file if ref else None for ref in names] != wanted:
+        if [ref.file if ref else None for ref in refs] != wanted:
             raise ApplyFailed(step, "the desired master does not run the desired certificates")
+        if any(ref is not None and (ref.expired or ref.not_yet_valid) for ref in refs):
+            raise ApplyFailed(step, "the desired master's certificates are not within validity")

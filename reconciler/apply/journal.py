@@ -36,9 +36,20 @@ class Journal:
 
     def write(self, event: str, **fields: Any) -> None:
         record = {"time": datetime.now(UTC).isoformat(), "event": event, **fields}
-        line = self._redactor.redact(json.dumps(record, default=str))
+        # Redact values before encoding (JSON escaping would hide a secret from a text
+        # search), and the encoded line again for anything turned into text by ``str``.
+        line = self._redactor.redact(json.dumps(self._redact(record), default=str))
         with self.path.open("a", encoding="utf-8") as stream:
             stream.write(line + "\n")
+
+    def _redact(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self._redactor.redact(value)
+        if isinstance(value, dict):
+            return {key: self._redact(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._redact(item) for item in value]
+        return value
 
     def events(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.path.read_text().splitlines() if line]

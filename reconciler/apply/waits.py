@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from reconciler.errors import OperationFailed, OperationTimeout, StatusParseError
-from reconciler.mmp.models import ClusterStatus
+from reconciler.mmp.models import ClusterStatus, LastCommand
 from reconciler.mmp.parsers.status import parse_cluster_status
 from reconciler.mmp.session import MMPSession
 from reconciler.plan.models import Expectation
@@ -21,6 +21,7 @@ from reconciler.plan.models import Expectation
 FIRST_INTERVAL = 0.1
 MAX_INTERVAL = 3.0
 BACKOFF = 1.5
+STALE_GRACE = 15.0  # seconds before an unchanged Last command line is taken as this run's
 
 
 @dataclass(frozen=True)
@@ -60,20 +61,29 @@ def wait_for_operation(
     master: str,
     timeout: float,
     clock: Clock | None = None,
+    previous: LastCommand | None = None,
 ) -> ClusterStatus:
     """Poll until ``command`` is reported finished and the node is in the expected state.
 
+    ``previous`` is the ``Last command`` seen before sending: while the node still shows
+    exactly that line, and no transitional status has been seen, it may be the result of an
+    earlier run of the same command, so it is not believed until ``STALE_GRACE`` has passed.
     Raises ``OperationFailed`` when the node reports ``(Failed)`` and ``OperationTimeout``
     (with the last status seen) when the deadline passes.
     """
     ticking = clock or Clock()
-    deadline = ticking.now() + timeout
+    started = ticking.now()
+    deadline = started + timeout
     interval = FIRST_INTERVAL
-    status: ClusterStatus | None = None
+    moved = previous is None
     while True:
         status = read_status(session)
         last = status.last_command
-        finished = not status.transitional and last is not None and last.command == command
+        moved = moved or status.transitional or last != previous
+        believable = moved or ticking.now() - started >= min(STALE_GRACE, timeout / 2)
+        finished = (
+            believable and not status.transitional and last is not None and last.command == command
+        )
         if finished and last is not None and last.result == "Failed":
             raise OperationFailed(
                 f"{session.node}: '{command}' ended (Failed); status: {status.status_text}"

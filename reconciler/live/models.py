@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict
 from reconciler.mmp.models import ClusterStatus
 
 CERT_ROLES: tuple[str, ...] = ("server_key", "server_cert", "client_key", "client_cert", "ca_cert")
+# Written by apply on the desired master just before it leaves the cluster, removed once it
+# has initialized again: the proof, while every node is Disabled, of whose data is newest.
+MASTER_MARKER = "reconcile-master.json"
 
 
 class LiveFile(BaseModel):
@@ -41,6 +44,7 @@ class LiveNode(BaseModel):
     error: str | None = None
     status: ClusterStatus | None = None
     files: dict[str, LiveFile] = {}
+    master_marker: dict[str, str] | None = None
 
     @property
     def readable(self) -> bool:

@@ -7,13 +7,14 @@ reading can never change a node.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from reconciler.errors import ReconcileError, StatusParseError, TransportError
-from reconciler.live.models import CERT_ROLES, LiveCluster, LiveFile, LiveNode
+from reconciler.live.models import CERT_ROLES, MASTER_MARKER, LiveCluster, LiveFile, LiveNode
 from reconciler.mmp.parsers.pki import parse_pki_inspect
 from reconciler.mmp.parsers.status import parse_cluster_status
 from reconciler.mmp.session import MMPSession
@@ -68,7 +69,30 @@ def read_node(target: NodeTarget) -> LiveNode:
             error=f"cannot read certificate files: {error}",
         )
     return LiveNode(
-        name=target.name, address=target.address, reachable=True, status=status, files=files
+        name=target.name,
+        address=target.address,
+        reachable=True,
+        status=status,
+        files=files,
+        master_marker=_read_marker(session),
+    )
+
+
+def _read_marker(session: MMPSession) -> dict[str, str] | None:
+    try:
+        data = session.read_file(MASTER_MARKER)
+    except TransportError:
+        return None
+    if data is None:
+        return None
+    try:
+        marker = json.loads(data)
+    except ValueError:
+        return {"unreadable": "true"}
+    return (
+        {str(key): str(value) for key, value in marker.items()}
+        if isinstance(marker, dict)
+        else None
     )
 
 

@@ -67,9 +67,13 @@ class SessionPool:
         self.spec = spec
         self._credentials = credentials_for(spec, env)
         self._known_hosts = known_hosts_for(spec, source)
-        passphrase_env = spec.certs.key_passphrase_env
+        passphrase_envs = {spec.certs.key_passphrase_env} | {
+            node.certs.key_passphrase_env
+            for node in spec.nodes
+            if node.certs is not None and node.certs.key_passphrase_env
+        }
         self._redactor = redactor_for(
-            [self._credentials.password, env.get(passphrase_env) if passphrase_env else None]
+            [self._credentials.password, *(env.get(name) for name in passphrase_envs if name)]
         )
         self._timeouts = timeouts or TransportTimeouts()
         self._sessions: dict[str, SSHSession] = {}

@@ -6,6 +6,7 @@ and its membership already match, which files differ, and what state it is in.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from reconciler.desired.state import CertFile, DesiredCluster, DesiredNode
@@ -91,7 +92,8 @@ class ClusterFacts:
     live: LiveCluster
     nodes: list[NodeFacts] = field(default_factory=list)
     problems: list[tuple[str | None, str, str]] = field(default_factory=list)  # node, what, msg
-    extras: list[ExtraMember] = field(default_factory=list)
+    extras: list[ExtraMember] = field(default_factory=list)  # clustered: to be removed
+    idle_extras: list[ExtraMember] = field(default_factory=list)  # listed, but Disabled
 
     @property
     def master(self) -> NodeFacts:
@@ -102,6 +104,17 @@ class ClusterFacts:
         return [facts for facts in self.nodes if not facts.desired.is_master]
 
 
+KNOWN_STATES = frozenset({"Enabled", "Disabled", "Error"})
+
+
+def canonical_address(address: str) -> str:
+    """One spelling per address, so ``fd00::0001`` and ``fd00::1`` are the same node."""
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return address
+
+
 def _same_content(desired: CertFile, live: LiveFile | None) -> bool:
     if live is None or not live.present:
         return False
@@ -109,12 +122,19 @@ def _same_content(desired: CertFile, live: LiveFile | None) -> bool:
         return live.sha256 == desired.sha256
     certificate = desired.certificate
     if live.source == "pki" and certificate is not None and live.serial is not None:
-        return _serial(live.serial) == _serial(certificate.serial)
+        return _serial(live.serial) == _serial(certificate.serial) and _dn(
+            live.issuer or ""
+        ) == _dn(certificate.issuer)
     return False
 
 
 def _serial(text: str) -> str:
     return text.replace(":", "").lower().lstrip("0")
+
+
+def _dn(text: str) -> frozenset[str]:
+    """A distinguished name as a set of ``k=v`` parts: the MMP and RFC 4514 order differ."""
+    return frozenset(part.strip().casefold() for part in text.split(",") if part.strip())
 
 
 def file_diffs(desired: DesiredNode, live: LiveNode, status: ClusterStatus) -> tuple[FileDiff, ...]:
@@ -138,57 +158,98 @@ def file_diffs(desired: DesiredNode, live: LiveNode, status: ClusterStatus) -> t
     return tuple(diffs)
 
 
+def _unverifiable(diffs: tuple[FileDiff, ...]) -> list[str]:
+    """Files whose content could not be read, so that a match cannot be decided."""
+    return [
+        diff.desired.remote_name
+        for diff in diffs
+        if diff.live_file is not None
+        and diff.live_file.present
+        and diff.live_file.sha256 is None
+        and (diff.desired.certificate is None or diff.live_file.serial is None)
+    ]
+
+
+def _node_problem(node: DesiredNode, live: LiveNode | None) -> tuple[str, str] | None:
+    """Why this node cannot be planned for (what, message), or None."""
+    if live is None or not live.reachable:
+        reason = live.error if live else "not read"
+        return "unreachable", f"{node.name} cannot be reached: {reason}"
+    status = live.status
+    if status is None or live.error:
+        return "unreadable", f"{node.name}: {live.error or 'no status'}"
+    if status.transitional:
+        return (
+            "busy",
+            f"{node.name} is in the middle of an operation ({status.status_text}); plan again "
+            "when it has finished",
+        )
+    if status.state not in KNOWN_STATES:
+        shown = status.status_text if status.status_text is not None else "no Status line"
+        return (
+            "unreadable",
+            f"{node.name}: status {shown!r} is not one this tool understands; refusing to guess",
+        )
+    if node.is_master and status.state == "Error":
+        return (
+            "error",
+            f"the master {node.name} reports Error ({status.error or 'no detail'}); clear it on "
+            "the node first ('database cluster clear error', then 'database cluster "
+            "upgrade_schema' if the schema upgrade failed), then plan again",
+        )
+    return None
+
+
 def gather_facts(desired: DesiredCluster, live: LiveCluster) -> ClusterFacts:
     """Pair desired and live nodes; anything that cannot be read becomes a problem."""
     facts = ClusterFacts(desired, live)
-    live_by_address = {node.address: node for node in live.nodes}
+    live_by_address = {canonical_address(node.address): node for node in live.nodes}
     for node in desired.nodes:
-        live_node = live_by_address.get(node.address)
-        if live_node is None or not live_node.reachable:
-            reason = live_node.error if live_node else "not read"
-            facts.problems.append(
-                (node.address, "unreachable", f"{node.name} cannot be reached: {reason}")
-            )
+        live_node = live_by_address.get(canonical_address(node.address))
+        problem = _node_problem(node, live_node)
+        if problem is not None:
+            facts.problems.append((node.address, *problem))
             continue
-        if live_node.status is None or live_node.error:
-            facts.problems.append(
-                (node.address, "unreadable", f"{node.name}: {live_node.error or 'no status'}")
-            )
-            continue
-        status = live_node.status
-        if status.transitional:
+        assert live_node is not None
+        assert live_node.status is not None
+        diffs = file_diffs(node, live_node, live_node.status)
+        unverifiable = _unverifiable(diffs)
+        if unverifiable:
             facts.problems.append(
                 (
                     node.address,
-                    "busy",
-                    f"{node.name} is in the middle of an operation ({status.status_text}); "
-                    "plan again when it has finished",
+                    "unreadable",
+                    f"{node.name}: cannot verify {', '.join(unverifiable)} (SFTP could not read "
+                    "them); refusing to guess whether they match",
                 )
             )
             continue
-        facts.nodes.append(NodeFacts(node, live_node, status, file_diffs(node, live_node, status)))
-    desired_addresses = {node.address for node in desired.nodes}
+        facts.nodes.append(NodeFacts(node, live_node, live_node.status, diffs))
+    desired_addresses = {canonical_address(node.address) for node in desired.nodes}
     seen: set[str] = set()
     for node_facts in facts.nodes:
         for member in node_facts.status.members:
-            if member.address in desired_addresses or member.address in seen:
+            address = canonical_address(member.address)
+            if address in desired_addresses or address in seen:
                 continue
-            seen.add(member.address)
-            extra = live_by_address.get(member.address)
+            seen.add(address)
+            extra = live_by_address.get(address)
             if extra is None or extra.status is None or extra.error:
                 reason = extra.error if extra is not None and extra.error else "it was not read"
                 facts.problems.append(
                     (
-                        member.address,
+                        address,
                         "membership",
-                        f"{member.address} is a cluster member that the cluster file does not "
+                        f"{address} is a cluster member that the cluster file does not "
                         f"list (listed by {node_facts.name}), and it cannot be read to remove it "
                         f"({reason}); add it to the cluster file, or run 'database cluster "
                         "remove' on it by hand",
                     )
                 )
                 continue
-            facts.extras.append(
-                ExtraMember(member.address, extra.name, node_facts.address, extra.status)
-            )
+            member_facts = ExtraMember(address, extra.name, node_facts.address, extra.status)
+            if extra.status.state == "Disabled":
+                facts.idle_extras.append(member_facts)
+            else:
+                facts.extras.append(member_facts)
     return facts

@@ -180,7 +180,8 @@ def _configure_certs(steps: _Steps, node: NodeFacts) -> None:
         node.name,
         Action.CERTS,
         f"database cluster certs {names}",
-        "configure the desired certificates (the node is Disabled)",
+        "load the desired certificates (the node is Disabled; the service runs what certs "
+        "last loaded, whatever the files now say)",
     )
 
 
@@ -216,15 +217,19 @@ def _plan_around_master(facts: ClusterFacts, steps: _Steps, name: str) -> Strate
         _backup(steps, extra.address, extra.name, name)
     rotated = False
     for node in work:
-        if not node.certs_match:
-            if not node.disabled:
-                rotated = rotated or node.status.master_address == master.address
-                _remove(
-                    steps, node.address, node.name, "certificates can only change while Disabled"
-                )
+        leaves = not node.disabled and (not node.certs_match or node.status.state == "Error")
+        if leaves:
+            rotated = rotated or (
+                not node.certs_match and node.status.master_address == master.address
+            )
+            reason = (
+                "certificates can only change while Disabled"
+                if not node.certs_match
+                else "the node reports Error"
+            )
+            _remove(steps, node.address, node.name, reason)
+        if leaves or node.disabled:
             _configure_certs(steps, node)
-        elif node.status.state == "Error":
-            _remove(steps, node.address, node.name, "the node reports Error")
         _join(steps, node, master)
     for extra in facts.extras:
         _remove(steps, extra.address, extra.name, "not in the desired cluster")
@@ -245,13 +250,13 @@ def _plan_reform(facts: ClusterFacts, steps: _Steps, name: str) -> None:
     for node in leaving:
         _remove(steps, node.address, node.name, "every node leaves the old cluster first")
     for extra in facts.extras:
-        if extra.status.state != "Disabled":
-            _remove(steps, extra.address, extra.name, "not in the desired cluster")
+        _remove(steps, extra.address, extra.name, "not in the desired cluster")
     if not master.disabled:
         _remove(steps, master.address, master.name, "the master leaves last; it keeps its database")
+    # Every node is Disabled now: configure it even where the files already match, because
+    # the database service runs what 'certs' last loaded, not what is on disk.
     for node in [master, *replicas]:
-        if not node.certs_match:
-            _configure_certs(steps, node)
+        _configure_certs(steps, node)
     steps.add(
         master.address,
         master.name,
@@ -343,43 +348,73 @@ def _differences(facts: ClusterFacts) -> list[Finding]:
                 severity="change",
             )
         )
+    for extra in facts.idle_extras:
+        findings.append(
+            Finding(
+                node=extra.address,
+                what="membership",
+                live=f"listed by {extra.listed_by}, but Disabled itself",
+                desired="not a member",
+                severity="warning",
+                message="nothing to run on it; it disappears from the list once peers notice",
+            )
+        )
     return findings
+
+
+def _last_master_evidence(facts: ClusterFacts) -> str | None:
+    """Why the desired master's local database is the newest, when no node is master."""
+    master = facts.master
+    marker = master.live.master_marker
+    if marker is not None and marker.get("cluster") == facts.desired.name:
+        return f"was the master when reconcile took it out of the cluster ({marker.get('time')})"
+    if master.status.role == "replica" and master.status.node_in_use == master.address:
+        return "still uses itself as the node in use: a master that lost sight of its peers"
+    return None
 
 
 def _data_authority(facts: ClusterFacts, steps: list[Step]) -> DataAuthority:
     master = facts.master
     joined = [step.node for step in steps if step.action is Action.JOIN]
-    others = [node for node in facts.nodes if node.is_live_master and node is not master]
-    other_addresses = [node.address for node in others] + [
-        extra.address for extra in facts.extras if extra.is_live_master
-    ]
+    replaced = ", ".join(joined) or "no other node"
+    others = [node.address for node in facts.nodes if node.is_live_master and node is not master]
+    others += [extra.address for extra in facts.extras if extra.is_live_master]
     who = f"{master.name} ({master.address})"
-    if other_addresses:
-        statement = (
-            f"{', '.join(other_addresses)} is the live master, but the cluster file names {who}: "
+
+    def decided(statement: str, master_change: bool) -> DataAuthority:
+        return DataAuthority(
+            source=master.address, replaces=joined, statement=statement, master_change=master_change
+        )
+
+    if others:
+        return decided(
+            f"{', '.join(others)} is the live master, but the cluster file names {who}: "
             f"{who}'s database becomes the master copy and replaces the database of "
-            f"{', '.join(joined) or 'no other node'}; writes made on "
-            f"{', '.join(other_addresses)} that {master.name} does not have are lost"
-        )
-        return DataAuthority(
-            source=master.address, replaces=joined, statement=statement, master_change=True
-        )
-    if master.status.role == "replica" and master.status.in_sync is not True:
-        statement = (
-            f"{who} is a replica that is not in sync: its possibly stale database becomes the "
-            f"master copy and replaces the database of {', '.join(joined) or 'no other node'}"
-        )
-        return DataAuthority(
-            source=master.address, replaces=joined, statement=statement, master_change=True
+            f"{replaced}; writes made on {', '.join(others)} that {master.name} does not have "
+            "are lost",
+            True,
         )
     if master.is_live_master:
         statement = f"{who} is the master and keeps its database"
-    else:
-        statement = f"no node reports itself master; {who}'s local database becomes the master copy"
-    if joined:
-        statement += f"; {', '.join(joined)} will copy it (their own databases are replaced)"
-    return DataAuthority(
-        source=master.address, replaces=joined, statement=statement, master_change=False
+        if joined:
+            statement += f"; {', '.join(joined)} will copy it (their own databases are replaced)"
+        return decided(statement, False)
+    evidence = _last_master_evidence(facts)
+    if evidence is not None:
+        return decided(
+            f"no node reports itself master; {who} {evidence}, so its local database becomes "
+            f"the master copy and replaces the database of {replaced}",
+            False,
+        )
+    state = (
+        "is a replica that is not in sync"
+        if master.status.role == "replica"
+        else "is not the master, and nothing shows it was the last one"
+    )
+    return decided(
+        f"no node reports itself master and {who} {state}: its possibly stale local database "
+        f"becomes the master copy and replaces the database of {replaced}",
+        True,
     )
 
 

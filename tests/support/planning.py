@@ -89,12 +89,12 @@ def status_text(node: dict[str, Any], address: str, wording: tuple[str, str]) ->
     """S1-style ``database cluster status`` output from compact scenario fields."""
     master_word, replica_word = wording
     state = node["state"]
-    lines = [f"{'Status':<22}: {state}"]
+    lines = [f"{'Status':<22}: {state}"] if state is not None else []
     if node.get("error"):
         lines.insert(0, f"{'ERROR':<22}: {node['error']}")
     members = node.get("members", {})
     if state != "Disabled":
-        lines += ["", "Nodes:"]
+        lines += ["", "Nodes:"] if lines else ["Nodes:"]
         for member, role in members.items():
             label = member + (" (me)" if member == address else "")
             text = {
@@ -142,6 +142,13 @@ def live_cluster(data: dict[str, Any], desired: DesiredCluster) -> LiveCluster:
             for file_name, label in node.get("files", {}).items()
         }
         nodes.append(
-            LiveNode(name=name, address=address, reachable=True, status=status, files=files)
+            LiveNode(
+                name=name,
+                address=address,
+                reachable=True,
+                status=status,
+                files=files,
+                master_marker=node.get("marker"),
+            )
         )
     return LiveCluster(name=desired.name, read_at=NOW, nodes=tuple(nodes))
