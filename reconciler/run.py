@@ -21,6 +21,7 @@ from reconciler.live.models import LiveCluster
 from reconciler.live.reader import NodeTarget, read_clusters
 from reconciler.mmp.connect import SessionPool
 from reconciler.mmp.transport import TransportTimeouts
+from reconciler.plan.facts import canonical_address
 from reconciler.plan.models import ClusterPlan, GitInfo, Plan
 from reconciler.plan.planner import plan_cluster
 
@@ -96,9 +97,9 @@ class ReconcileRun:
         first = {live.name: live for live in read_clusters(targets)}
         extra_targets = []
         for cluster in self.clusters:
-            known = {node.address for node in cluster.nodes}
+            known = {canonical_address(node.address) for node in cluster.nodes}
             listed = {
-                member.address
+                canonical_address(member.address)
                 for node in first[cluster.name].nodes
                 if node.status is not None
                 for member in node.status.members

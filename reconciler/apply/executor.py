@@ -271,7 +271,8 @@ class Executor:
             step.action is Action.REMOVE and step.node == self.master
         ):
             self._check_no_other_master(step)
-        if step.action is Action.REMOVE and step.node == self.master and previous.role == "master":
+        last_master = previous.role == "master" or previous.node_in_use == self.master
+        if step.action is Action.REMOVE and step.node == self.master and last_master:
             self._write_marker(step, session)
         result = session.run_confirmed(step.command)
         self._record(step, result)

@@ -57,9 +57,12 @@ CHOICES: Final[dict[str, Choice]] = {
     "rule.election": Choice(
         "network",
         "S7: a node promotes itself only if it sees more than half of the members and no "
-        "primary; a primary that sees no majority shows itself as a replica. Visibility is "
-        "network reachability (partitions, nodes down); expired or mismatched certificates "
-        "break replication (no '( In Sync )'), not visibility.",
+        "primary; a primary that sees no majority shows itself as a replica. By default "
+        "visibility is network reachability (partitions, nodes down) and expired or "
+        "mismatched certificates break replication (no '( In Sync )'), as the issue reads "
+        "S1's 'nodes stop talking'. A scenario may set expiry_breaks_visibility: then broken "
+        "TLS also shows peers Disconnected and the master, seeing no majority, demotes "
+        "itself: the other reading, which the reconciler must survive too.",
     ),
     "rule.certs_snapshot": Choice(
         "copy",

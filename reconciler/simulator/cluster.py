@@ -45,6 +45,7 @@ class ClusterModel:
         wording: Wording = Wording.MASTER_SLAVE,
         durations: Durations | None = None,
         clock: SimClock | None = None,
+        visibility_needs_tls: bool = False,
     ) -> None:
         self.lock = threading.RLock()
         self.wording = wording
@@ -52,6 +53,7 @@ class ClusterModel:
         self.clock = clock or SimClock()
         self.nodes: dict[str, SimNode] = {node.address: node for node in nodes}
         self.partitions: set[frozenset[str]] = set()
+        self.visibility_needs_tls = visibility_needs_tls
         self._group_ids = itertools.count(1)
         self.events: list[str] = []  # why operations failed, for test diagnostics
 
@@ -81,6 +83,18 @@ class ClusterModel:
         if node_a is None or node_b is None or node_a.faults.down or node_b.faults.down:
             return False
         return frozenset((a, b)) not in self.partitions
+
+    def visible(self, a: str, b: str) -> bool:
+        """Whether two members see each other (for the election and ``Disconnected``).
+
+        By default that is the network alone; with ``visibility_needs_tls`` (the other
+        reading of S1's "nodes stop talking to each other") broken TLS hides peers too.
+        """
+        if not self.reachable(a, b):
+            return False
+        if a == b or not self.visibility_needs_tls:
+            return True
+        return self.tls_problem(self.nodes[a], self.nodes[b], self.clock.now()) is None
 
     def tls_problem(self, joiner: SimNode, master: SimNode, now: datetime) -> str | None:
         """Why the two nodes' database services cannot talk over mutual TLS, or None."""
@@ -153,7 +167,7 @@ class ClusterModel:
         size = len(group.members)
 
         def sees_majority(address: str) -> bool:
-            visible = sum(1 for other in group.members if self.reachable(address, other))
+            visible = sum(1 for other in group.members if self.visible(address, other))
             return visible * 2 > size
 
         if group.master is not None and sees_majority(group.master):

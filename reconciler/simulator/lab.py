@@ -53,6 +53,7 @@ def build_cluster(
     durations: Durations | None = None,
     clock: SimClock | None = None,
     state_file: Path | None = None,
+    expiry_breaks_visibility: bool | None = None,
 ) -> SimulatedCluster:
     """A ready-to-start simulated cluster for ``topology``, seeded from its scenario."""
     directory = scenario_directory(repo, topology.name)
@@ -80,6 +81,11 @@ def build_cluster(
         durations=durations,
         clock=clock,
         state_file=state_file,
+        visibility_needs_tls=(
+            bool(scenario.get("expiry_breaks_visibility", False))
+            if expiry_breaks_visibility is None
+            else expiry_breaks_visibility
+        ),
     )
     if scenario:
         nodes = [cluster.node(node.address) for node in topology.nodes]

@@ -97,7 +97,7 @@ def _member_lines(model: ClusterModel, node: SimNode, layout: Layout) -> list[st
     for address in sorted(group.members, key=address_key):
         member = model.nodes[address]
         label = " " * layout.node_indent + address + (" (me)" if address == node.address else "")
-        if address != node.address and not model.reachable(node.address, address):
+        if address != node.address and not model.visible(node.address, address):
             state = "Disconnected"
         elif address == group.master:
             state = f"Connected {model.wording.master}"

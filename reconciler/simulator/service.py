@@ -109,6 +109,7 @@ class SimulatedCluster:
         durations: Durations | None = None,
         clock: SimClock | None = None,
         state_file: Path | None = None,
+        visibility_needs_tls: bool = False,
     ) -> None:
         self.setups = list(setups)
         self.users = dict(users)
@@ -121,7 +122,13 @@ class SimulatedCluster:
             nodes.append(
                 SimNode(setup.name, setup.address, setup.port, files, f"{setup.name}-db-0")
             )
-        self.model = ClusterModel(nodes, wording=wording, durations=durations, clock=clock)
+        self.model = ClusterModel(
+            nodes,
+            wording=wording,
+            durations=durations,
+            clock=clock,
+            visibility_needs_tls=visibility_needs_tls,
+        )
         self.interpreter = Interpreter(self.model)
         self._servers: dict[str, NodeServer] = {}
         self._save_lock = threading.Lock()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from reconciler.simulator.lab import build_cluster, load_topology
 from reconciler.simulator.service import SimulatedCluster
-from tests.e2e.conftest import reconcile
+from tests.e2e.conftest import LAB_ENV, reconcile
+from tests.support.lab import FAST
 
 pytestmark = pytest.mark.e2e
 MASTER, SLAVE1, SLAVE2 = "127.0.85.73", "127.0.85.74", "127.0.85.75"
@@ -213,3 +215,39 @@ def test_a_master_change_needs_the_flag(lab_sim: SimulatedCluster, lab_repo: Pat
     code, _, err = apply(lab_repo, "--allow-master-change")
     assert code == 0, err
     assert {node["content_id"] for node in lab_sim.snapshot()["nodes"]} == {replica_data}
+
+
+@pytest.fixture
+def demoting_lab(lab_repo: Path, tmp_path: Path) -> Iterator[SimulatedCluster]:
+    """The lab where expired certificates also hide peers, so the master demotes itself."""
+    cluster = build_cluster(
+        lab_repo,
+        load_topology(lab_repo, "lab"),
+        env=LAB_ENV,
+        workdir=tmp_path / "sim",
+        durations=FAST,
+        expiry_breaks_visibility=True,
+    )
+    with cluster:
+        yield cluster
+
+
+def test_a_master_demoted_by_expiry_is_still_the_data_authority(
+    demoting_lab: SimulatedCluster, lab_repo: Path
+) -> None:
+    master_data = demoting_lab.node(MASTER).content_id
+    demoting_lab.fail_operation(MASTER, "initialize")
+    code, _, err = apply(lab_repo)  # no --allow-master-change: node in use is itself
+    assert code == 1
+    assert "(initialize) on cms1" in err
+    demoting_lab.fail_operation(MASTER, "initialize", fail=False)
+    # Every node is Disabled now; the marker written before cms1 left proves its data.
+    code, continuation = plan(lab_repo)
+    assert code == 2
+    authority = continuation["clusters"][0]["data_authority"]  # type: ignore[index]
+    assert authority["master_change"] is False
+    assert "took it out of the cluster" in authority["statement"]
+    code, _, err = apply(lab_repo)
+    assert code == 0, err
+    assert_converged_on(demoting_lab, master_data)
+    assert "reconcile-master.json" not in demoting_lab.snapshot()["nodes"][0]["files"]

@@ -351,3 +351,24 @@ def test_primary_replica_wording_and_layout(tmp_path: Path) -> None:
     assert "    127.0.85.73          : Connected Primary" in status
     assert "    127.0.85.74 (me)     : Connected Replica\n" in status
     assert status.startswith("Status                   : Enabled\n")
+
+
+def test_expiry_can_also_break_visibility(tmp_path: Path) -> None:
+    """The other reading of 'nodes stop talking': peers Disconnected, the master demoted."""
+    from reconciler.simulator.lab import build_cluster
+    from reconciler.simulator.state import SimClock
+    from tests.support.lab import FAST, LAB_PASSWORD, lab_topology
+
+    cluster = build_cluster(
+        REPO,
+        lab_topology(),
+        env={"CMS_LAB_PASSWORD": LAB_PASSWORD},
+        workdir=tmp_path,
+        durations=FAST,
+        clock=SimClock(),
+        expiry_breaks_visibility=True,
+    )
+    status = run(cluster, MASTER, "database cluster status")
+    assert "  127.0.85.73 (me)    : Connected Slave\n" in status
+    assert "  127.0.85.74         : Disconnected" in status
+    assert "Node in use           : 127.0.85.73" in status
