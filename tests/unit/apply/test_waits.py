@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.apply.waits import FIRST_INTERVAL, MAX_INTERVAL, Clock, wait_for_operation
+from reconciler.apply.waits import (
+    FIRST_INTERVAL,
+    MAX_INTERVAL,
+    STALE_GRACE,
+    Clock,
+    wait_for_operation,
+)
 from reconciler.errors import OperationFailed, OperationTimeout
+from reconciler.mmp.models import ClusterStatus, LastCommand
 from reconciler.plan.models import Expectation
 from tests.support.fake_session import FakeSession
 
@@ -31,17 +38,27 @@ class FakeClock:
         self.now += seconds
 
 
-def test_success_is_noticed_at_the_first_poll_after_it_happens() -> None:
-    session = FakeSession(statuses=[DISABLING, DISABLING, DISABLED])
-    clock = FakeClock()
-    status = wait_for_operation(
+def wait(
+    session: FakeSession,
+    clock: FakeClock,
+    timeout: float = 60,
+    previous: LastCommand | None = None,
+) -> ClusterStatus:
+    return wait_for_operation(
         session,
         "database cluster remove",
         Expectation.DISABLED,
         master="10.0.0.1",
-        timeout=60,
+        timeout=timeout,
         clock=clock.clock(),
+        previous=previous,
     )
+
+
+def test_success_is_noticed_at_the_first_poll_after_it_happens() -> None:
+    session = FakeSession(statuses=[DISABLING, DISABLING, DISABLED])
+    clock = FakeClock()
+    status = wait(session, clock, timeout=60)
     assert status.state == "Disabled"
     assert clock.sleeps[0] == FIRST_INTERVAL
     assert clock.sleeps[1] > clock.sleeps[0]
@@ -52,41 +69,20 @@ def test_backoff_is_capped() -> None:
     session = FakeSession(statuses=[DISABLING])
     clock = FakeClock()
     with pytest.raises(OperationTimeout):
-        wait_for_operation(
-            session,
-            "database cluster remove",
-            Expectation.DISABLED,
-            master="10.0.0.1",
-            timeout=120,
-            clock=clock.clock(),
-        )
+        wait(session, clock, timeout=120)
     assert max(clock.sleeps) == MAX_INTERVAL
 
 
 def test_failed_raises_with_the_node_and_command() -> None:
     session = FakeSession(statuses=[DISABLING, FAILED])
     with pytest.raises(OperationFailed, match=r"cms2: 'database cluster remove' ended \(Failed\)"):
-        wait_for_operation(
-            session,
-            "database cluster remove",
-            Expectation.DISABLED,
-            master="10.0.0.1",
-            timeout=60,
-            clock=FakeClock().clock(),
-        )
+        wait(session, FakeClock(), timeout=60)
 
 
 def test_timeout_names_what_was_last_seen() -> None:
     session = FakeSession(statuses=[OLD_JOIN])
     with pytest.raises(OperationTimeout) as caught:
-        wait_for_operation(
-            session,
-            "database cluster remove",
-            Expectation.DISABLED,
-            master="10.0.0.1",
-            timeout=5,
-            clock=FakeClock().clock(),
-        )
+        wait(session, FakeClock(), timeout=5)
     message = str(caught.value)
     assert "within 5 s" in message
     assert "'database cluster join 10.0.0.1' (Success)" in message
@@ -94,14 +90,24 @@ def test_timeout_names_what_was_last_seen() -> None:
 
 def test_another_commands_success_is_not_taken_for_this_one() -> None:
     session = FakeSession(statuses=[OLD_JOIN, OLD_JOIN, DISABLED])
-    status = wait_for_operation(
-        session,
-        "database cluster remove",
-        Expectation.DISABLED,
-        master="10.0.0.1",
-        timeout=60,
-        clock=FakeClock().clock(),
-    )
+    status = wait(session, FakeClock(), timeout=60)
     assert status.last_command is not None
     assert status.last_command.command == "database cluster remove"
     assert len(session.commands) == 3
+
+
+EARLIER = LastCommand(command="database cluster remove", result="Success")
+
+
+def test_an_unchanged_last_command_from_an_earlier_run_is_not_believed_at_once() -> None:
+    session = FakeSession(statuses=[DISABLED])
+    clock = FakeClock()
+    wait(session, clock, timeout=120, previous=EARLIER)
+    assert clock.now >= STALE_GRACE
+
+
+def test_a_transitional_status_makes_the_same_line_believable() -> None:
+    session = FakeSession(statuses=[DISABLING, DISABLED])
+    clock = FakeClock()
+    wait(session, clock, timeout=120, previous=EARLIER)
+    assert clock.now < 1
