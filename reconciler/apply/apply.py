@@ -19,6 +19,7 @@ from reconciler.apply.executor import ClusterOutcome, Executor, Progress
 from reconciler.apply.journal import Journal, operator
 from reconciler.apply.waits import Clock
 from reconciler.errors import ReconcileError
+from reconciler.live.models import MASTER_MARKER
 from reconciler.mmp.session import MMPSession, Redactor
 from reconciler.plan.models import Action, ClusterPlan, Plan
 from reconciler.run import ReconcileRun
@@ -133,6 +134,17 @@ def cluster_locks(run: ReconcileRun, workdir: Path) -> Iterator[dict[str, str]]:
                 lock.release()
 
 
+def _clear_markers(run: ReconcileRun) -> None:
+    """A converged cluster needs no evidence of its last master: drop any marker left over
+    (say, when removing it failed after initialize), so it cannot mislead a later plan."""
+    for cluster in run.clusters:
+        live = run.live.get(cluster.name)
+        master = live.node(cluster.master.address) if live is not None else None
+        if master is not None and master.master_marker is not None:
+            with suppress(ReconcileError):
+                run.pools[cluster.name].session(cluster.master.spec).remove_file(MASTER_MARKER)
+
+
 def execute(
     run: ReconcileRun,
     plan: Plan,
@@ -188,5 +200,7 @@ def execute(
         final = run.plan()
         report.final_plan = final
         report.converged = not final.has_changes and not final.blocked
+        if report.converged:
+            _clear_markers(run)
     report.finished = datetime.now(UTC).isoformat()
     return report

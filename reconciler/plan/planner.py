@@ -17,7 +17,7 @@ master runs ``initialize`` (SPEC §6.5, §6.6).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from reconciler.desired.state import DesiredCluster
 from reconciler.live.models import LiveCluster
@@ -37,6 +37,7 @@ from reconciler.plan.models import (
 )
 
 RESTART_NOTE = "callbridge and web admin restart"
+MARKER_MAX_AGE = timedelta(days=7)
 SYNC_STEP_SECONDS = 10
 
 
@@ -104,7 +105,7 @@ def plan_cluster(desired: DesiredCluster, live: LiveCluster, *, now: datetime) -
     else:
         strategy = Strategy.REFORM
         _plan_reform(facts, steps, name)
-    authority = _data_authority(facts, steps.items) if steps.items else None
+    authority = _data_authority(facts, steps.items, now) if steps.items else None
     if authority is not None:
         findings.append(
             Finding(
@@ -362,18 +363,36 @@ def _differences(facts: ClusterFacts) -> list[Finding]:
     return findings
 
 
-def _last_master_evidence(facts: ClusterFacts) -> str | None:
-    """Why the desired master's local database is the newest, when no node is master."""
+def _marker_time(marker: dict[str, str]) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(marker.get("time", ""))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _last_master_evidence(facts: ClusterFacts, now: datetime) -> str | None:
+    """Why the desired master's local database is the newest, when no node is master.
+
+    The marker only bridges an interrupted apply: an old one proves nothing about what
+    people may have done since, so it counts for ``MARKER_MAX_AGE`` only.
+    """
     master = facts.master
     marker = master.live.master_marker
-    if marker is not None and marker.get("cluster") == facts.desired.name:
+    written = _marker_time(marker) if marker is not None else None
+    if (
+        marker is not None
+        and written is not None
+        and marker.get("cluster") == facts.desired.name
+        and now - written <= MARKER_MAX_AGE
+    ):
         return f"was the master when reconcile took it out of the cluster ({marker.get('time')})"
     if master.status.role == "replica" and master.status.node_in_use == master.address:
         return "still uses itself as the node in use: a master that lost sight of its peers"
     return None
 
 
-def _data_authority(facts: ClusterFacts, steps: list[Step]) -> DataAuthority:
+def _data_authority(facts: ClusterFacts, steps: list[Step], now: datetime) -> DataAuthority:
     master = facts.master
     joined = [step.node for step in steps if step.action is Action.JOIN]
     replaced = ", ".join(joined) or "no other node"
@@ -399,7 +418,7 @@ def _data_authority(facts: ClusterFacts, steps: list[Step]) -> DataAuthority:
         if joined:
             statement += f"; {', '.join(joined)} will copy it (their own databases are replaced)"
         return decided(statement, False)
-    evidence = _last_master_evidence(facts)
+    evidence = _last_master_evidence(facts, now)
     if evidence is not None:
         return decided(
             f"no node reports itself master; {who} {evidence}, so its local database becomes "
