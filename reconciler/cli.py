@@ -278,3 +278,6 @@ def main() -> None:
     except ReconcileError as error:  # a command that forgot to catch: still no traceback
         typer.echo(f"error: {error}", err=True)
         sys.exit(1)
+    except OSError as error:  # a local file or directory problem (journal, backups, locks)
+        typer.echo(f"error: {error}", err=True)
+        sys.exit(1)

@@ -16,6 +16,7 @@ from reconciler.apply.apply import (
     Refused,
     check_authority,
     check_saved_plan,
+    clear_markers,
     cluster_locks,
     execute,
 )
@@ -68,7 +69,9 @@ def run_reconcile(options: ReconcileOptions, env: Mapping[str, str], terminal: T
                 "commit them, pass --ref, or --allow-dirty"
             )
         workdir = options.repo / ".reconcile"
-        with cluster_locks(run, workdir) as lock_ids:
+        with cluster_locks(
+            run, workdir, warn=lambda text: terminal.err.print(Text(text))
+        ) as lock_ids:
             plan = run.plan()
             if saved is not None:
                 check_saved_plan(saved, plan)
@@ -76,6 +79,7 @@ def run_reconcile(options: ReconcileOptions, env: Mapping[str, str], terminal: T
             if plan.blocked:
                 return EXIT_ERROR
             if not plan.has_changes:
+                clear_markers(run, plan)
                 if options.output_format == "json":
                     terminal.out.print_json(json.dumps({"converged": True, "clusters": []}))
                 return EXIT_CONVERGED

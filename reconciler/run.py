@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
+from reconciler.addresses import canonical_address
 from reconciler.desired.findings import describe_errors
 from reconciler.desired.loader import load_desired
 from reconciler.desired.source import open_source
@@ -21,7 +22,6 @@ from reconciler.live.models import LiveCluster
 from reconciler.live.reader import NodeTarget, read_clusters
 from reconciler.mmp.connect import SessionPool
 from reconciler.mmp.transport import TransportTimeouts
-from reconciler.plan.facts import canonical_address
 from reconciler.plan.models import ClusterPlan, GitInfo, Plan
 from reconciler.plan.planner import plan_cluster
 

@@ -7,7 +7,7 @@ result is judged by planning again, not by trusting the steps.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -117,7 +117,9 @@ def check_authority(plan: Plan, allow_master_change: bool) -> None:
 
 
 @contextmanager
-def cluster_locks(run: ReconcileRun, workdir: Path) -> Iterator[dict[str, str]]:
+def cluster_locks(
+    run: ReconcileRun, workdir: Path, warn: Callable[[str], None] = lambda message: None
+) -> Iterator[dict[str, str]]:
     """Hold every cluster's apply lock (taken before the plan is read, so nothing moves
     between planning and applying); yields the lock ids by cluster."""
     held: list[locking.ApplyLock] = []
@@ -130,17 +132,26 @@ def cluster_locks(run: ReconcileRun, workdir: Path) -> Iterator[dict[str, str]]:
         yield {lock.cluster: lock.lock_id for lock in held}
     finally:
         for lock in reversed(held):
-            with suppress(ReconcileError):
+            try:
                 lock.release()
+            except ReconcileError as error:
+                warn(
+                    f"cluster {lock.cluster}: could not release the apply lock ({error}); "
+                    f"release it with `reconcile unlock --cluster {lock.cluster} --lock-id "
+                    f"{lock.lock_id}`"
+                )
 
 
-def _clear_markers(run: ReconcileRun) -> None:
+def clear_markers(run: ReconcileRun, plan: Plan) -> None:
     """A converged cluster needs no evidence of its last master: drop any marker left over
     (say, when removing it failed after initialize), so it cannot mislead a later plan."""
+    converged = {c.name for c in plan.clusters if not c.steps and not c.blocked}
     for cluster in run.clusters:
         live = run.live.get(cluster.name)
-        master = live.node(cluster.master.address) if live is not None else None
-        if master is not None and master.master_marker is not None:
+        if cluster.name not in converged or live is None:
+            continue
+        master = live.node(cluster.master.address)
+        if master.master_marker is not None:
             with suppress(ReconcileError):
                 run.pools[cluster.name].session(cluster.master.spec).remove_file(MASTER_MARKER)
 
@@ -200,7 +211,6 @@ def execute(
         final = run.plan()
         report.final_plan = final
         report.converged = not final.has_changes and not final.blocked
-        if report.converged:
-            _clear_markers(run)
+        clear_markers(run, final)
     report.finished = datetime.now(UTC).isoformat()
     return report

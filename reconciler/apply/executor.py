@@ -12,11 +12,13 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler.addresses import same_address
 from reconciler.apply.journal import Journal
 from reconciler.apply.safety import plan_problems
 from reconciler.apply.waits import Clock, read_status, wait_for_operation
@@ -24,6 +26,7 @@ from reconciler.desired.models import ROLES, Role
 from reconciler.desired.state import DesiredCluster
 from reconciler.errors import ReconcileError
 from reconciler.live.models import MASTER_MARKER
+from reconciler.mmp.models import ClusterStatus, LastCommand
 from reconciler.mmp.parsers.backup import parse_backup_snapshot
 from reconciler.mmp.parsers.certs import check_certs_updated
 from reconciler.mmp.session import CommandResult, MMPSession, Redactor
@@ -103,6 +106,8 @@ class Executor:
             Action.JOIN: timeouts.join.total_seconds(),
         }
         self.backed_up: set[str] = set()
+        self.marker_written = False
+        self._reform = any(step.action is Action.INITIALIZE for step in plan.steps)
 
     def run(self) -> ClusterOutcome:
         outcome = ClusterOutcome(self.plan.name, str(self.journal.path))
@@ -130,6 +135,9 @@ class Executor:
             began = time.monotonic()
             try:
                 detail = self._execute(step)
+            except KeyboardInterrupt:
+                self.journal.write("step.interrupted", id=step.id, command=step.command)
+                raise
             except Exception as error:
                 seconds = time.monotonic() - began
                 failed = True
@@ -271,9 +279,28 @@ class Executor:
             step.action is Action.REMOVE and step.node == self.master
         ):
             self._check_no_other_master(step)
-        last_master = previous.role == "master" or previous.node_in_use == self.master
-        if step.action is Action.REMOVE and step.node == self.master and last_master:
-            self._write_marker(step, session)
+        if step.action is Action.REMOVE and self._reform and not self.marker_written:
+            self._mark_master(step)
+        try:
+            status = self._run_and_wait(step, session, previous.last_command)
+        except ReconcileError:
+            if step.action is Action.REMOVE and step.node == self.master and self.marker_written:
+                # The master did not leave: it is still the master, the marker has no purpose.
+                with suppress(ReconcileError):
+                    self._session(step).remove_file(MASTER_MARKER)
+                    self.journal.write("marker.removed", node=step.node, why="remove failed")
+            raise
+        if step.action is Action.INITIALIZE:
+            try:
+                session.remove_file(MASTER_MARKER)
+                self.journal.write("marker.removed", node=step.node)
+            except ReconcileError as error:
+                self.journal.write("marker.remove_failed", node=step.node, error=str(error))
+        return status.status_text or ""
+
+    def _run_and_wait(
+        self, step: Step, session: MMPSession, previous: LastCommand | None
+    ) -> ClusterStatus:
         result = session.run_confirmed(step.command)
         self._record(step, result)
         if not result.confirmed or result.rejection:
@@ -283,24 +310,39 @@ class Executor:
             Action.REMOVE: Expectation.DISABLED,
             Action.INITIALIZE: Expectation.MASTER,
         }.get(step.action, Expectation.IN_SYNC)
-        status = wait_for_operation(
+        return wait_for_operation(
             session,
             step.command,
             expect,
             master=self.master,
             timeout=self.timeouts[step.action],
             clock=self.clock,
-            previous=previous.last_command,
+            previous=previous,
         )
-        if step.action is Action.INITIALIZE:
-            session.remove_file(MASTER_MARKER)
-            self.journal.write("marker.removed", node=step.node)
-        return status.status_text or ""
+
+    def _mark_master(self, step: Step) -> None:
+        """Before a re-form's first remove: record that the desired master is the last master.
+
+        Only when that is true now: it reports itself master, or (S7) still uses itself,
+        and no other node reports itself master.
+        """
+        master_session = self.sessions.get(self.master)
+        if master_session is None:
+            return
+        status = read_status(master_session)
+        if status.role == "master" or same_address(status.node_in_use, self.master):
+            self._check_no_other_master(step)
+            self._write_marker(step, master_session)
+            self.marker_written = True
 
     def _write_marker(self, step: Step, session: MMPSession) -> None:
-        """Proof, while every node is Disabled, that this node's data is the newest."""
+        """Proof, while every node is Disabled, that the master's data is the newest."""
         marker = json.dumps(
-            {"cluster": self.desired.name, "node": step.node, "time": datetime.now(UTC).isoformat()}
+            {
+                "cluster": self.desired.name,
+                "node": self.master,
+                "time": datetime.now(UTC).isoformat(),
+            }
         ).encode()
         session.write_file(MASTER_MARKER, marker)
         if session.read_file(MASTER_MARKER) != marker:

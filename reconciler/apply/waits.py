@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from reconciler.addresses import same_address
 from reconciler.errors import OperationFailed, OperationTimeout, StatusParseError
 from reconciler.mmp.models import ClusterStatus, LastCommand
 from reconciler.mmp.parsers.status import parse_cluster_status
@@ -49,7 +50,7 @@ def expectation_met(status: ClusterStatus, expect: Expectation, master: str) -> 
         status.state == "Enabled"
         and status.role == "replica"
         and status.in_sync is True
-        and status.master_address == master
+        and same_address(status.master_address, master)
     )
 
 

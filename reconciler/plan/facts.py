@@ -6,9 +6,9 @@ and its membership already match, which files differ, and what state it is in.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 
+from reconciler.addresses import canonical_address, same_address
 from reconciler.desired.state import CertFile, DesiredCluster, DesiredNode
 from reconciler.live.models import CERT_ROLES, LiveCluster, LiveFile, LiveNode
 from reconciler.mmp.models import ClusterStatus
@@ -68,7 +68,7 @@ class NodeFacts:
             self.status.state == "Enabled"
             and self.status.role == "replica"
             and self.status.in_sync is True
-            and self.status.master_address == master
+            and same_address(self.status.master_address, master)
         )
 
 
@@ -105,14 +105,6 @@ class ClusterFacts:
 
 
 KNOWN_STATES = frozenset({"Enabled", "Disabled", "Error"})
-
-
-def canonical_address(address: str) -> str:
-    """One spelling per address, so ``fd00::0001`` and ``fd00::1`` are the same node."""
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return address
 
 
 def _same_content(desired: CertFile, live: LiveFile | None) -> bool:
@@ -244,6 +236,16 @@ def gather_facts(desired: DesiredCluster, live: LiveCluster) -> ClusterFacts:
                         f"list (listed by {node_facts.name}), and it cannot be read to remove it "
                         f"({reason}); add it to the cluster file, or run 'database cluster "
                         "remove' on it by hand",
+                    )
+                )
+                continue
+            if extra.status.transitional or extra.status.state not in KNOWN_STATES:
+                facts.problems.append(
+                    (
+                        address,
+                        "unreadable",
+                        f"{address} (a member the cluster file does not list) shows status "
+                        f"{extra.status.status_text!r}; plan again when it is settled",
                     )
                 )
                 continue

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from reconciler.addresses import same_address
 from reconciler.desired.state import DesiredCluster
 from reconciler.live.models import LiveCluster
 from reconciler.plan.facts import ClusterFacts, NodeFacts, gather_facts
@@ -37,7 +38,7 @@ from reconciler.plan.models import (
 )
 
 RESTART_NOTE = "callbridge and web admin restart"
-MARKER_MAX_AGE = timedelta(days=7)
+MARKER_MAX_AGE = timedelta(hours=24)
 SYNC_STEP_SECONDS = 10
 
 
@@ -113,7 +114,9 @@ def plan_cluster(desired: DesiredCluster, live: LiveCluster, *, now: datetime) -
                 what="data",
                 live=f"master copy on {authority.source}",
                 desired=f"master copy on {master.address}",
-                severity="warning" if authority.master_change else "info",
+                severity="info"
+                if master.is_live_master and not authority.master_change
+                else "warning",
                 message=authority.statement,
             )
         )
@@ -221,7 +224,7 @@ def _plan_around_master(facts: ClusterFacts, steps: _Steps, name: str) -> Strate
         leaves = not node.disabled and (not node.certs_match or node.status.state == "Error")
         if leaves:
             rotated = rotated or (
-                not node.certs_match and node.status.master_address == master.address
+                not node.certs_match and same_address(node.status.master_address, master.address)
             )
             reason = (
                 "certificates can only change while Disabled"
@@ -245,13 +248,20 @@ def _plan_reform(facts: ClusterFacts, steps: _Steps, name: str) -> None:
         _backup(steps, node.address, node.name, name)
     for extra in facts.extras:
         _backup(steps, extra.address, extra.name, name)
-    # Live masters other than the desired one go after the replicas, the desired master last.
-    leaving = [node for node in replicas if not node.disabled and not node.is_live_master]
-    leaving += [node for node in replicas if not node.disabled and node.is_live_master]
-    for node in leaving:
-        _remove(steps, node.address, node.name, "every node leaves the old cluster first")
+    # Replicas, then members to drop, then any other live master, the desired master last:
+    # while a live master remains, the nodes that are left never form a majority without it.
+    for node in replicas:
+        if not node.disabled and not node.is_live_master:
+            _remove(steps, node.address, node.name, "every node leaves the old cluster first")
     for extra in facts.extras:
-        _remove(steps, extra.address, extra.name, "not in the desired cluster")
+        if not extra.is_live_master:
+            _remove(steps, extra.address, extra.name, "not in the desired cluster")
+    for extra in facts.extras:
+        if extra.is_live_master:
+            _remove(steps, extra.address, extra.name, "not in the desired cluster")
+    for node in replicas:
+        if not node.disabled and node.is_live_master:
+            _remove(steps, node.address, node.name, "every node leaves the old cluster first")
     if not master.disabled:
         _remove(steps, master.address, master.name, "the master leaves last; it keeps its database")
     # Every node is Disabled now: configure it even where the files already match, because
@@ -371,24 +381,54 @@ def _marker_time(marker: dict[str, str]) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
+def _believes_another_master(facts: ClusterFacts) -> list[str]:
+    """Nodes whose own status points at a master other than the desired one."""
+    master = facts.master.address
+    statuses = [(node.address, node.status) for node in facts.nodes if node is not facts.master]
+    statuses += [(extra.address, extra.status) for extra in facts.extras + facts.idle_extras]
+    return [
+        address
+        for address, status in statuses
+        if status.state in ("Enabled", "Error")
+        and status.node_in_use is not None
+        and not same_address(status.node_in_use, master)
+    ]
+
+
 def _last_master_evidence(facts: ClusterFacts, now: datetime) -> str | None:
     """Why the desired master's local database is the newest, when no node is master.
 
-    The marker only bridges an interrupted apply: an old one proves nothing about what
-    people may have done since, so it counts for ``MARKER_MAX_AGE`` only.
+    Evidence counts only when no other node contradicts it (a node that uses another
+    master). The marker bridges an interrupted apply, so it counts only while the master
+    is still as apply left it (Disabled, or naming itself) and for ``MARKER_MAX_AGE``.
     """
     master = facts.master
+    if _believes_another_master(facts):
+        return None
+    names_itself = same_address(master.status.node_in_use, master.address)
     marker = master.live.master_marker
     written = _marker_time(marker) if marker is not None else None
     if (
         marker is not None
         and written is not None
         and marker.get("cluster") == facts.desired.name
-        and now - written <= MARKER_MAX_AGE
+        and timedelta(0) <= now - written <= MARKER_MAX_AGE
+        and (master.disabled or names_itself)
     ):
-        return f"was the master when reconcile took it out of the cluster ({marker.get('time')})"
-    if master.status.role == "replica" and master.status.node_in_use == master.address:
-        return "still uses itself as the node in use: a master that lost sight of its peers"
+        return f"was the master when reconcile started taking the cluster apart ({written})"
+    followers = [
+        node
+        for node in facts.nodes
+        if node is not master
+        and node.enabled
+        and same_address(node.status.node_in_use, master.address)
+    ]
+    if master.status.role == "replica" and names_itself and followers:
+        return (
+            "still uses itself as the node in use and "
+            + ", ".join(node.name for node in followers)
+            + " still use it: a master that lost sight of its peers (S7)"
+        )
     return None
 
 

@@ -246,7 +246,7 @@ def test_a_master_demoted_by_expiry_is_still_the_data_authority(
     assert code == 2
     authority = continuation["clusters"][0]["data_authority"]  # type: ignore[index]
     assert authority["master_change"] is False
-    assert "took it out of the cluster" in authority["statement"]
+    assert "started taking the cluster apart" in authority["statement"]
     code, _, err = apply(lab_repo)
     assert code == 0, err
     assert_converged_on(demoting_lab, master_data)

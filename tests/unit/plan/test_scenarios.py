@@ -31,7 +31,8 @@ def test_scenario(path: Path) -> None:
     plan = plan_cluster(desired, live, now=NOW)
     expect = scenario["expect"]
     steps = [f"{step.node} {step.action.value} {step.command}" for step in plan.steps]
-    assert steps == expect.get("steps", []), "\n".join(steps)
+    if "steps" in expect:  # scenarios about data authority may leave the steps out
+        assert steps == expect["steps"], "\n".join(steps)
     assert plan.strategy.value == expect["strategy"]
     assert plan.blocked is expect.get("blocked", False)
     authority = plan.data_authority
