@@ -89,9 +89,12 @@ class SessionPool:
         )
 
     def member_session(self, address: str) -> SSHSession:
-        """A live member the cluster file does not list: reached at its address on
-        ``ssh.port``, host key pinned like any node; its prompt name is not checked."""
-        return self._session(address, None, address, self.spec.ssh.port)
+        """A live member the cluster file does not list: reached at its address on the SSH
+        port every listed node uses (``ssh.port`` when they differ); host key pinned like
+        any node's; its prompt name is not checked."""
+        ports = {self.spec.ssh_port_of(node) for node in self.spec.nodes}
+        port = ports.pop() if len(ports) == 1 else self.spec.ssh.port
+        return self._session(address, None, address, port)
 
     def _session(self, address: str, name: str | None, host: str, port: int) -> SSHSession:
         existing = self._sessions.get(address)
