@@ -204,6 +204,19 @@ def execute(
             redactor=secrets,
         ).run()
         report.clusters.append(outcome)
+        for address, session in sessions.items():
+            journal.write(
+                "transcript",
+                node=address,
+                entries=[
+                    {
+                        "time": entry.time.isoformat(),
+                        "direction": entry.direction,
+                        "text": entry.text,
+                    }
+                    for entry in session.transcript
+                ],
+            )
         journal.write("apply.end", error=outcome.error)
         if outcome.failed:
             break

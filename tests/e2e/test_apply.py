@@ -59,6 +59,8 @@ def test_the_seed_converges_and_a_second_plan_is_empty(
     events = [json.loads(line)["event"] for line in journal.splitlines()]
     assert events[0] == "apply.start"
     assert events.count("step.done") == len(cluster["steps"])
+    assert events.count("transcript") == 3  # every node's whole MMP conversation, redacted
+    assert "Remove started..." in journal
     assert "cms-lab" not in journal
     assert "PRIVATE KEY" not in journal
     code, again = plan(lab_repo)
