@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -141,7 +141,3 @@ def read_clusters(
         LiveCluster(name=name, read_at=read_at, nodes=tuple(members))
         for name, members in clusters.items()
     ]
-
-
-def targets_for(cluster: str, nodes: Iterable[tuple[str, str, MMPSession]]) -> list[NodeTarget]:
-    return [NodeTarget(cluster, name, address, session) for name, address, session in nodes]
