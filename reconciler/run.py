@@ -90,6 +90,7 @@ class ReconcileRun:
                 node.address,
                 self.pools[cluster.name].session(node.spec),
                 tuple(node.bundle.remote_names()),
+                read_marker=node.is_master,
             )
             for cluster in self.clusters
             for node in cluster.nodes

@@ -264,8 +264,15 @@ class Executor:
         try:
             check_certs_updated(result.output)
         except ReconcileError as error:
-            raise ApplyFailed(step, f"the node refused: {error}", result.output) from error
-        return
+            hint = ""
+            if "clustering enabled" in result.output:
+                hint = (
+                    " (the node reports Disabled yet refuses as clustered, as S1 shows once: "
+                    "run 'database cluster remove' on it by hand, then plan again)"
+                )
+            raise ApplyFailed(
+                step, f"the node refused: {error}{hint}", self._tail(result)
+            ) from error
 
     def _tail(self, result: CommandResult) -> str:
         return self.redactor.redact(result.tail())
@@ -275,12 +282,14 @@ class Executor:
         previous = read_status(session)
         if step.action is Action.JOIN:
             self._check_master_ready(step)
-        if step.action is Action.INITIALIZE or (
-            step.action is Action.REMOVE and step.node == self.master
-        ):
-            self._check_no_other_master(step)
+        checked = False
         if step.action is Action.REMOVE and self._reform and not self.marker_written:
-            self._mark_master(step)
+            checked = self._mark_master(step)
+        leaves_or_forms = step.action is Action.INITIALIZE or (
+            step.action is Action.REMOVE and step.node == self.master
+        )
+        if leaves_or_forms and not checked:
+            self._check_no_other_master(step)
         try:
             status = self._run_and_wait(step, session, previous.last_command)
         except ReconcileError:
@@ -320,20 +329,22 @@ class Executor:
             previous=previous,
         )
 
-    def _mark_master(self, step: Step) -> None:
+    def _mark_master(self, step: Step) -> bool:
         """Before a re-form's first remove: record that the desired master is the last master.
 
-        Only when that is true now: it reports itself master, or (S7) still uses itself,
-        and no other node reports itself master.
+        Only when that is true now: it reports itself master, or (S7) still uses itself, and
+        no other node reports itself master. Returns whether the other nodes were asked.
         """
         master_session = self.sessions.get(self.master)
         if master_session is None:
-            return
+            return False
         status = read_status(master_session)
-        if status.role == "master" or same_address(status.node_in_use, self.master):
-            self._check_no_other_master(step)
-            self._write_marker(step, master_session)
-            self.marker_written = True
+        if status.role != "master" and not same_address(status.node_in_use, self.master):
+            return False
+        self._check_no_other_master(step)
+        self._write_marker(step, master_session)
+        self.marker_written = True
+        return True
 
     def _write_marker(self, step: Step, session: MMPSession) -> None:
         """Proof, while every node is Disabled, that the master's data is the newest."""

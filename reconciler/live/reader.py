@@ -31,6 +31,7 @@ class NodeTarget:
     address: str
     session: MMPSession
     extra_files: tuple[str, ...] = ()  # e.g. the desired remote names, to compare contents
+    read_marker: bool = False  # the desired master's evidence of being the last master
 
 
 def read_node(target: NodeTarget) -> LiveNode:
@@ -74,7 +75,7 @@ def read_node(target: NodeTarget) -> LiveNode:
         reachable=True,
         status=status,
         files=files,
-        master_marker=_read_marker(session),
+        master_marker=_read_marker(session) if target.read_marker else None,
     )
 
 

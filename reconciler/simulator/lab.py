@@ -89,7 +89,7 @@ def build_cluster(
     )
     if scenario:
         nodes = [cluster.node(node.address) for node in topology.nodes]
-        scenarios.seed_nodes(nodes, directory, scenario)
+        scenarios.seed_nodes(nodes, directory, scenario, cluster.model.configure_certs)
         group = scenario.get("cluster")
         if group:
             scenarios.form_group(

@@ -64,7 +64,12 @@ def _device_form(data: bytes, passphrase: str | None) -> bytes:
     )
 
 
-def seed_nodes(nodes: list[SimNode], directory: Path, scenario: dict[str, Any]) -> None:
+def seed_nodes(
+    nodes: list[SimNode],
+    directory: Path,
+    scenario: dict[str, Any],
+    configure: Callable[[SimNode, dict[str, str]], CertConfig],
+) -> None:
     """Put the scenario's files, certificates, membership and data on fresh nodes."""
     passphrase = scenario.get("key_passphrase")
     files_dir = directory / str(scenario.get("files", "device-files"))
@@ -76,10 +81,7 @@ def seed_nodes(nodes: list[SimNode], directory: Path, scenario: dict[str, Any]) 
         node.interface = scenario.get("interface", "a")
         certs = scenario.get("certs")
         if certs:
-            files = {role: str(certs[role]) for role in CERT_ROLES if role in certs}
-            node.certs = CertConfig(
-                files, {role: node.file_path(name).read_bytes() for role, name in files.items()}
-            )
+            configure(node, {role: str(certs[role]) for role in CERT_ROLES if role in certs})
         last = scenario.get("last_command")
         if last:
             node.last_command = (str(last["command"]), str(last["result"]))

@@ -17,6 +17,7 @@ class FakeSession:
         self.statuses = deque(statuses)
         self.files: dict[str, bytes] = {}
         self.commands: list[str] = []
+        self.replies: dict[str, str] = {}  # output of commands other than status
 
     @property
     def node(self) -> str:
@@ -28,6 +29,8 @@ class FakeSession:
 
     def run(self, command: str, timeout: float | None = None) -> CommandResult:
         self.commands.append(command)
+        if command in self.replies:
+            return CommandResult(self._node, command, self.replies[command], False, 0.0)
         output = self.statuses[0] if len(self.statuses) == 1 else self.statuses.popleft()
         return CommandResult(self._node, command, output, False, 0.0)
 
