@@ -31,6 +31,9 @@ ClusterOption = Annotated[
 ]
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report an interrupted command
+
+
 def _fail(error: ReconcileError) -> typer.Exit:
     typer.echo(f"error: {error}", err=True)
     return typer.Exit(1)
@@ -73,7 +76,9 @@ def reconcile(
     if ctx.invoked_subcommand is not None:
         return
     import os
+    import signal
 
+    from reconciler.apply.apply import ApplyInterrupted
     from reconciler.reconcile import ReconcileOptions, Terminal, run_reconcile
 
     if plan_mode and apply_mode:
@@ -97,8 +102,14 @@ def reconcile(
         err=_console(stderr=True),
         ask=(lambda question: typer.prompt(question, err=True)) if interactive else None,
     )
+    # CI cancels a job with SIGTERM: stop like Ctrl-C, so the journal and the message say
+    # where the apply stopped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         code = run_reconcile(options, os.environ, terminal)
+    except ApplyInterrupted as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     except ReconcileError as error:
         raise _fail(error) from None
     raise typer.Exit(code)
@@ -166,6 +177,36 @@ def status(
 
 
 @app.command()
+def clusters(
+    repo: RepoOption = Path("."),
+    changed_since: Annotated[
+        str | None,
+        typer.Option(
+            "--changed-since",
+            help="Only clusters whose YAML, certificate files or pinned host keys changed "
+            "between this commit and HEAD (committed changes only).",
+        ),
+    ] = None,
+    output_format: FormatOption = "text",
+) -> None:
+    """List clusters and the variables each needs (JSON: a GitHub Actions matrix)."""
+    from reconciler.desired.changes import list_clusters, listing_json, listing_text
+
+    _check_format(output_format, ("text", "json"))
+    try:
+        listing = list_clusters(repo, changed_since)
+    except ReconcileError as error:
+        raise _fail(error) from None
+    for note in listing.notes:
+        typer.echo(f"note: {note}", err=True)
+    if output_format == "json":
+        # One line, so that `echo "matrix=$(reconcile clusters ...)" >> $GITHUB_OUTPUT` works.
+        typer.echo(json.dumps(listing_json(listing)))
+    else:
+        typer.echo(listing_text(listing))
+
+
+@app.command()
 def sim(
     repo: RepoOption = Path("."),
     cluster: Annotated[str, typer.Option("--cluster", help="Cluster file to serve.")] = "lab",
@@ -188,8 +229,13 @@ def sim(
     if operation_seconds is not None:
         seconds = operation_seconds
         durations = Durations(seconds, seconds, seconds, seconds)
-    workdir = repo / ".reconcile" / "sim" / cluster
+    from reconciler.workdir import private_dir
+    from reconciler.workdir import workdir as state_dir
+
+    # The simulated nodes' file areas hold private keys and backups, as a device's do.
+    os.umask(0o077)
     try:
+        workdir = private_dir(state_dir(repo) / "sim" / cluster)
         topology = load_topology(repo, cluster)
         _fresh_directory(workdir / "nodes")
         simulated = build_cluster(
@@ -244,6 +290,8 @@ def unlock(
 def demo(repo: RepoOption = Path(".")) -> None:
     """The simulated lab end to end: serve it, then show its live status."""
     import os
+
+    os.umask(0o077)  # backups, journal and the simulated nodes' keys: owner-only
 
     from reconciler.demo import run_demo
 

@@ -23,6 +23,8 @@ from reconciler.reconcile import progress_printer
 from reconciler.run import ReconcileRun
 from reconciler.simulator.lab import build_cluster, load_topology
 from reconciler.simulator.state import Durations
+from reconciler.workdir import private_dir
+from reconciler.workdir import workdir as state_dir
 
 DEMO_CLUSTER = "lab"
 DEMO_DURATIONS = Durations(remove=2.0, initialize=2.0, join=3.0, upgrade_schema=1.0)
@@ -30,9 +32,10 @@ DEMO_DURATIONS = Durations(remove=2.0, initialize=2.0, join=3.0, upgrade_schema=
 
 def run_demo(repo: Path, env: Mapping[str, str], console: Console) -> int:
     """Serve the lab; show status, the plan, apply it, show status and the empty plan."""
-    workdir = repo / ".reconcile" / "demo"
+    workdir = state_dir(repo) / "demo"
     if workdir.exists():
         shutil.rmtree(workdir)
+    private_dir(workdir)
     topology = load_topology(repo, DEMO_CLUSTER)
     with build_cluster(repo, topology, env=env, workdir=workdir / "sim", durations=DEMO_DURATIONS):
         console.print(Rule("1. the lab as the Cisco tech note found it: certificates expired"))
@@ -43,14 +46,14 @@ def run_demo(repo: Path, env: Mapping[str, str], console: Console) -> int:
             render_text(plan, console)
             console.print(Rule("3. reconcile --apply --auto-approve"))
             secrets = [s for pool in run.pools.values() for s in pool.redactor.secrets]
-            with cluster_locks(run, workdir) as lock_ids:
+            with cluster_locks(run, workdir) as locks:
                 report = execute(
                     run,
                     plan,
                     ApplyOptions(workdir),
                     progress=progress_printer(console),
                     redactor=Redactor(secrets),
-                    lock_ids=lock_ids,
+                    lock_ids=locks.ids,
                 )
             for cluster in report.clusters:
                 if cluster.error:

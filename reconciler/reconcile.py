@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -14,6 +15,7 @@ from reconciler.apply.apply import (
     ApplyOptions,
     ApplyReport,
     Refused,
+    StalePlan,
     check_authority,
     check_saved_plan,
     clear_markers,
@@ -27,6 +29,7 @@ from reconciler.plan.render.json import load_plan_json, render_json
 from reconciler.plan.render.markdown import render_markdown
 from reconciler.plan.render.text import render_text
 from reconciler.run import ReconcileRun
+from reconciler.workdir import workdir
 
 EXIT_CONVERGED, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
@@ -56,7 +59,10 @@ class Terminal:
 
 def run_reconcile(options: ReconcileOptions, env: Mapping[str, str], terminal: Terminal) -> int:
     saved = _load_plan_file(options.plan_file) if options.plan_file is not None else None
-    with ReconcileRun(options.repo, options.clusters, ref=options.ref, env=env) as run:
+    clusters = options.clusters
+    if saved is not None and options.apply:
+        clusters = _clusters_of_plan_file(saved, options)
+    with ReconcileRun(options.repo, clusters, ref=options.ref, env=env) as run:
         if not options.apply:
             plan = run.plan()
             _save_and_show(plan, options, terminal)
@@ -65,16 +71,19 @@ def run_reconcile(options: ReconcileOptions, env: Mapping[str, str], terminal: T
             return EXIT_CHANGES if plan.has_changes else EXIT_CONVERGED
         if run.desired.dirty and options.ref is None and not options.allow_dirty:
             raise Refused(
-                "the working tree has uncommitted changes; apply uses committed desired state: "
-                "commit them, pass --ref, or --allow-dirty"
+                "the working tree has uncommitted changes ("
+                + _listed(run.desired.dirty_paths)
+                + "); apply uses committed desired state: commit them, pass --ref, or "
+                "--allow-dirty"
             )
-        workdir = options.repo / ".reconcile"
         with cluster_locks(
-            run, workdir, warn=lambda text: terminal.err.print(Text(text))
-        ) as lock_ids:
-            plan = run.plan()
+            run, workdir(options.repo), warn=lambda text: terminal.err.print(Text(text))
+        ) as locks:
+            backup_time = _created_at(saved) if saved is not None else None
+            plan = run.plan(backup_time=backup_time)
             if saved is not None:
                 check_saved_plan(saved, plan)
+            locks.cover(plan)
             _save_and_show(plan, options, terminal)
             if plan.blocked:
                 return EXIT_ERROR
@@ -86,20 +95,56 @@ def run_reconcile(options: ReconcileOptions, env: Mapping[str, str], terminal: T
             check_authority(plan, options.allow_master_change)
             if _approve(plan, options, terminal):
                 # Time passed while a person read the plan: it must still describe the nodes.
-                check_saved_plan(plan, run.plan())
+                check_saved_plan(plan, run.plan(backup_time=backup_time))
             redactor = Redactor(
                 [secret for pool in run.pools.values() for secret in pool.redactor.secrets]
             )
             report = execute(
                 run,
                 plan,
-                ApplyOptions(workdir, options.allow_master_change),
+                ApplyOptions(workdir(options.repo), options.allow_master_change),
                 progress=progress_printer(terminal.err),
                 redactor=redactor,
-                lock_ids=lock_ids,
+                lock_ids=locks.ids,
             )
         _report(report, options, terminal)
         return EXIT_ERROR if report.failed else EXIT_CONVERGED
+
+
+def _listed(paths: Sequence[str], at_most: int = 5) -> str:
+    shown = ", ".join(paths[:at_most])
+    more = len(paths) - at_most
+    return shown + (f" and {more} more" if more > 0 else "") if paths else "no commit yet"
+
+
+def _clusters_of_plan_file(saved: Plan, options: ReconcileOptions) -> list[str]:
+    """A plan file is the whole of what apply may do: its clusters, and only those."""
+    names = [cluster.name for cluster in saved.clusters]
+    if not names:
+        raise Refused(
+            f"the plan file {options.plan_file} holds no cluster, so it approves nothing; "
+            "make a plan of the clusters to change with `reconcile plan --out FILE`"
+        )
+    if len(set(names)) != len(names):
+        raise Refused(f"the plan file {options.plan_file} names a cluster twice; make a new plan")
+    requested = set(options.clusters)
+    if requested and requested != set(names):
+        raise Refused(
+            f"--cluster {', '.join(sorted(requested))} does not match the plan file "
+            f"{options.plan_file}, which holds {', '.join(names)}: apply applies exactly "
+            "what the file holds; drop --cluster or make a plan of those clusters"
+        )
+    return names
+
+
+def _created_at(saved: Plan) -> datetime:
+    try:
+        moment = datetime.fromisoformat(saved.created_at)
+    except ValueError:
+        raise StalePlan(
+            f"the plan file's created_at {saved.created_at!r} is not a time; make a new plan"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _load_plan_file(path: Path) -> Plan:

@@ -115,9 +115,12 @@ class ReconcileRun:
             self.live[name] = live
         return self.live
 
-    def plan(self) -> Plan:
+    def plan(self, backup_time: datetime | None = None) -> Plan:
+        """Read every node and plan; ``backup_time`` names the backups after a saved plan's
+        time, so that a plan file's steps can be compared with this plan's field by field."""
         live = self.read_live()
         plans: list[ClusterPlan] = [
-            plan_cluster(cluster, live[cluster.name], now=self.now) for cluster in self.clusters
+            plan_cluster(cluster, live[cluster.name], now=self.now, backup_time=backup_time)
+            for cluster in self.clusters
         ]
         return Plan(git=self.git, created_at=self.now.isoformat(), clusters=plans)

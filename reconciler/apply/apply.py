@@ -7,6 +7,7 @@ result is judged by planning again, not by trusting the steps.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler.addresses import canonical_address
 from reconciler.apply import lock as locking
 from reconciler.apply.executor import ClusterOutcome, Executor, Progress
 from reconciler.apply.journal import Journal, operator
@@ -21,7 +23,7 @@ from reconciler.apply.waits import Clock
 from reconciler.errors import ReconcileError
 from reconciler.live.models import MASTER_MARKER
 from reconciler.mmp.session import MMPSession, Redactor
-from reconciler.plan.models import Action, ClusterPlan, Plan
+from reconciler.plan.models import Action, Plan, Step
 from reconciler.run import ReconcileRun
 
 
@@ -31,6 +33,22 @@ class StalePlan(ReconcileError):
 
 class Refused(ReconcileError):
     """Apply will not start (dirty tree, master change without the flag, no approval)."""
+
+
+class ApplyInterrupted(ReconcileError):
+    """Ctrl-C (or SIGTERM) during apply: where it stopped and what to do next."""
+
+    def __init__(self, cluster: str, step: Step | None, journal: Path) -> None:
+        where = (
+            f"at step {step.id} ({step.action.value} on {step.node_name} {step.node}: "
+            f"{step.command}); the node may still be carrying it out"
+            if step is not None
+            else "before its first step"
+        )
+        super().__init__(
+            f"apply interrupted: cluster {cluster} stopped {where}; no later step was sent.\n"
+            f"journal: {journal}\nRun `reconcile plan` to see the safe continuation from here."
+        )
 
 
 @dataclass(frozen=True)
@@ -72,20 +90,53 @@ class ApplyReport:
         }
 
 
-def _step_keys(plan: ClusterPlan) -> list[tuple[str, str, str]]:
-    """What a step does, without the backup name (which carries the plan's time)."""
-    return [
-        (step.node, step.action.value, "" if step.action is Action.BACKUP else step.command)
-        for step in plan.steps
-    ]
+def _comparable(cluster: str, step: Step) -> dict[str, Any]:
+    """Every field of a step, the backup's time stamp aside (a fresh plan names its backup
+    after its own time); a backup name must still be one the planner makes."""
+    fields = step.model_dump(mode="json")
+    name = step.backup_name
+    if step.action is Action.BACKUP and name is not None:
+        if not _backup_name_pattern(cluster).fullmatch(name):
+            fields["backup_name"] = f"not a reconcile backup name: {name!r}"
+        else:
+            fields["backup_name"] = "<stamp>"
+            fields["command"] = step.command.replace(name, "<stamp>")
+    return fields
+
+
+def _backup_name_pattern(cluster: str) -> re.Pattern[str]:
+    return re.compile(rf"reconcile-{re.escape(cluster)}-\d{{8}}T\d{{6}}Z")
+
+
+def _step_difference(cluster: str, saved: list[Step], fresh: list[Step]) -> str | None:
+    """The first way the saved steps differ from the fresh ones, said for a person."""
+    for old, new in zip(saved, fresh, strict=False):
+        before, after = _comparable(cluster, old), _comparable(cluster, new)
+        for key in sorted(before.keys() | after.keys()):
+            if before.get(key) != after.get(key):
+                return (
+                    f"step {old.id} differs in {key}: the file has {before.get(key)!r}, this "
+                    f"run plans {after.get(key)!r}"
+                )
+    if len(saved) != len(fresh):
+        return f"the file has {len(saved)} steps, this run plans {len(fresh)}"
+    return None
 
 
 def check_saved_plan(saved: Plan, fresh: Plan) -> None:
-    """Refuse a plan file made from another commit, another live state or other steps."""
+    """Apply exactly what the file holds: the same commit, the same clusters, the same live
+    state and, field by field, the same steps; anything else is refused."""
     if saved.git.commit != fresh.git.commit:
         raise StalePlan(
             f"plan is stale: it was made from commit {saved.git.commit or 'none'}, the desired "
             f"state is now {fresh.git.commit or 'none'}; make a new plan"
+        )
+    saved_by_name = {cluster.name: cluster for cluster in saved.clusters}
+    unreviewed = [cluster.name for cluster in fresh.clusters if cluster.name not in saved_by_name]
+    if unreviewed:
+        raise StalePlan(
+            f"the plan file does not hold cluster {', '.join(unreviewed)}, which this run "
+            "would change unreviewed; apply only the clusters it holds (or make a new plan)"
         )
     fresh_by_name = {cluster.name: cluster for cluster in fresh.clusters}
     for cluster in saved.clusters:
@@ -97,10 +148,14 @@ def check_saved_plan(saved: Plan, fresh: Plan) -> None:
                 f"plan is stale: the live state of cluster {cluster.name} changed since the plan "
                 "was made; make a new plan"
             )
-        if _step_keys(now) != _step_keys(cluster):
+        difference = _step_difference(cluster.name, cluster.steps, now.steps)
+        for what in ("strategy", "data_authority", "blocked"):
+            if difference is None and getattr(cluster, what) != getattr(now, what):
+                difference = f"its {what} differs"
+        if difference is not None:
             raise StalePlan(
                 f"the plan file's steps for cluster {cluster.name} are not what this version "
-                "plans from the same state; make a new plan"
+                f"plans from the same state ({difference}); make a new plan"
             )
 
 
@@ -116,29 +171,57 @@ def check_authority(plan: Plan, allow_master_change: bool) -> None:
             )
 
 
+class ClusterLocks:
+    """Every cluster's apply lock, held for the whole apply."""
+
+    def __init__(self, run: ReconcileRun, locks: list[locking.ClusterLock]) -> None:
+        self._run = run
+        self._locks = {lock.cluster: lock for lock in locks}
+
+    @property
+    def ids(self) -> dict[str, str]:
+        return {name: lock.lock_id for name, lock in self._locks.items()}
+
+    def cover(self, plan: Plan) -> None:
+        """Also lock the live members a plan touches that the cluster file does not list
+        (members to drop): the lock must cover every node the apply may change."""
+        for cluster in plan.clusters:
+            lock = self._locks[cluster.name]
+            pool = self._run.pools[cluster.name]
+            known = {canonical_address(address) for address, _ in lock.nodes}
+            extra = sorted(
+                {step.node for step in cluster.steps if canonical_address(step.node) not in known}
+            )
+            lock.extend([(address, pool.member_session(address)) for address in extra])
+
+
 @contextmanager
 def cluster_locks(
     run: ReconcileRun, workdir: Path, warn: Callable[[str], None] = lambda message: None
-) -> Iterator[dict[str, str]]:
-    """Hold every cluster's apply lock (taken before the plan is read, so nothing moves
-    between planning and applying); yields the lock ids by cluster."""
-    held: list[locking.ApplyLock] = []
+) -> Iterator[ClusterLocks]:
+    """Hold every cluster's apply lock on every node its file lists (taken before the plan
+    is read, so nothing moves between planning and applying); all or none."""
+    held: list[locking.ClusterLock] = []
+    reopen = {cluster.name: run.pools[cluster.name].reopen for cluster in run.clusters}
     try:
-        for cluster in run.clusters:
-            session = run.pools[cluster.name].session(cluster.master.spec)
+        for cluster in sorted(run.clusters, key=lambda item: item.name):
+            pool = run.pools[cluster.name]
+            targets = [(node.address, pool.session(node.spec)) for node in cluster.nodes]
             held.append(
-                locking.acquire(cluster.name, session, workdir / "locks", commit=run.desired.commit)
+                locking.acquire(cluster.name, targets, workdir / "locks", commit=run.desired.commit)
             )
-        yield {lock.cluster: lock.lock_id for lock in held}
+        yield ClusterLocks(run, held)
     finally:
         for lock in reversed(held):
             try:
-                lock.release()
-            except ReconcileError as error:
+                problems = lock.release(reopen=reopen[lock.cluster])
+            except (ReconcileError, OSError) as error:
+                problems = [str(error)]
+            if problems:
                 warn(
-                    f"cluster {lock.cluster}: could not release the apply lock ({error}); "
-                    f"release it with `reconcile unlock --cluster {lock.cluster} --lock-id "
-                    f"{lock.lock_id}`"
+                    f"cluster {lock.cluster}: could not release the apply lock on "
+                    + "; ".join(problems)
+                    + f"; release it with `{locking.unlock_command(lock.cluster, lock.lock_id)}`"
                 )
 
 
@@ -154,6 +237,18 @@ def clear_markers(run: ReconcileRun, plan: Plan) -> None:
         if master.master_marker is not None:
             with suppress(ReconcileError):
                 run.pools[cluster.name].session(cluster.master.spec).remove_file(MASTER_MARKER)
+
+
+def _write_transcripts(journal: Journal, sessions: dict[str, MMPSession]) -> None:
+    for address, session in sessions.items():
+        journal.write(
+            "transcript",
+            node=address,
+            entries=[
+                {"time": entry.time.isoformat(), "direction": entry.direction, "text": entry.text}
+                for entry in session.transcript
+            ],
+        )
 
 
 def execute(
@@ -193,7 +288,7 @@ def execute(
             **operator(),
             plan=cluster_plan.model_dump(mode="json"),
         )
-        outcome = Executor(
+        executor = Executor(
             cluster_plan,
             cluster,
             sessions,
@@ -202,21 +297,21 @@ def execute(
             progress=progress,
             clock=options.clock,
             redactor=secrets,
-        ).run()
-        report.clusters.append(outcome)
-        for address, session in sessions.items():
+        )
+        try:
+            outcome = executor.run()
+        except KeyboardInterrupt:
+            _write_transcripts(journal, sessions)
+            stopped_at = executor.current_step
             journal.write(
-                "transcript",
-                node=address,
-                entries=[
-                    {
-                        "time": entry.time.isoformat(),
-                        "direction": entry.direction,
-                        "text": entry.text,
-                    }
-                    for entry in session.transcript
-                ],
+                "apply.end",
+                interrupted=True,
+                step=stopped_at.id if stopped_at else None,
+                error="interrupted",
             )
+            raise ApplyInterrupted(cluster.name, stopped_at, journal.path) from None
+        report.clusters.append(outcome)
+        _write_transcripts(journal, sessions)
         journal.write("apply.end", error=outcome.error)
         if outcome.failed:
             break

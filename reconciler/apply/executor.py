@@ -31,6 +31,7 @@ from reconciler.mmp.parsers.backup import parse_backup_snapshot
 from reconciler.mmp.parsers.certs import check_certs_updated
 from reconciler.mmp.session import CommandResult, MMPSession, Redactor
 from reconciler.plan.models import ASYNCHRONOUS, Action, ClusterPlan, Expectation, Step
+from reconciler.workdir import open_private_binary, private_dir
 
 
 class ApplyFailed(ReconcileError):
@@ -106,6 +107,7 @@ class Executor:
             Action.JOIN: timeouts.join.total_seconds(),
         }
         self.backed_up: set[str] = set()
+        self.current_step: Step | None = None  # the step running now (for an interrupt)
         self.marker_written = False
         self._reform = any(step.action is Action.INITIALIZE for step in plan.steps)
 
@@ -130,6 +132,7 @@ class Executor:
                     StepOutcome(step.id, step.node, step.action.value, step.command, "not run")
                 )
                 continue
+            self.current_step = step
             self.progress(step, "running", 0.0)
             self.journal.write("step.start", step=step.model_dump(mode="json"))
             began = time.monotonic()
@@ -216,11 +219,12 @@ class Executor:
         if result.rejection:
             raise ApplyFailed(step, f"the node refused: {result.rejection}", self._tail(result))
         snapshot = parse_backup_snapshot(result.output, step.backup_name)
-        folder = self.backup_dir / self.plan.name / step.node_name
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_dir(self.backup_dir / self.plan.name / step.node_name)
         files = {}
         for name in (snapshot.file, f"{snapshot.name}.json"):
             local = folder / name
+            # Owner-only before a byte arrives: a backup holds the node's private keys.
+            open_private_binary(local).close()
             remote_size = session.download(name, local)
             local_size = local.stat().st_size
             if local_size == 0 or local_size != remote_size:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.mmp.session import Redactor
+from reconciler.workdir import open_private, private_dir
 
 
 def operator() -> dict[str, str]:
@@ -27,7 +28,7 @@ class Journal:
     def __init__(self, path: Path, redactor: Redactor | None = None) -> None:
         self.path = path
         self._redactor = redactor or Redactor()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
 
     @classmethod
     def create(cls, directory: Path, cluster: str, now: datetime, redactor: Redactor) -> Journal:
@@ -39,7 +40,7 @@ class Journal:
         # Redact values before encoding (JSON escaping would hide a secret from a text
         # search), and the encoded line again for anything turned into text by ``str``.
         line = self._redactor.redact(json.dumps(self._redact(record), default=str))
-        with self.path.open("a", encoding="utf-8") as stream:
+        with open_private(self.path, "a") as stream:
             stream.write(line + "\n")
 
     def _redact(self, value: Any) -> Any:

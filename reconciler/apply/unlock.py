@@ -1,4 +1,4 @@
-"""``reconcile unlock``: release a stale apply lock on a cluster's desired master."""
+"""``reconcile unlock``: release a stale apply lock on every node of a cluster."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ def release_lock(repo: Path, cluster: str, lock_id: str, env: Mapping[str, str])
     with open_source(repo) as source:
         loaded = load_spec(source, cluster)
         spec = loaded.spec
-        master = spec.master_node() if spec is not None else None
-        if spec is None or master is None:
+        if spec is None:
             raise ConfigError(f"cluster {cluster}: the cluster file is not valid; run validate")
         with SessionPool(spec, source, env) as pool:
-            return unlock(cluster, pool.session(master), lock_id)
+            return unlock(
+                cluster, [(node.address, pool.session(node)) for node in spec.nodes], lock_id
+            )

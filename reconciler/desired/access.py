@@ -2,21 +2,20 @@
 
 ``validate`` runs in CI without secrets, so a credential variable that is not set is only a
 warning here; status, plan and apply need it. A node without a pinned host key is a warning
-too: the transport refuses unknown keys, so that node could not be reached.
+too: the transport refuses unknown keys, so that node could not be reached. A known_hosts line
+the transport would refuse (bad base64, unknown key type, ``@cert-authority``...) is an error
+naming its line, and so is a node whose every pinned key is also ``@revoked``.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 from collections.abc import Mapping
 from pathlib import Path
 
 from reconciler.desired.findings import FindingList
 from reconciler.desired.models import ClusterSpec
 from reconciler.desired.source import DesiredSource, SourceReadError
+from reconciler.mmp.known_hosts import KnownHostsFile, host_key_name, parse_known_hosts
 
 
 def check_access(
@@ -70,49 +69,51 @@ def _known_hosts(spec: ClusterSpec, source: DesiredSource, findings: FindingList
     except SourceReadError as error:
         findings.error("ssh.known_hosts", f"known_hosts file cannot be used: {error}")
         return
-    entries = parse_known_hosts(text)
-    for index, node in enumerate(spec.nodes):
-        host, port = node.effective_ssh_host, spec.ssh_port_of(node)
-        if not is_pinned(entries, host, port):
-            pattern = known_hosts_pattern(host, port)
-            findings.warning(
-                f"nodes[{index}]",
-                f"no host key for {pattern} in {path}; the transport refuses unknown host keys, "
-                f"so node {node.name} cannot be reached until you add it "
-                f"(ssh-keyscan -p {port} {host} >> {path}, then check the key)",
-                node.address,
+    pins = parse_known_hosts(text)
+    if pins.problems:
+        # The transport refuses the whole file, so nothing below would be reachable anyway.
+        for problem in pins.problems:
+            findings.error(
+                "ssh.known_hosts",
+                f"{problem.describe(path)}; no node of the cluster is contacted until it is "
+                "fixed or deleted",
             )
+        return
+    for index in range(len(spec.nodes)):
+        _node_pins(pins, spec, index, findings)
 
 
-def known_hosts_pattern(host: str, port: int) -> str:
-    """How OpenSSH writes a host in known_hosts: ``host`` on port 22, else ``[host]:port``."""
-    return host if port == 22 else f"[{host}]:{port}"
-
-
-def parse_known_hosts(text: str) -> list[str]:
-    """The host fields of every usable line (markers like @revoked are skipped)."""
-    hosts: list[str] = []
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) < 3 or fields[0].startswith("#") or fields[0].startswith("@"):
-            continue
-        hosts.extend(fields[0].split(","))
-    return hosts
-
-
-def is_pinned(entries: list[str], host: str, port: int) -> bool:
-    pattern = known_hosts_pattern(host, port)
-    return any(entry == pattern or _hashed_match(entry, pattern) for entry in entries)
-
-
-def _hashed_match(entry: str, pattern: str) -> bool:
-    if not entry.startswith("|1|"):
-        return False
-    try:
-        salt_text, hash_text = entry[3:].split("|", 1)
-        salt = base64.b64decode(salt_text)
-        expected = base64.b64decode(hash_text)
-    except (ValueError, binascii.Error):
-        return False
-    digest = hmac.new(salt, pattern.encode(), hashlib.sha1).digest()
-    return hmac.compare_digest(digest, expected)
+def _node_pins(pins: KnownHostsFile, spec: ClusterSpec, index: int, findings: FindingList) -> None:
+    path, node = spec.ssh.known_hosts, spec.nodes[index]
+    host, port = node.effective_ssh_host, spec.ssh_port_of(node)
+    pattern = host_key_name(host, port)
+    lines = pins.pins(pattern)
+    if not lines:
+        findings.warning(
+            f"nodes[{index}]",
+            f"no host key for {pattern} in {path}; the transport refuses unknown host keys, "
+            f"so node {node.name} cannot be reached until you add it "
+            f"(ssh-keyscan -p {port} {host} >> {path}, then check the key)",
+            node.address,
+        )
+        return
+    contradictions = [
+        f"line {line.number} pins {line.fingerprint}, which line {revocation.number} revokes"
+        for line in lines
+        if (revocation := pins.revocation(line.blob)) is not None
+    ]
+    if len(contradictions) == len(lines):
+        findings.error(
+            f"nodes[{index}]",
+            f"every host key pinned for {pattern} in {path} is @revoked "
+            f"({'; '.join(contradictions)}); node {node.name} would be refused: pin its new "
+            "key and delete the old pin",
+            node.address,
+        )
+    elif contradictions:
+        findings.warning(
+            f"nodes[{index}]",
+            f"{path} {'; '.join(contradictions)}; delete that pin (node {node.name} is "
+            "refused if it presents that key)",
+            node.address,
+        )

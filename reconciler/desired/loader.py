@@ -145,4 +145,9 @@ def load_desired(
     with open_source(repo, ref) as source:
         names = resolve_cluster_names(source, clusters)
         results = tuple(load_cluster(source, name, env, now) for name in names)
-        return DesiredState(commit=source.commit, dirty=source.dirty, clusters=results)
+        return DesiredState(
+            commit=source.commit,
+            dirty=source.dirty,
+            clusters=results,
+            dirty_paths=tuple(source.dirty_paths),
+        )

@@ -327,8 +327,12 @@ class NodeSpec(StrictModel):
 
 
 class Timeouts(StrictModel):
-    """How long each asynchronous cluster operation may take before apply stops."""
+    """How long reaching a node, and each asynchronous cluster operation, may take."""
 
+    connect: PositiveDuration = Field(
+        default=timedelta(seconds=15),
+        description="Each of TCP connect, SSH handshake and login to a node (default 15s).",
+    )
     remove: PositiveDuration = timedelta(seconds=300)
     initialize: PositiveDuration = timedelta(seconds=300)
     join: PositiveDuration = timedelta(seconds=600)

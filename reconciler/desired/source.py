@@ -16,6 +16,7 @@ from typing import Any
 import git
 
 from reconciler.errors import ConfigError
+from reconciler.workdir import WORKDIR_NAME
 
 CLUSTERS_DIR = "clusters"
 CLUSTER_SUFFIX = ".yaml"
@@ -31,6 +32,7 @@ class DesiredSource(ABC):
 
     commit: str | None
     dirty: bool
+    dirty_paths: list[str]
 
     @abstractmethod
     def read_bytes(self, path: str) -> bytes:
@@ -96,6 +98,31 @@ def _prefix(repo: git.Repo, root: Path) -> str:
     return "" if relative == "." else relative
 
 
+def _changed_paths(repo: git.Repo, prefix: str) -> list[str]:
+    """Uncommitted paths under ``prefix`` (untracked included), the tool's own ``.reconcile/``
+    excepted: its journal, backups and locks are never desired state, ignored or not."""
+    own = posixpath.join(prefix, WORKDIR_NAME) if prefix else WORKDIR_NAME
+    output = repo.git.status(
+        "--porcelain=v1",
+        "-z",
+        "--untracked-files=all",
+        "--",
+        f":(top){prefix}",
+        f":(top,exclude){own}",
+    )
+    entries = [entry for entry in str(output).split("\0") if entry]
+    paths: list[str] = []
+    skip_next = False
+    for entry in entries:
+        if skip_next:  # the original name of a rename
+            skip_next = False
+            continue
+        code, path = entry[:2], entry[3:]
+        skip_next = "R" in code or "C" in code
+        paths.append(path)
+    return sorted(paths)
+
+
 class WorkingTreeSource(DesiredSource):
     """Files as they are on disk; commit is HEAD (None outside git), dirty per ``git status``.
 
@@ -106,6 +133,7 @@ class WorkingTreeSource(DesiredSource):
         self.root = root.resolve()
         self.commit = None
         self.dirty = False
+        self.dirty_paths: list[str] = []
         repo = _open_repo(self.root)
         if repo is None:
             return
@@ -115,9 +143,8 @@ class WorkingTreeSource(DesiredSource):
                 self.commit = repo.head.commit.hexsha
             except ValueError:  # no commit yet
                 self.commit = None
-            self.dirty = self.commit is None or repo.is_dirty(
-                untracked_files=True, path=prefix or None
-            )
+            self.dirty_paths = _changed_paths(repo, prefix)
+            self.dirty = self.commit is None or bool(self.dirty_paths)
         finally:
             repo.close()
 
@@ -170,6 +197,7 @@ class GitRefSource(DesiredSource):
         self.sha = str(self._commit.hexsha)
         self.commit = self.sha
         self.dirty = False
+        self.dirty_paths = []
 
     def _full(self, path: str) -> str:
         return posixpath.join(self._prefix, path) if self._prefix else path

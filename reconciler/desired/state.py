@@ -195,6 +195,7 @@ class DesiredState(BaseModel):
     commit: str | None
     dirty: bool
     clusters: tuple[ClusterResult, ...]
+    dirty_paths: tuple[str, ...] = ()  # what makes the working tree dirty, for messages
 
     @property
     def ok(self) -> bool:

@@ -1,5 +1,12 @@
 """Parse a cluster YAML file safely, with line numbers and duplicate-key detection.
 
+A cluster file comes from a pull request, so it is read as hostile input before it is read
+as YAML: a file over ``MAX_FILE_BYTES`` is refused before it is decoded, and the event stream
+is checked before anything is composed or constructed. Anchors and aliases (``&a``/``*a``,
+hence merge keys ``<<``) are refused outright: nothing in the schema needs them, and nine
+levels of ``&a [*b, *b, ...]`` expand to gigabytes. Nesting deeper than ``_MAX_DEPTH`` is
+refused too, as the composer recurses once per level.
+
 ``yaml.safe_load`` silently keeps the last of two equal keys, which hides mistakes in a
 pull request; the composed node tree is walked first to catch them and to remember the line
 of every key path so that findings can point at it.
@@ -12,7 +19,11 @@ from typing import Any
 
 import yaml
 
+MAX_FILE_BYTES = 1_048_576
+"""Largest cluster file read (1 MiB); a real one is a few kilobytes."""
+
 _MAX_DEPTH = 64
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 @dataclass
@@ -27,14 +38,21 @@ class ParsedYaml:
 
 def parse_yaml(raw: bytes) -> ParsedYaml:
     result = ParsedYaml()
+    too_big = size_problem(len(raw), "cluster file")
+    if too_big:
+        result.problems.append(("", too_big))
+        return result
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         result.problems.append(("", f"is not UTF-8 text (byte {error.start}); save it as UTF-8"))
         return result
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        refused = structure_problem(text, "cluster files")
+        if refused:
+            result.problems.append(("", refused))
+            return result
+        root, data = _compose_and_construct(text)
     except yaml.MarkedYAMLError as error:
         result.problems.append(("", _yaml_error_message(error)))
         return result
@@ -59,6 +77,82 @@ def parse_yaml(raw: bytes) -> ParsedYaml:
     return result
 
 
+def size_problem(size: int, what: str) -> str | None:
+    """Why a file of ``size`` bytes is refused unread, or None when it is small enough."""
+    if size <= MAX_FILE_BYTES:
+        return None
+    return (
+        f"is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte (1 MiB) limit for a {what}; "
+        "it cannot be a hand-written configuration"
+    )
+
+
+def structure_problem(text: str, what: str) -> str | None:
+    """The first anchor, alias, merge key or too-deep nesting in ``text``, or None.
+
+    Only the parser's event stream is read, so nothing is expanded however the aliases nest;
+    ``what`` names the files in the message (``cluster files``). Raises ``yaml.YAMLError``
+    for a syntax error met on the way.
+    """
+    open_collections: list[_Collection] = []
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionEndEvent):
+            open_collections.pop()
+            continue
+        if not isinstance(event, yaml.NodeEvent):
+            continue
+        mark = event.start_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        if isinstance(event, yaml.AliasEvent) or event.anchor is not None:
+            return (
+                f"{where}: YAML anchors and aliases (&a / *a) are not allowed in {what}; "
+                "write the value out"
+            )
+        at_key = open_collections[-1].next_is_key() if open_collections else False
+        if at_key and _is_merge_key(event):
+            return f"{where}: YAML merge keys (<<) are not allowed in {what}; write the keys out"
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(open_collections) >= _MAX_DEPTH:
+                return (
+                    f"{where}: lists and mappings nested more than {_MAX_DEPTH} levels deep "
+                    f"are not allowed in {what}"
+                )
+            open_collections.append(_Collection(isinstance(event, yaml.MappingStartEvent)))
+    return None
+
+
+@dataclass
+class _Collection:
+    """An open mapping or sequence in the event stream; mappings alternate key and value."""
+
+    is_mapping: bool
+    nodes: int = 0
+
+    def next_is_key(self) -> bool:
+        """Count one more node in this collection; True when it is a mapping key."""
+        self.nodes += 1
+        return self.is_mapping and self.nodes % 2 == 1
+
+
+def _is_merge_key(event: yaml.NodeEvent) -> bool:
+    if not isinstance(event, yaml.ScalarEvent):
+        return False
+    if event.tag is not None:
+        return event.tag == _MERGE_TAG
+    return event.implicit[0] and event.value == "<<"
+
+
+def _compose_and_construct(text: str) -> tuple[yaml.Node | None, Any]:
+    """The node tree (for lines and duplicates) and the data built from that same tree."""
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    finally:
+        loader.dispose()
+    return root, data
+
+
 def _yaml_error_message(error: yaml.MarkedYAMLError) -> str:
     mark = error.problem_mark or error.context_mark
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -73,7 +167,7 @@ def _walk(node: yaml.Node, path: str, result: ParsedYaml, depth: int) -> None:
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.value == "<<":
+            if not isinstance(key_node, yaml.ScalarNode):
                 continue
             key = str(key_node.value)
             line = key_node.start_mark.line + 1

@@ -39,7 +39,12 @@ def credentials_for(spec: ClusterSpec, env: Mapping[str, str]) -> Credentials:
                 else "set ssh.password_env or ssh.key_file_env in the cluster file"
             )
         )
-    return Credentials(password=password or None, key_file=Path(key_path) if key_path else None)
+    return Credentials(
+        password=password or None,
+        key_file=Path(key_path) if key_path else None,
+        password_env=ssh.password_env if password else None,
+        key_file_env=ssh.key_file_env if key_path else None,
+    )
 
 
 def known_hosts_for(spec: ClusterSpec, source: DesiredSource) -> KnownHosts:
@@ -51,7 +56,15 @@ def known_hosts_for(spec: ClusterSpec, source: DesiredSource) -> KnownHosts:
             f"cluster {spec.name}: ssh.known_hosts {path} cannot be read ({error}); every "
             "node's host key must be pinned there"
         ) from error
-    return KnownHosts(text, path)
+    try:
+        return KnownHosts.parse(text, path)
+    except ConfigError as error:
+        raise ConfigError(f"cluster {spec.name}: ssh.known_hosts: {error}") from error
+
+
+def timeouts_for(spec: ClusterSpec) -> TransportTimeouts:
+    """The cluster file's ``timeouts.connect`` (TCP, SSH handshake and login, each)."""
+    return TransportTimeouts(connect=spec.timeouts.connect.total_seconds())
 
 
 class SessionPool:
@@ -75,8 +88,9 @@ class SessionPool:
         self._redactor = redactor_for(
             [self._credentials.password, *(env.get(name) for name in passphrase_envs if name)]
         )
-        self._timeouts = timeouts or TransportTimeouts()
+        self._timeouts = timeouts or timeouts_for(spec)
         self._sessions: dict[str, SSHSession] = {}
+        self._where: dict[str, tuple[str | None, str, int]] = {}
 
     @property
     def redactor(self) -> Redactor:
@@ -112,7 +126,17 @@ class SessionPool:
         )
         session = SSHSession(transport, shell)
         self._sessions[address] = session
+        self._where[address] = (name, host, port)
         return session
+
+    def reopen(self, address: str) -> SSHSession:
+        """A new connection to a node met before in this run, replacing one that was lost
+        (to release a lock after the failure that stopped an apply)."""
+        name, host, port = self._where[address]
+        old = self._sessions.pop(address, None)
+        if old is not None:
+            old.close()
+        return self._session(address, name, host, port)
 
     def close(self) -> None:
         for session in self._sessions.values():

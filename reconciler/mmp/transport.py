@@ -1,24 +1,45 @@
 """SSH and SFTP to one MMP: the only module of the reconciler that imports paramiko.
 
 One connection per node per run, reused for the interactive shell and for SFTP. Host keys
-are pinned from the cluster's ``known_hosts``: an unknown or changed key is refused before
-authentication, so no command (and no password) reaches an impostor.
+are pinned from the cluster's ``known_hosts``: a revoked, unknown or changed key is refused
+before authentication, so no command (and no password) reaches an impostor.
+
+The connection is built step by step (TCP, SSH handshake, host key, login) rather than through
+``paramiko.SSHClient``, so that each step has its own deadline and its own message, and so the
+host key is judged by our ``known_hosts`` reader (revocations included) before any secret is
+sent.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
 import io
+import logging
 import socket
 import stat
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import paramiko
 
-from reconciler.errors import HostKeyRejected, TransportError
+from reconciler.errors import ConfigError, HostKeyRejected, TransportError
+from reconciler.mmp import known_hosts as kh
+from reconciler.mmp.known_hosts import host_key_name
+
+# paramiko logs a failed handshake from its transport thread at ERROR; with no handler
+# configured, Python's last-resort handler would print those lines on stderr, next to (and
+# garbling) the one clear message the transport raises for the same failure.
+_PARAMIKO_LOG = logging.getLogger("paramiko")
+_PARAMIKO_LOG.addHandler(logging.NullHandler())
+_PARAMIKO_LOG.propagate = False
+
+_LOST = (paramiko.SSHException, EOFError, OSError)
+"""What paramiko raises when a connection breaks (EOFError when the peer just closes)."""
+
+_HOST_KEY_ALGORITHMS = {"ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256")}
+"""An RSA host key is offered under its SHA-2 signature algorithms; others under their type."""
 
 
 @dataclass(frozen=True)
@@ -33,68 +54,98 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class Credentials:
-    """Secrets come from the environment; never printed (repr hides them)."""
+    """Secrets come from the environment; never printed (repr hides them).
+
+    ``password_env`` and ``key_file_env`` are the names of the variables they came from, so a
+    refused login can say which variable to check.
+    """
 
     password: str | None = field(default=None, repr=False)
     key_file: Path | None = None
+    password_env: str | None = None
+    key_file_env: str | None = None
 
 
 @dataclass(frozen=True)
 class TransportTimeouts:
-    connect: float = 15.0  # TCP, SSH banner and authentication
+    connect: float = 15.0  # TCP, SSH handshake and authentication, each
     command: float = 60.0  # one command's output up to the prompt
 
 
 def fingerprint(key: paramiko.PKey) -> str:
     """OpenSSH-style ``SHA256:...`` fingerprint, as ``ssh-keygen -l`` prints it."""
-    digest = hashlib.sha256(key.asbytes()).digest()
-    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
-
-
-def known_hosts_name(host: str, port: int) -> str:
-    return host if port == 22 else f"[{host}]:{port}"
+    return kh.fingerprint(key.asbytes())
 
 
 @dataclass(frozen=True)
 class KnownHosts:
-    """Pinned host keys as text (from the working tree or a git commit) and where from."""
+    """Pinned host keys and revocations (from the working tree or a git commit), and where from.
 
-    text: str
+    Build it with ``parse``: a file with any unusable line is refused whole, before any node
+    is contacted.
+    """
+
+    file: kh.KnownHostsFile
     origin: str
 
-    def install(self, host_keys: paramiko.HostKeys) -> None:
-        for number, raw in enumerate(self.text.splitlines(), start=1):
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
+    @classmethod
+    def parse(cls, text: str, origin: str) -> KnownHosts:
+        """Read ``text``; ``ConfigError`` naming every line that is not a usable pin."""
+        parsed = kh.parse_known_hosts(text)
+        problems = list(parsed.problems)
+        for line in parsed.lines:
             try:
-                entry = paramiko.hostkeys.HostKeyEntry.from_line(line, number)
-            except (paramiko.SSHException, ValueError) as error:
-                raise HostKeyRejected(
-                    "known_hosts", f"{self.origin} line {number} is not a host key: {error}"
-                ) from error
-            if entry is None or entry.key is None:
-                raise HostKeyRejected(
-                    "known_hosts", f"{self.origin} line {number} is not a host key line"
-                )
-            for name in entry.hostnames:
-                host_keys.add(name, entry.key.get_name(), entry.key)
+                paramiko.PKey.from_type_string(line.key_type, line.blob)
+            # Whatever paramiko cannot decode is unusable; its errors vary by key type.
+            except Exception as error:
+                reason = str(error) or type(error).__name__
+                problems.append(kh.Problem(line.number, f"the {line.key_type} key: {reason}"))
+        if problems:
+            problems.sort(key=lambda problem: problem.number)
+            raise ConfigError(
+                f"{origin} cannot be used until these lines are fixed or deleted:\n  "
+                + "\n  ".join(problem.describe(origin) for problem in problems)
+            )
+        return cls(parsed, origin)
 
+    def host_key_algorithms(self, name: str) -> list[str]:
+        """Host key algorithms of the keys pinned for ``name``, to ask the node for first."""
+        algorithms: list[str] = []
+        for pin in self.file.pins(name):
+            for algorithm in _HOST_KEY_ALGORITHMS.get(pin.key_type, (pin.key_type,)):
+                if algorithm not in algorithms:
+                    algorithms.append(algorithm)
+        return algorithms
 
-class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
-    def __init__(self, node: str, known_hosts: str) -> None:
-        self._node = node
-        self._known_hosts = known_hosts
-
-    def missing_host_key(
-        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
-    ) -> None:
+    def verify(self, node: str, name: str, key: paramiko.PKey) -> None:
+        """Accept ``key`` for ``name`` only if it is pinned and not revoked."""
+        blob = key.asbytes()
+        offered = f"{key.get_name()} {fingerprint(key)}"
+        revoked = self.file.revocation(blob)
+        if revoked is not None:
+            raise HostKeyRejected(
+                node,
+                f"host key REVOKED: {name} offered {offered}, which {self.origin} line "
+                f"{revoked.number} marks @revoked; a revoked key is refused even where another "
+                "line pins it. This may be an impostor; if the node was re-keyed, pin its new key",
+            )
+        pins = self.file.pins(name)
+        if any(pin.blob == blob for pin in pins):
+            return
+        if not pins:
+            raise HostKeyRejected(
+                node,
+                f"unknown host key {offered} for {name}: it is not pinned in {self.origin}. "
+                "Check the fingerprint on the node's console; if it is right, add "
+                f"'{name} {key.get_name()} {key.get_base64()}' to that file "
+                "(keys are never added automatically)",
+            )
+        pinned = ", ".join(f"{pin.fingerprint} (line {pin.number})" for pin in pins)
         raise HostKeyRejected(
-            self._node,
-            f"unknown host key {key.get_name()} {fingerprint(key)} for {hostname}: it is not "
-            f"pinned in {self._known_hosts}. Check the fingerprint on the node's console; if it "
-            f"is right, add '{hostname} {key.get_name()} {key.get_base64()}' to that file "
-            "(keys are never added automatically)",
+            node,
+            f"host key CHANGED for {name}: the node offered {offered} but {self.origin} pins "
+            f"{pinned}. This may be an impostor; if the node was really re-keyed, update the "
+            "pinned key",
         )
 
 
@@ -112,7 +163,7 @@ class SSHTransport:
         self._credentials = credentials
         self._known_hosts = known_hosts
         self.timeouts = timeouts or TransportTimeouts()
-        self._client: paramiko.SSHClient | None = None
+        self._ssh: paramiko.Transport | None = None
         self._channel: paramiko.Channel | None = None
         self._sftp: paramiko.SFTPClient | None = None
 
@@ -120,60 +171,149 @@ class SSHTransport:
     def node(self) -> str:
         return self.endpoint.node
 
+    @property
+    def _where(self) -> str:
+        return f"{self.endpoint.host}:{self.endpoint.port}"
+
     def connect(self) -> None:
-        if self._client is not None:
+        """TCP, SSH handshake, host key check, login: each within ``timeouts.connect``."""
+        if self._ssh is not None:
             return
-        endpoint = self.endpoint
-        client = paramiko.SSHClient()
-        self._known_hosts.install(client.get_host_keys())
-        client.set_missing_host_key_policy(_RefuseUnknown(self.node, self._known_hosts.origin))
-        key_file = self._credentials.key_file
+        ssh = paramiko.Transport(self._open_socket())
         try:
-            client.connect(
-                endpoint.host,
-                endpoint.port,
-                username=endpoint.username,
-                password=self._credentials.password,
-                key_filename=str(key_file) if key_file else None,
-                timeout=self.timeouts.connect,
-                banner_timeout=self.timeouts.connect,
-                auth_timeout=self.timeouts.connect,
-                allow_agent=False,
-                look_for_keys=False,
-            )
-        except HostKeyRejected:
-            client.close()
+            self._handshake(ssh)
+            name = host_key_name(self.endpoint.host, self.endpoint.port)
+            self._known_hosts.verify(self.node, name, ssh.get_remote_server_key())
+            self._authenticate(ssh)
+        except BaseException:
+            ssh.close()
             raise
-        except paramiko.BadHostKeyException as error:
-            client.close()
-            raise HostKeyRejected(
-                self.node,
-                f"host key CHANGED for {known_hosts_name(endpoint.host, endpoint.port)}: the "
-                f"node offered {error.key.get_name()} {fingerprint(error.key)} but "
-                f"{self._known_hosts.origin} pins {fingerprint(error.expected_key)}. This may "
-                "be an impostor; if the node was really re-keyed, update the pinned key",
-            ) from error
-        except paramiko.AuthenticationException as error:
-            client.close()
+        self._ssh = ssh
+
+    def _open_socket(self) -> socket.socket:
+        try:
+            return socket.create_connection(
+                (self.endpoint.host, self.endpoint.port), timeout=self.timeouts.connect
+            )
+        except OSError as error:
             raise TransportError(
-                self.node,
-                f"authentication failed for user {endpoint.username!r}; check the password or "
-                "key the cluster file's ssh.password_env / ssh.key_file_env names",
+                self.node, f"cannot connect to {self._where}: {_reason(error)}"
             ) from error
-        except (paramiko.SSHException, OSError) as error:
-            client.close()
+
+    def _handshake(self, ssh: paramiko.Transport) -> None:
+        seconds = self.timeouts.connect
+        ssh.banner_timeout = seconds
+        ssh.auth_timeout = seconds
+        name = host_key_name(self.endpoint.host, self.endpoint.port)
+        preferred = self._known_hosts.host_key_algorithms(name)
+        if preferred:
+            # Ask for the pinned key's type first, or a node with several host keys could
+            # present another (correct but unpinned) one and be refused as unknown.
+            options = ssh.get_security_options()
+            available = list(options.key_types)
+            first = [algorithm for algorithm in preferred if algorithm in available]
+            options.key_types = first + [a for a in available if a not in first]
+        done = threading.Event()
+        try:
+            ssh.start_client(event=done)
+        except _LOST as error:
+            raise self._handshake_failed(error) from error
+        if not done.wait(seconds):
             raise TransportError(
-                self.node, f"cannot connect to {endpoint.host}:{endpoint.port}: {_reason(error)}"
+                self.node, f"no SSH handshake from {self._where} within {seconds:g} s"
+            )
+        if not ssh.is_active():
+            cause = ssh.get_exception()
+            raise self._handshake_failed(cause) from cause
+
+    def _handshake_failed(self, error: BaseException | None) -> TransportError:
+        cause = error
+        if error is not None and str(error).startswith("Error reading SSH protocol banner"):
+            cause = error.__context__  # paramiko wraps why the banner could not be read
+        if cause is None or isinstance(cause, EOFError | ConnectionResetError):
+            return TransportError(
+                self.node, f"{self._where} closed the connection during the SSH handshake"
+            )
+        if isinstance(cause, TimeoutError):
+            return TransportError(
+                self.node,
+                f"no SSH handshake from {self._where} within {self.timeouts.connect:g} s "
+                "(no SSH banner)",
+            )
+        return TransportError(
+            self.node, f"SSH handshake with {self._where} failed: {_reason(cause)}"
+        )
+
+    def _authenticate(self, ssh: paramiko.Transport) -> None:
+        user, credentials = self.endpoint.username, self._credentials
+        attempts: list[tuple[str, str | None, Callable[[], object]]] = []
+        if credentials.key_file is not None:
+            key = self._private_key(credentials.key_file)
+            attempts.append(
+                ("key", credentials.key_file_env, lambda: ssh.auth_publickey(user, key))
+            )
+        if credentials.password is not None:
+            password = credentials.password
+            attempts.append(
+                ("password", credentials.password_env, lambda: ssh.auth_password(user, password))
+            )
+        refused: list[str] = []
+        for what, env, attempt in attempts:
+            try:
+                attempt()
+                return
+            except paramiko.AuthenticationException as error:
+                # paramiko also says "Authentication failed." when the connection died, and
+                # raises this class on its own auth timeout: neither is a refusal.
+                if not ssh.is_active() or "timeout" in str(error).lower():
+                    raise self._login_failed(ssh, error) from error
+                refused.append(self._refusal(error, what, env))
+            except _LOST as error:
+                raise self._login_failed(ssh, error) from error
+        raise TransportError(
+            self.node,
+            f"authentication failed for user {user!r}: "
+            + ("; ".join(refused) or "no password or key to log in with"),
+        )
+
+    def _refusal(self, error: paramiko.AuthenticationException, what: str, env: str | None) -> str:
+        if isinstance(error, paramiko.BadAuthenticationType):
+            offered = ", ".join(error.allowed_types) or "nothing"
+            return f"the node does not accept {what} login (it offers: {offered})"
+        if env is None:
+            return f"the node refused the {what}"
+        if what == "key":
+            return f"the node refused the key {self._credentials.key_file} named by ${env}"
+        return f"the node refused the password in ${env} (check that variable)"
+
+    def _login_failed(self, ssh: paramiko.Transport, error: BaseException) -> TransportError:
+        if not ssh.is_active():
+            return TransportError(self.node, f"{self._where} closed the connection during login")
+        if "timeout" in str(error).lower():
+            return TransportError(
+                self.node,
+                f"no answer to the login from {self._where} within {self.timeouts.connect:g} s",
+            )
+        return TransportError(self.node, f"login to {self._where} failed: {_reason(error)}")
+
+    def _private_key(self, path: Path) -> paramiko.PKey:
+        env = self._credentials.key_file_env
+        named = f"the SSH key {path} (from ${env})" if env else f"the SSH key {path}"
+        try:
+            return paramiko.PKey.from_path(path, self._credentials.password)
+        except paramiko.PasswordRequiredException as error:
+            raise TransportError(
+                self.node, f"{named} is encrypted; give an unencrypted key"
             ) from error
-        self._client = client
+        except (paramiko.SSHException, OSError, ValueError) as error:
+            raise TransportError(self.node, f"{named} cannot be read: {_reason(error)}") from error
 
     def _transport(self) -> paramiko.Transport:
         self.connect()
-        assert self._client is not None
-        transport = self._client.get_transport()
-        if transport is None or not transport.is_active():
+        assert self._ssh is not None
+        if not self._ssh.is_active():
             raise TransportError(self.node, "the SSH connection was lost")
-        return transport
+        return self._ssh
 
     # --- the interactive shell (bytes in, bytes out; prompts belong to the session) ------
     def open_shell(self) -> None:
@@ -183,7 +323,7 @@ class SSHTransport:
             channel = self._transport().open_session(timeout=self.timeouts.connect)
             channel.get_pty(term="vt100", width=250, height=1000)
             channel.invoke_shell()
-        except (paramiko.SSHException, OSError) as error:
+        except _LOST as error:
             raise TransportError(self.node, f"cannot open a shell: {_reason(error)}") from error
         self._channel = channel
 
@@ -191,7 +331,7 @@ class SSHTransport:
         channel = self._require_channel()
         try:
             channel.sendall(data.encode())
-        except (paramiko.SSHException, OSError) as error:
+        except _LOST as error:
             raise TransportError(
                 self.node, f"connection lost while sending: {_reason(error)}"
             ) from error
@@ -204,7 +344,7 @@ class SSHTransport:
             data = channel.recv(65536)
         except TimeoutError:
             return ""
-        except (paramiko.SSHException, OSError) as error:
+        except _LOST as error:
             raise TransportError(
                 self.node, f"connection lost while reading: {_reason(error)}"
             ) from error
@@ -222,7 +362,7 @@ class SSHTransport:
         if self._sftp is None:
             try:
                 sftp = paramiko.SFTPClient.from_transport(self._transport())
-            except (paramiko.SSHException, OSError) as error:
+            except _LOST as error:
                 raise TransportError(self.node, f"cannot open SFTP: {_reason(error)}") from error
             if sftp is None:
                 raise TransportError(self.node, "cannot open SFTP")
@@ -238,7 +378,7 @@ class SSHTransport:
             sftp.getfo(name, buffer)
         except FileNotFoundError:
             return None
-        except (paramiko.SSHException, OSError) as error:
+        except _LOST as error:
             raise TransportError(
                 self.node, f"cannot read {name} over SFTP: {_reason(error)}"
             ) from error
@@ -248,7 +388,7 @@ class SSHTransport:
         sftp = self._sftp_client()
         try:
             sftp.putfo(io.BytesIO(data), name, file_size=len(data), confirm=True)
-        except (paramiko.SSHException, OSError) as error:
+        except _LOST as error:
             raise TransportError(
                 self.node, f"cannot write {name} over SFTP: {_reason(error)}"
             ) from error
@@ -265,7 +405,7 @@ class SSHTransport:
             if self.file_size(name) is not None:
                 return False
             raise TransportError(self.node, f"cannot create {name}: {_reason(error)}") from error
-        except paramiko.SSHException as error:
+        except (paramiko.SSHException, EOFError) as error:
             raise TransportError(self.node, f"cannot create {name}: {_reason(error)}") from error
         return True
 
@@ -275,7 +415,7 @@ class SSHTransport:
             sftp.remove(name)
         except FileNotFoundError:
             return
-        except (paramiko.SSHException, OSError) as error:
+        except _LOST as error:
             raise TransportError(self.node, f"cannot remove {name}: {_reason(error)}") from error
 
     def download(self, name: str, local: Path) -> int:
@@ -284,7 +424,7 @@ class SSHTransport:
         try:
             sftp.get(name, str(local))
             return int(sftp.stat(name).st_size or 0)
-        except (paramiko.SSHException, OSError) as error:
+        except _LOST as error:
             raise TransportError(self.node, f"cannot download {name}: {_reason(error)}") from error
 
     def file_size(self, name: str) -> int | None:
@@ -293,28 +433,22 @@ class SSHTransport:
             attributes = sftp.stat(name)
         except FileNotFoundError:
             return None
-        except (paramiko.SSHException, OSError) as error:
+        except _LOST as error:
             raise TransportError(self.node, f"cannot stat {name}: {_reason(error)}") from error
         if attributes.st_mode is not None and not stat.S_ISREG(attributes.st_mode):
             return None
         return int(attributes.st_size or 0)
 
     def close(self) -> None:
-        for closable in (self._sftp, self._channel, self._client):
+        for closable in (self._sftp, self._channel, self._ssh):
             if closable is not None:
-                with contextlib.suppress(paramiko.SSHException, OSError):
+                with contextlib.suppress(*_LOST):
                     closable.close()
         self._sftp = self._channel = None
-        self._client = None
+        self._ssh = None
 
 
 def _reason(error: BaseException) -> str:
-    if isinstance(error, paramiko.ssh_exception.NoValidConnectionsError):
-        return (
-            "connection refused"
-            if all(isinstance(e, ConnectionRefusedError) for e in error.errors.values())
-            else str(error)
-        )
     if isinstance(error, socket.timeout | TimeoutError):
         return "timed out"
     if isinstance(error, ConnectionRefusedError):

@@ -80,7 +80,13 @@ def backup_name(cluster: str, now: datetime) -> str:
     return f"reconcile-{cluster}-{now.strftime('%Y%m%dT%H%M%SZ')}"
 
 
-def plan_cluster(desired: DesiredCluster, live: LiveCluster, *, now: datetime) -> ClusterPlan:
+def plan_cluster(
+    desired: DesiredCluster,
+    live: LiveCluster,
+    *,
+    now: datetime,
+    backup_time: datetime | None = None,
+) -> ClusterPlan:
     facts = gather_facts(desired, live)
     fingerprint = state_fingerprint(live)
     blocking = [
@@ -100,7 +106,7 @@ def plan_cluster(desired: DesiredCluster, live: LiveCluster, *, now: datetime) -
     findings = _differences(facts)
     master = facts.master
     steps = _Steps()
-    name = backup_name(desired.name, now)
+    name = backup_name(desired.name, backup_time or now)
     if _master_is_healthy(facts):
         strategy = _plan_around_master(facts, steps, name)
     else:

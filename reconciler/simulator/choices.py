@@ -114,6 +114,15 @@ CHOICES: Final[dict[str, Choice]] = {
         "ERROR: Backup not found: {name}",
         "U12: backup rollback's behaviour for a missing backup is not published.",
     ),
+    "error.failure_line": Choice(
+        "FAILURE: {reason}",
+        "§2.3a: TAC 217320 publishes 'FAILURE:' lines as the refusal of a component enable "
+        "command ('streamer enable'), and TAC 213821 the SUCCESS/FAILURE convention for the "
+        "other components' enable; whether database cluster, pki or backup commands ever "
+        "answer FAILURE: is unknown. The simulator has no component enable commands and does "
+        "not print it for database, pki or backup commands (they answer ERROR:); the "
+        "reconciler treats a FAILURE: line exactly like an ERROR: line.",
+    ),
     "usage.database_cluster": Choice(
         "Usage:\n"
         "  database cluster status\n"

@@ -16,6 +16,7 @@ import paramiko
 import yaml
 from cryptography.hazmat.primitives import serialization
 
+from reconciler.desired.yamlfile import size_problem, structure_problem
 from reconciler.errors import ConfigError
 from reconciler.simulator.cluster import address_key
 from reconciler.simulator.state import CERT_ROLES, CertConfig, Group, SimNode, Wording
@@ -24,10 +25,18 @@ SCENARIO_FILE = "scenario.yaml"
 
 
 def load_scenario(directory: Path) -> dict[str, Any]:
+    """The scenario mapping; refused like a cluster file when oversized or using aliases."""
     path = directory / SCENARIO_FILE
     try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
+        too_big = size_problem(path.stat().st_size, "scenario file")
+        if too_big:
+            raise ConfigError(f"{path}: {too_big}")
+        text = path.read_text(encoding="utf-8")
+        refused = structure_problem(text, "scenario files")
+        if refused:
+            raise ConfigError(f"{path}: {refused}")
+        data = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise ConfigError(f"{path}: cannot read the simulator scenario: {error}") from error
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a scenario is a mapping")

@@ -77,7 +77,8 @@ class NodeHandler:
 
     def on_sftp(self, operation: str, path: str, username: str) -> None:
         self._cluster.model.log(self._node, username, "sftp", f"{operation} {path}")
-        if operation == "put" and self._node.faults.corrupt_uploads:
+        pattern = self._node.faults.corrupt_uploads
+        if operation == "put" and pattern is not None and fnmatch.fnmatchcase(path, pattern):
             target = self._node.file_path(path)
             data = bytearray(target.read_bytes())
             if data:
@@ -226,10 +227,11 @@ class SimulatedCluster:
             entry = (operation, pattern)
             (faults.sftp_refuse.add if refuse else faults.sftp_refuse.discard)(entry)
 
-    def corrupt_uploads(self, key: str, corrupt: bool = True) -> None:
-        """Files written over SFTP to this node land damaged (one byte flipped)."""
+    def corrupt_uploads(self, key: str, corrupt: bool = True, pattern: str = "*") -> None:
+        """Files matching ``pattern`` written over SFTP to this node land damaged (one byte
+        flipped)."""
         with self.model.lock:
-            self.model.node(key).faults.corrupt_uploads = corrupt
+            self.model.node(key).faults.corrupt_uploads = pattern if corrupt else None
 
     def set_delay(self, key: str, seconds: float) -> None:
         """Slow responses: every command waits this long before answering."""

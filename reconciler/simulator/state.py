@@ -85,7 +85,7 @@ class Faults:
     disconnect_on: dict[str, str] = field(default_factory=dict)  # command prefix -> before|after
     delay: float = 0.0
     sftp_refuse: set[tuple[str, str]] = field(default_factory=set)  # (get|put, name glob)
-    corrupt_uploads: bool = False  # a file written over SFTP lands with its bytes damaged
+    corrupt_uploads: str | None = None  # name glob: such files written over SFTP land damaged
 
 
 @dataclass(frozen=True)

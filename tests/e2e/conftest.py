@@ -1,4 +1,8 @@
-"""End-to-end fixtures: a throwaway GitOps repo with the lab, and `reconcile sim` serving it."""
+"""End-to-end fixtures: a throwaway GitOps repo with the lab, and `reconcile sim` serving it.
+
+Each test's lab has its own loopback subnet and port (`lab_addresses`), so e2e runs can go in
+parallel and beside `make demo`, which serves the lab on its real addresses.
+"""
 
 from __future__ import annotations
 
@@ -17,18 +21,25 @@ import pytest
 
 from reconciler.simulator.lab import build_cluster, load_topology
 from reconciler.simulator.service import SimulatedCluster
-from tests.support.lab import FAST, REPO
+from tests.support.lab import FAST, REPO, LabAddresses, free_lab_addresses, move_lab
 
 LAB_ENV = {"CMS_LAB_PASSWORD": "cms-lab", "CMS_LAB_KEY_PASSPHRASE": "cms-lab"}
 RECONCILE = [sys.executable, "-m", "reconciler"]
 
 
 @pytest.fixture
-def lab_repo(tmp_path: Path) -> Path:
-    """A copy of the lab's desired state and scenario, free for a test to change."""
+def lab_addresses() -> LabAddresses:
+    """This test's lab addresses and port, free when chosen."""
+    return free_lab_addresses()
+
+
+@pytest.fixture
+def lab_repo(tmp_path: Path, lab_addresses: LabAddresses) -> Path:
+    """A copy of the lab's desired state and scenario on `lab_addresses`, free to change."""
     repo = tmp_path / "gitops"
     for folder in ("clusters", "certs", "sim"):
         shutil.copytree(REPO / folder, repo / folder)
+    move_lab(repo, lab_addresses)
     return repo
 
 
@@ -51,6 +62,7 @@ def reconcile(
 class RunningSim:
     process: subprocess.Popen[str]
     state_file: Path
+    addresses: LabAddresses
 
     def state(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(self.state_file.read_text())
@@ -64,8 +76,10 @@ class RunningSim:
 
 
 @pytest.fixture
-def running_lab(lab_repo: Path, tmp_path: Path) -> Iterator[RunningSim]:
-    """`reconcile sim --cluster lab` on the lab's real addresses and port."""
+def running_lab(
+    lab_repo: Path, lab_addresses: LabAddresses, tmp_path: Path
+) -> Iterator[RunningSim]:
+    """`reconcile sim --cluster lab` serving `lab_repo`, on `lab_addresses`."""
     state_file = tmp_path / "sim-state.json"
     process = subprocess.Popen(
         [
@@ -102,7 +116,7 @@ def running_lab(lab_repo: Path, tmp_path: Path) -> Iterator[RunningSim]:
         stderr = process.stderr.read() if process.stderr else ""
         pytest.fail(f"reconcile sim did not become ready: {lines} {stderr}")
     try:
-        yield RunningSim(process, state_file)
+        yield RunningSim(process, state_file, lab_addresses)
     finally:
         process.terminate()
         try:
@@ -113,7 +127,7 @@ def running_lab(lab_repo: Path, tmp_path: Path) -> Iterator[RunningSim]:
 
 @pytest.fixture
 def lab_sim(lab_repo: Path, tmp_path: Path) -> Iterator[SimulatedCluster]:
-    """The lab served in-process on its real addresses, so tests can inject faults."""
+    """The lab of `lab_repo` served in-process (on `lab_addresses`), so tests can inject faults."""
     topology = load_topology(lab_repo, "lab")
     cluster = build_cluster(
         lab_repo, topology, env=LAB_ENV, workdir=tmp_path / "sim", durations=FAST

@@ -11,10 +11,11 @@ import pytest
 from reconciler.simulator.lab import build_cluster, load_topology
 from reconciler.simulator.service import SimulatedCluster
 from tests.e2e.conftest import LAB_ENV, reconcile
-from tests.support.lab import FAST
+from tests.support.lab import FAST, LabAddresses
 
 pytestmark = pytest.mark.e2e
-MASTER, SLAVE1, SLAVE2 = "127.0.85.73", "127.0.85.74", "127.0.85.75"
+# The simulator finds nodes by name too; addresses differ per test (see `lab_addresses`).
+MASTER, SLAVE1, SLAVE2 = "cms1", "cms2", "cms3"
 NODES = (MASTER, SLAVE1, SLAVE2)
 
 
@@ -35,7 +36,7 @@ def assert_converged_on(lab_sim: SimulatedCluster, master_data: str) -> None:
         assert node["content_id"] == master_data, node["name"]
         assert node["status"] == "Enabled"
         assert node["certs"]["ca_cert"]["file"] == "CAVD.cer"
-    roles = {node["address"]: node["role"] for node in snapshot["nodes"]}
+    roles = {node["name"]: node["role"] for node in snapshot["nodes"]}
     assert roles == {MASTER: "master", SLAVE1: "replica", SLAVE2: "replica"}
 
 
@@ -83,7 +84,7 @@ FAULTS: dict[str, tuple[Fault, Fault, str]] = {
         "(remove) on cms3",
     ),
     "upload": (
-        lambda sim: sim.corrupt_uploads(SLAVE1),
+        lambda sim: sim.corrupt_uploads(SLAVE1, pattern="dbcluster*"),
         lambda sim: sim.corrupt_uploads(SLAVE1, corrupt=False),
         "(upload) on cms2",
     ),
@@ -107,7 +108,7 @@ FAULTS: dict[str, tuple[Fault, Fault, str]] = {
 
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_a_failure_stops_apply_and_plan_then_apply_converge(
-    lab_sim: SimulatedCluster, lab_repo: Path, fault: str
+    lab_sim: SimulatedCluster, lab_repo: Path, lab_addresses: LabAddresses, fault: str
 ) -> None:
     inject, clear, where = FAULTS[fault]
     master_data = lab_sim.node(MASTER).content_id
@@ -122,7 +123,7 @@ def test_a_failure_stops_apply_and_plan_then_apply_converge(
     code, continuation = plan(lab_repo)
     assert code == 2
     steps = continuation["clusters"][0]["steps"]  # type: ignore[index]
-    assert all(step["node"] != MASTER or step["action"] != "join" for step in steps)
+    assert all(step["node"] != lab_addresses.cms1 or step["action"] != "join" for step in steps)
     code, _, err = apply(lab_repo)
     assert code == 0, err
     assert_converged_on(lab_sim, master_data)
@@ -205,10 +206,14 @@ def test_without_a_terminal_and_without_auto_approve_nothing_happens(
     assert all(cmd == "database cluster status" for node in NODES for cmd in lab_sim.commands(node))
 
 
-def test_a_master_change_needs_the_flag(lab_sim: SimulatedCluster, lab_repo: Path) -> None:
+def test_a_master_change_needs_the_flag(
+    lab_sim: SimulatedCluster, lab_repo: Path, lab_addresses: LabAddresses
+) -> None:
     cluster_file = lab_repo / "clusters" / "lab.yaml"
     cluster_file.write_text(
-        cluster_file.read_text().replace("master: 127.0.85.73", "master: 127.0.85.74")
+        cluster_file.read_text().replace(
+            f"master: {lab_addresses.cms1}", f"master: {lab_addresses.cms2}"
+        )
     )
     code, _, err = apply(lab_repo)
     assert code == 1

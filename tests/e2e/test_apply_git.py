@@ -15,7 +15,7 @@ from reconciler.simulator.service import SimulatedCluster
 from tests.e2e.conftest import LAB_ENV, RECONCILE, reconcile
 
 pytestmark = pytest.mark.e2e
-NODES = ("127.0.85.73", "127.0.85.74", "127.0.85.75")
+NODES = ("cms1", "cms2", "cms3")  # the simulator finds nodes by name too
 
 
 def commit_all(repo: Path, message: str) -> str:

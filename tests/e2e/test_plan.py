@@ -10,7 +10,6 @@ import pytest
 from tests.e2e.conftest import RunningSim, reconcile
 
 pytestmark = pytest.mark.e2e
-NODES = ("127.0.85.73", "127.0.85.74", "127.0.85.75")
 READ_ONLY_COMMANDS = {"database cluster status"}
 READ_ONLY_SFTP = {"get", "stat", "listdir"}
 
@@ -18,7 +17,8 @@ READ_ONLY_SFTP = {"get", "stat", "listdir"}
 def test_plan_shows_the_seed_rotation_and_changes_nothing(
     running_lab: RunningSim, lab_repo: Path, tmp_path: Path
 ) -> None:
-    before = {address: running_lab.node(address)["content_id"] for address in NODES}
+    cms1, cms2, cms3 = nodes = running_lab.addresses.nodes
+    before = {address: running_lab.node(address)["content_id"] for address in nodes}
     result = reconcile(
         "--plan",
         "--cluster",
@@ -36,11 +36,11 @@ def test_plan_shows_the_seed_rotation_and_changes_nothing(
     assert cluster["strategy"] == "reform"
     actions = [(step["node"], step["action"]) for step in cluster["steps"]]
     removes = [node for node, action in actions if action == "remove"]
-    assert removes == ["127.0.85.74", "127.0.85.75", "127.0.85.73"]  # slaves first, master last
-    assert [node for node, action in actions if action == "initialize"] == ["127.0.85.73"]
-    assert [node for node, action in actions if action == "join"] == list(NODES[1:])
-    assert ("127.0.85.74", "initialize") not in actions  # the seed's extra initialize is not copied
-    for address in NODES:
+    assert removes == [cms2, cms3, cms1]  # slaves first, master last
+    assert [node for node, action in actions if action == "initialize"] == [cms1]
+    assert [node for node, action in actions if action == "join"] == [cms2, cms3]
+    assert (cms2, "initialize") not in actions  # the seed's extra initialize is not copied
+    for address in nodes:
         commands = running_lab.log(address, "command")
         assert set(commands) <= READ_ONLY_COMMANDS, commands
         operations = {detail.split(" ")[0] for detail in running_lab.log(address, "sftp")}
@@ -52,7 +52,7 @@ def test_plan_shows_the_seed_rotation_and_changes_nothing(
 def test_plan_text_and_markdown(running_lab: RunningSim, lab_repo: Path) -> None:
     text = reconcile("--plan", "--cluster", "lab", repo=lab_repo)
     assert text.returncode == 2, text.stderr
-    assert "database cluster join 127.0.85.73" in text.stdout
+    assert f"database cluster join {running_lab.addresses.cms1}" in text.stdout
     assert "Plan: 27 steps on 3 nodes (reform)." in text.stdout
     markdown = reconcile("--plan", "--cluster", "lab", "--format", "markdown", repo=lab_repo)
     assert markdown.returncode == 2
@@ -68,5 +68,5 @@ def test_plan_with_invalid_desired_state_exits_1_without_contacting_nodes(
     assert result.returncode == 1
     assert "certs/lab/CAVD.cer" in result.stderr
     assert "Traceback" not in result.stderr
-    for address in NODES:
+    for address in running_lab.addresses.nodes:
         assert running_lab.log(address, "connect") == []

@@ -11,22 +11,23 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from reconciler.simulator.lab import build_cluster
+from reconciler.simulator.lab import build_cluster, load_topology
 from reconciler.simulator.service import SimulatedCluster
 from reconciler.simulator.state import SimClock
-from tests.support.lab import FAST, LAB_PASSWORD, REPO, lab_topology
+from tests.support.lab import FAST, LAB_PASSWORD, LabAddresses, member_line
 from tests.support.mmp_client import MMPClient
 
 pytestmark = pytest.mark.e2e
 
-MASTER, SLAVE1, SLAVE2 = "127.0.85.73", "127.0.85.74", "127.0.85.75"
+# The simulator finds nodes by name too; addresses differ per test (see `lab_addresses`).
+MASTER, SLAVE1, SLAVE2 = "cms1", "cms2", "cms3"
 
 
 @pytest.fixture
-def lab(tmp_path: Path) -> Iterator[SimulatedCluster]:
+def lab(lab_repo: Path, tmp_path: Path) -> Iterator[SimulatedCluster]:
     cluster = build_cluster(
-        REPO,
-        lab_topology(),
+        lab_repo,
+        load_topology(lab_repo, "lab"),
         env={"CMS_LAB_PASSWORD": LAB_PASSWORD},
         workdir=tmp_path / "sim",
         durations=FAST,
@@ -38,17 +39,18 @@ def lab(tmp_path: Path) -> Iterator[SimulatedCluster]:
 
 
 def test_node_down_refuses_connections_and_peers_see_it_disconnected(
-    lab: SimulatedCluster,
+    lab: SimulatedCluster, lab_addresses: LabAddresses
 ) -> None:
     lab.set_down(SLAVE2)
     host, port = lab.server(SLAVE2).address
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((host, port), timeout=5).close()
     with MMPClient(lab, MASTER, LAB_PASSWORD) as client:
-        assert "  127.0.85.75         : Disconnected" in client.run("database cluster status")
+        status = client.run("database cluster status")
+    assert member_line(lab_addresses.cms3, "Disconnected") in status
     lab.set_down(SLAVE2, down=False)
     with MMPClient(lab, SLAVE2, LAB_PASSWORD) as client:
-        assert "127.0.85.75 (me)" in client.run("database cluster status")
+        assert f"{lab_addresses.cms3} (me)" in client.run("database cluster status")
 
 
 def test_disconnect_in_the_middle_of_a_command(lab: SimulatedCluster) -> None:
@@ -91,15 +93,16 @@ def test_slow_responses(lab: SimulatedCluster) -> None:
         assert time.monotonic() - started >= 0.4
 
 
-def test_partition_between_nodes(lab: SimulatedCluster) -> None:
+def test_partition_between_nodes(lab: SimulatedCluster, lab_addresses: LabAddresses) -> None:
     lab.partition(SLAVE1, MASTER)
     with MMPClient(lab, SLAVE1, LAB_PASSWORD) as client:
         status = client.run("database cluster status")
-    assert "  127.0.85.73         : Disconnected" in status
-    assert "  127.0.85.74 (me)    : Connected Slave\n" in status
+    assert member_line(lab_addresses.cms1, "Disconnected") in status
+    assert member_line(lab_addresses.cms2, "Connected Slave", me=True) + "\n" in status
     lab.heal()
     with MMPClient(lab, SLAVE1, LAB_PASSWORD) as client:
-        assert "  127.0.85.73         : Connected Master" in client.run("database cluster status")
+        status = client.run("database cluster status")
+    assert member_line(lab_addresses.cms1, "Connected Master") in status
 
 
 def test_wrong_password_is_refused(lab: SimulatedCluster) -> None:
@@ -108,16 +111,16 @@ def test_wrong_password_is_refused(lab: SimulatedCluster) -> None:
 
 
 def test_state_file_and_log_record_every_command_with_user_and_time(
-    lab: SimulatedCluster, tmp_path: Path
+    lab: SimulatedCluster, lab_addresses: LabAddresses, tmp_path: Path
 ) -> None:
     with MMPClient(lab, MASTER, LAB_PASSWORD) as client:
         client.run("database cluster status")
         client.run("pki list")
         client.sftp().listdir(".")
     state = json.loads((tmp_path / "state.json").read_text())
-    cms1 = next(node for node in state["nodes"] if node["address"] == MASTER)
+    cms1 = next(node for node in state["nodes"] if node["address"] == lab_addresses.cms1)
     assert cms1["role"] == "master"
-    assert cms1["members"] == [MASTER, SLAVE1, SLAVE2]
+    assert cms1["members"] == list(lab_addresses.nodes)
     assert cms1["certs"]["client_cert"]["file"] == "EXPRSVR.cer"
     assert len(cms1["certs"]["client_cert"]["sha256"]) == 64
     kinds = [(entry["kind"], entry["detail"].split(" ")[0]) for entry in cms1["log"]]

@@ -9,19 +9,30 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.simulator.lab import build_cluster, load_topology
 from reconciler.simulator.scenario import device_bytes
 from reconciler.simulator.service import SimulatedCluster
-from tests.support.lab import LAB_BUNDLE, LAB_PASSWORD, REPO, make_lab
+from reconciler.simulator.state import SimClock
+from tests.support.lab import FAST, LAB_BUNDLE, LAB_PASSWORD, REPO, LabAddresses, member_line
 from tests.support.mmp_client import MMPClient
 
 pytestmark = pytest.mark.e2e
 
-MASTER, SLAVES = "127.0.85.73", ("127.0.85.74", "127.0.85.75")
+# The simulator finds nodes by name too; addresses differ per test (see `lab_addresses`).
+MASTER, SLAVES = "cms1", ("cms2", "cms3")
 
 
 @pytest.fixture
-def lab(tmp_path: Path) -> Iterator[SimulatedCluster]:
-    with make_lab(tmp_path / "sim") as cluster:
+def lab(lab_repo: Path, tmp_path: Path) -> Iterator[SimulatedCluster]:
+    cluster = build_cluster(
+        lab_repo,
+        load_topology(lab_repo, "lab"),
+        env={"CMS_LAB_PASSWORD": LAB_PASSWORD},
+        workdir=tmp_path / "sim",
+        durations=FAST,
+        clock=SimClock(),
+    )
+    with cluster:
         yield cluster
 
 
@@ -36,7 +47,10 @@ def wait_for_last_command(client: MMPClient, command: str, timeout: float = 10) 
     raise AssertionError(f"{command!r} did not finish; last status:\n{status}")
 
 
-def test_seed_procedure_over_ssh(lab: SimulatedCluster, tmp_path: Path) -> None:
+def test_seed_procedure_over_ssh(
+    lab: SimulatedCluster, lab_addresses: LabAddresses, tmp_path: Path
+) -> None:
+    master = lab_addresses.cms1
     original_master_data = lab.node(MASTER).content_id
     clients = {node: MMPClient(lab, node, LAB_PASSWORD) for node in (MASTER, *SLAVES)}
     try:
@@ -93,8 +107,8 @@ def test_seed_procedure_over_ssh(lab: SimulatedCluster, tmp_path: Path) -> None:
         status = wait_for_last_command(clients[MASTER], "database cluster initialize")
         assert status == (
             "Status                : Enabled\n\nNodes:\n"
-            "  127.0.85.73 (me)    : Connected Master\n"
-            "Node in use           : 127.0.85.73\n\n"
+            f"{member_line(master, 'Connected Master', me=True)}\n"
+            f"Node in use           : {master}\n\n"
             "Interface              : a\n\n"
             "Certificates\n"
             "  Server Key           : dbclusterserver.key\n"
@@ -106,19 +120,21 @@ def test_seed_procedure_over_ssh(lab: SimulatedCluster, tmp_path: Path) -> None:
         )
         # Step 12: join the slaves to the master.
         for node in SLAVES:
-            output = clients[node].run("database cluster join 127.0.85.73", answer="Y")
+            output = clients[node].run(f"database cluster join {master}", answer="Y")
             assert "The contents of this node's database will be destroyed!" in output
-            wait_for_last_command(clients[node], "database cluster join 127.0.85.73")
+            wait_for_last_command(clients[node], f"database cluster join {master}")
         # Step 13: the cluster is good again, on every node.
+        in_sync = "Connected Slave ( In Sync )"
+        states = {"cms1": "Connected Master", "cms2": in_sync, "cms3": in_sync}
         for node, client in clients.items():
             status = client.run("database cluster status")
-            me = {address: " (me)" if address == node else "     " for address in (MASTER, *SLAVES)}
+            members = "".join(
+                member_line(address, states[name], me=name == node) + "\n"
+                for name, address in lab_addresses.by_name.items()
+            )
             assert status.startswith(
-                "Status                : Enabled\n\nNodes:\n"
-                f"  127.0.85.73{me[MASTER]}    : Connected Master\n"
-                f"  127.0.85.74{me[SLAVES[0]]}    : Connected Slave ( In Sync )\n"
-                f"  127.0.85.75{me[SLAVES[1]]}    : Connected Slave ( In Sync )\n"
-                "Node in use           : 127.0.85.73\n"
+                f"Status                : Enabled\n\nNodes:\n{members}"
+                f"Node in use           : {master}\n"
             )
         snapshot = lab.snapshot()
         assert {n["content_id"] for n in snapshot["nodes"]} == {original_master_data}

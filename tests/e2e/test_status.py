@@ -11,10 +11,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from reconciler.simulator.lab import build_cluster, load_topology
 from tests.e2e.conftest import RunningSim, reconcile
-from tests.support.lab import FAST
+from tests.support.lab import FAST, LabAddresses
 
 pytestmark = pytest.mark.e2e
-NODES = ("127.0.85.73", "127.0.85.74", "127.0.85.75")
 
 
 def test_status_shows_the_seed_state(running_lab: RunningSim, lab_repo: Path) -> None:
@@ -22,11 +21,12 @@ def test_status_shows_the_seed_state(running_lab: RunningSim, lab_repo: Path) ->
     assert result.returncode == 0, result.stderr
     cluster = json.loads(result.stdout)["clusters"][0]
     assert cluster["name"] == "lab"
+    cms1, cms2, _ = running_lab.addresses.nodes
     by_address = {node["address"]: node for node in cluster["nodes"]}
-    assert by_address["127.0.85.73"]["role"] == "master"
+    assert by_address[cms1]["role"] == "master"
     for node in by_address.values():
         assert node["reachable"] is True
-        assert node["node_in_use"] == "127.0.85.73"
+        assert node["node_in_use"] == cms1
         certificates = node["certificates"]
         assert certificates["server_cert"]["expired"] is True
         assert certificates["client_cert"] == {
@@ -37,7 +37,7 @@ def test_status_shows_the_seed_state(running_lab: RunningSim, lab_repo: Path) ->
         }
         assert len(certificates["client_cert"]["sha256"]) == 64
         assert certificates["ca_cert"]["expired"] is False
-    assert by_address["127.0.85.74"]["in_sync"] is False
+    assert by_address[cms2]["in_sync"] is False
 
 
 def test_status_text_and_one_connection_per_node(running_lab: RunningSim, lab_repo: Path) -> None:
@@ -45,21 +45,23 @@ def test_status_text_and_one_connection_per_node(running_lab: RunningSim, lab_re
     assert result.returncode == 0, result.stderr
     assert "dbclusterserver.cer (expired)" in result.stdout
     assert "EXPRSVR.cer (expired)" in result.stdout
-    for address in NODES:
+    for address in running_lab.addresses.nodes:
         assert len(running_lab.log(address, "connect")) == 1
         assert running_lab.log(address, "command") == ["database cluster status"]
         # The certificate files were hashed over SFTP on the same connection.
         assert running_lab.log(address, "sftp")
 
 
-def _replace_pin(repo: Path, address: str, replacement: str | None) -> None:
+def _replace_pin(
+    repo: Path, addresses: LabAddresses, address: str, replacement: str | None
+) -> None:
     path = repo / "clusters" / "known_hosts"
     lines = []
     for line in path.read_text().splitlines():
-        if line.startswith(f"[{address}]:"):
+        if line.startswith(f"{addresses.pin(address)} "):
             if replacement is None:
                 continue
-            line = f"[{address}]:2222 {replacement}"
+            line = f"{addresses.pin(address)} {replacement}"
         lines.append(line)
     path.write_text("\n".join(lines) + "\n")
 
@@ -68,39 +70,41 @@ def test_a_changed_host_key_is_refused_before_any_command(
     running_lab: RunningSim, lab_repo: Path
 ) -> None:
     other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBU1Bomln9fH1wq1eHPydG0OgwnP0q9H3xcqCnXLIEAA"
-    _replace_pin(lab_repo, "127.0.85.74", other)
+    cms2 = running_lab.addresses.cms2
+    _replace_pin(lab_repo, running_lab.addresses, cms2, other)
     result = reconcile("status", "--cluster", "lab", "--format", "json", repo=lab_repo)
     assert result.returncode == 1
     node = json.loads(result.stdout)["clusters"][0]["nodes"][1]
     assert node["reachable"] is False
     assert "host key CHANGED" in node["error"]
     assert "SHA256:" in node["error"]
-    assert running_lab.log("127.0.85.74", "command") == []
-    assert running_lab.log("127.0.85.74", "connect") == []  # refused before authentication
+    assert running_lab.log(cms2, "command") == []
+    assert running_lab.log(cms2, "connect") == []  # refused before authentication
 
 
 def test_a_missing_host_key_is_refused_before_any_command(
     running_lab: RunningSim, lab_repo: Path
 ) -> None:
-    _replace_pin(lab_repo, "127.0.85.75", None)
+    cms3 = running_lab.addresses.cms3
+    _replace_pin(lab_repo, running_lab.addresses, cms3, None)
     result = reconcile("status", "--cluster", "lab", repo=lab_repo)
     assert result.returncode == 1
     assert "unknown host key ssh-ed25519 SHA256:" in result.stdout
     assert "never added automatically" in result.stdout
-    assert running_lab.log("127.0.85.75", "command") == []
-    assert "127.0.85.75" not in (lab_repo / "clusters" / "known_hosts").read_text()
+    assert running_lab.log(cms3, "command") == []
+    assert cms3 not in (lab_repo / "clusters" / "known_hosts").read_text()
 
 
 def test_an_unreachable_node_is_reported_and_exit_is_1(
     running_lab: RunningSim, lab_repo: Path
 ) -> None:
+    cms3, port = running_lab.addresses.cms3, running_lab.addresses.port
     cluster_file = lab_repo / "clusters" / "lab.yaml"
-    cluster_file.write_text(
-        cluster_file.read_text().replace(
-            "{name: cms3, address: 127.0.85.75, ssh_port: 2222}",
-            "{name: cms3, address: 127.0.85.75, ssh_port: 2299}",
-        )
-    )
+    text = cluster_file.read_text()
+    served = f"{{name: cms3, address: {cms3}, ssh_port: {port}}}"
+    closed = f"{{name: cms3, address: {cms3}, ssh_port: {port + 1}}}"  # the subnet is ours
+    assert served in text
+    cluster_file.write_text(text.replace(served, closed))
     result = reconcile("status", "--cluster", "lab", "--format", "json", repo=lab_repo)
     assert result.returncode == 1
     nodes = json.loads(result.stdout)["clusters"][0]["nodes"]

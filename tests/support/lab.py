@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import random
+import re
+import socket
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from reconciler.simulator.lab import SimNodeSpec, SimTopology, build_cluster
 from reconciler.simulator.service import SimulatedCluster
 from reconciler.simulator.state import Durations, SimClock
 
 REPO = Path(__file__).resolve().parents[2]
+# The lab's own addresses: only for tests that never listen on them, or listen on port 0.
 LAB_NODES = (("cms1", "127.0.85.73"), ("cms2", "127.0.85.74"), ("cms3", "127.0.85.75"))
 LAB_PASSWORD = "lab-test-password"
 # The new bundle in certs/lab/, in `database cluster certs` argument order.
@@ -22,6 +30,121 @@ LAB_BUNDLE = (
     "CAVD.cer",
 )
 FAST = Durations(remove=0.3, initialize=0.3, join=0.3, upgrade_schema=0.2)
+
+
+@dataclass(frozen=True)
+class LabAddresses:
+    """Where one test's lab listens: a loopback subnet and a port no other run is using.
+
+    Node addresses keep the lab's last octets (cms1 .73, cms2 .74, cms3 .75); `spare` (.76)
+    is free too, for tests that add a node.
+    """
+
+    cms1: str
+    cms2: str
+    cms3: str
+    spare: str
+    port: int
+
+    @property
+    def nodes(self) -> tuple[str, str, str]:
+        """The lab's nodes in clusters/lab.yaml order; cms1 is the master."""
+        return (self.cms1, self.cms2, self.cms3)
+
+    @property
+    def by_name(self) -> dict[str, str]:
+        return {"cms1": self.cms1, "cms2": self.cms2, "cms3": self.cms3}
+
+    def pin(self, address: str) -> str:
+        """The known_hosts name of ``address`` on this lab's port: ``[address]:port``."""
+        return f"[{address}]:{self.port}"
+
+
+def _can_listen(addresses: Iterable[str], port: int) -> bool:
+    """Whether every address can listen on ``port`` now: binding is the only reliable check."""
+    with contextlib.ExitStack() as sockets:
+        for address in addresses:
+            sock = sockets.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            try:
+                sock.bind((address, port))
+                sock.listen()
+            except OSError:
+                return False
+    return True
+
+
+def free_lab_addresses(attempts: int = 100) -> LabAddresses:
+    """A random 127.A.B.0/24 (never 127.0.x.x, so never `make demo`'s 127.0.85.x) and port.
+
+    SystemRandom, because pytest plugins and hypothesis seed `random`: two runs started
+    together would otherwise draw the same subnet. Ports stay below Linux's ephemeral range
+    (32768+), which outgoing connections and port-0 servers draw from.
+    """
+    draw = random.SystemRandom()
+    for _ in range(attempts):
+        subnet = f"127.{draw.randint(1, 254)}.{draw.randint(0, 255)}"
+        cms1, cms2, cms3, spare = (f"{subnet}.{octet}" for octet in (73, 74, 75, 76))
+        port = draw.randint(20000, 32000)
+        if _can_listen((cms1, cms2, cms3, spare), port):
+            return LabAddresses(cms1, cms2, cms3, spare, port)
+    raise RuntimeError(f"no free loopback subnet and port after {attempts} attempts")
+
+
+def _replace_addresses(text: str, moves: Mapping[str, str]) -> str:
+    """Replace whole addresses only: ``127.0.85.7`` would never rewrite part of ``.73``."""
+    alternatives = "|".join(re.escape(address) for address in moves)
+    pattern = re.compile(rf"(?<![\w.])(?:{alternatives})(?![\w.])")
+    return pattern.sub(lambda match: moves[match.group()], text)
+
+
+def _repin(text: str, moves: Mapping[str, str], port: int) -> str:
+    """Rename each ``[address]:port`` entry; the key stays: it is the node's, by name."""
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("["):
+            host, key = line.split(" ", 1)
+            address = host[1:].partition("]:")[0]
+            line = f"[{moves[address]}]:{port} {key}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def move_lab(repo: Path, addresses: LabAddresses) -> None:
+    """Put a copy of the lab on ``addresses``: its cluster file, host pins and scenario.
+
+    The text is rewritten token by token, so the file keeps the layout tests edit with
+    ``str.replace``; parsing the result proves nothing else moved and nothing was left.
+    """
+    cluster_file = repo / "clusters" / "lab.yaml"
+    before = yaml.safe_load(cluster_file.read_text())
+    old_port = {node["ssh_port"] for node in before["nodes"]}.pop()
+    moves = {node["address"]: addresses.by_name[node["name"]] for node in before["nodes"]}
+    cluster_text = _replace_addresses(cluster_file.read_text(), moves)
+    cluster_file.write_text(
+        cluster_text.replace(f"ssh_port: {old_port}", f"ssh_port: {addresses.port}")
+    )
+    pins = repo / "clusters" / "known_hosts"
+    pins.write_text(_repin(pins.read_text(), moves, addresses.port))
+    scenario = repo / "sim" / "lab" / "scenario.yaml"
+    scenario.write_text(_replace_addresses(scenario.read_text(), moves))
+
+    expected = {
+        **before,
+        "master": moves[before["master"]],
+        "nodes": [
+            {**node, "address": moves[node["address"]], "ssh_port": addresses.port}
+            for node in before["nodes"]
+        ],
+    }
+    assert yaml.safe_load(cluster_file.read_text()) == expected
+    for path in (cluster_file, pins, scenario):
+        assert not any(old in path.read_text() for old in moves), path
+
+
+def member_line(address: str, state: str, *, me: bool = False) -> str:
+    """A line under ``Nodes:`` in MMP status (Master/Slave layout: indent 2, colon at 22)."""
+    label = f"  {address} (me)" if me else f"  {address}"
+    return f"{label.ljust(22)}: {state}"
 
 
 def lab_topology(port: int = 0) -> SimTopology:

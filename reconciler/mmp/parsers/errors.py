@@ -1,4 +1,4 @@
-"""How the MMP says no: ``ERROR:`` lines and ``Usage:`` blocks, in any command's output.
+"""How the MMP says no: ``ERROR:``/``FAILURE:`` lines and ``Usage:`` blocks, in any output.
 
 The MMP's exit status is not available through an interactive shell, so
 success is judged from the text (style guide: "trust no exit codes"). An
@@ -6,6 +6,12 @@ error may span lines (``ERROR: Cannot change certificates when clustering
 enabled.`` / ``Disable clustering on this node first``); its continuation runs
 to the next blank line or prompt. A ``Usage:`` block is what the MMP prints
 for wrong arguments, so it is a rejection too.
+
+``FAILURE:`` is the refusal of the SUCCESS/FAILURE convention (reference §2.3a: TAC 217320
+shows ``streamer enable`` answering two ``FAILURE:`` lines; TAC 213821 states it for the
+other components' ``enable``). Whether ``database cluster``, ``pki`` or ``backup`` ever answer
+it is not known, so a ``FAILURE:`` (or ``FAILURE :``) line is treated exactly like an
+``ERROR:`` line wherever it appears.
 
 Only the text after the first echoed command line is examined: what precedes
 it is earlier output (S1's ``backup snapshot`` transcript begins with the
@@ -23,7 +29,7 @@ import re
 from reconciler.errors import StatusParseError
 from reconciler.mmp.parsers.common import Line, prompt_command, split_lines
 
-_ERROR_RE = re.compile(r"^\s*ERROR\s*:\s*(?P<text>.*)$", re.IGNORECASE)
+_ERROR_RE = re.compile(r"^\s*(?:ERROR|FAILURE)\s*:\s*(?P<text>.*)$", re.IGNORECASE)
 _USAGE_RE = re.compile(r"^\s*Usage\s*:(?P<text>.*)$", re.IGNORECASE)
 
 
@@ -61,9 +67,10 @@ def _blocks(text: str, start: re.Pattern[str], *, keep_header: bool) -> list[str
 
 
 def find_error(text: str) -> str | None:
-    """The text of every ``ERROR:`` / ``ERROR :`` block (continuation lines joined by newlines).
+    """The text of every ``ERROR:`` / ``FAILURE:`` block, without that word, joined by newlines.
 
-    Returns None when the output holds no error line.
+    Padding before the colon is allowed (``ERROR :``, ``FAILURE :``); continuation lines
+    are kept. Returns None when the output holds no error line.
     """
     blocks = _blocks(text, _ERROR_RE, keep_header=False)
     return "\n".join(blocks) if blocks else None
@@ -81,12 +88,12 @@ def is_usage(text: str) -> bool:
 
 
 def find_rejection(text: str) -> str | None:
-    """Why the MMP refused a command (its ``ERROR`` text, else its ``Usage`` block), or None."""
+    """Why the MMP refused a command (its ``ERROR``/``FAILURE`` text, else ``Usage``), or None."""
     return find_error(text) or find_usage(text)
 
 
 def raise_if_rejected(text: str, what: str) -> None:
-    """Raise ``StatusParseError`` if the output is an ``ERROR``/``Usage`` answer.
+    """Raise ``StatusParseError`` if the output is an ``ERROR``/``FAILURE``/``Usage`` answer.
 
     Tolerant parsers (``pki list``, ``backup list``) would otherwise turn a
     refusal into an empty listing.

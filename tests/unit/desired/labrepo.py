@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from dataclasses import dataclass, field
@@ -24,9 +25,15 @@ from tests.unit.desired.pki import (
 CLUSTER = "t"
 CERTS = "certs/t"
 ENV = {"T_PASSWORD": "pw", "T_KEY_PASS": PASSPHRASE}
-KNOWN_HOSTS = "".join(
-    f"[10.0.0.{n}]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITESTKEY{n}\n" for n in range(1, 10)
-)
+
+
+def fake_host_key(seed: int) -> str:
+    """A well-formed ssh-ed25519 public key (base64) that no server holds."""
+    parts = (b"ssh-ed25519", bytes([seed]) * 32)
+    return base64.b64encode(b"".join(len(p).to_bytes(4, "big") + p for p in parts)).decode()
+
+
+KNOWN_HOSTS = "".join(f"[10.0.0.{n}]:2222 ssh-ed25519 {fake_host_key(n)}\n" for n in range(1, 10))
 
 
 @dataclass

@@ -1,10 +1,9 @@
-"""YAML parsing, PEM reading and known_hosts matching, on their own."""
+"""YAML parsing and PEM reading, on their own (known_hosts: tests/unit/mmp/test_known_hosts.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from reconciler.desired.access import is_pinned, known_hosts_pattern, parse_known_hosts
 from reconciler.desired.findings import Finding, Severity, dedupe, line_of, with_lines
 from reconciler.desired.pem import MaterialError, check_key_pem, load_certificates, pem_blocks
 from reconciler.desired.yamlfile import parse_yaml
@@ -75,20 +74,3 @@ def test_key_file_must_hold_one_encrypted_key(pki: Pki) -> None:
         check_key_pem(encrypted_key(pki.server_key) + cert_pem(pki.root.cert), "k")
     with pytest.raises(MaterialError, match="UNENCRYPTED"):
         check_key_pem(encrypted_key(pki.server_key) + plaintext_key(pki.client_key), "k")
-
-
-def test_known_hosts_matching() -> None:
-    entries = parse_known_hosts(
-        "# comment\n"
-        "10.0.0.1,cms1 ssh-ed25519 AAAA\n"
-        "[10.0.0.2]:2222 ssh-ed25519 AAAA\n"
-        "@revoked 10.0.0.3 ssh-ed25519 AAAA\n"
-        "broken-line\n"
-    )
-    assert is_pinned(entries, "10.0.0.1", 22)
-    assert is_pinned(entries, "cms1", 22)
-    assert is_pinned(entries, "10.0.0.2", 2222)
-    assert not is_pinned(entries, "10.0.0.2", 22)
-    assert not is_pinned(entries, "10.0.0.3", 22)
-    assert known_hosts_pattern("h", 22) == "h"
-    assert known_hosts_pattern("h", 2222) == "[h]:2222"

@@ -93,7 +93,12 @@ def test_json_dump_of_durations_round_trips() -> None:
     spec = _spec()
     dumped = json.loads(spec.model_dump_json())
     assert dumped["renew_before"] == "30d"
-    assert dumped["timeouts"] == {"remove": "5m", "initialize": "5m", "join": "10m"}
+    assert dumped["timeouts"] == {
+        "connect": "15s",
+        "remove": "5m",
+        "initialize": "5m",
+        "join": "10m",
+    }
     assert ClusterSpec.model_validate(dumped) == spec
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.desired.labrepo import CERTS, LabRepo
+from tests.unit.desired.labrepo import CERTS, LabRepo, fake_host_key
 from tests.unit.desired.pki import (
     CLIENT_AUTH,
     NOW,
@@ -147,7 +147,7 @@ def test_hashed_known_hosts_entry_counts(repo: LabRepo, tmp_path: Path) -> None:
         salt = bytes([n]) * 20
         digest = hmac.new(salt, f"[10.0.0.{n}]:2222".encode(), hashlib.sha1).digest()
         hashed = f"|1|{base64.b64encode(salt).decode()}|{base64.b64encode(digest).decode()}"
-        lines.append(f"{hashed} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITEST\n")
+        lines.append(f"{hashed} ssh-ed25519 {fake_host_key(n)}\n")
     repo.files["clusters/known_hosts"] = "".join(lines).encode()
     assert repo.findings(tmp_path) == ([], 0)
 

@@ -85,6 +85,28 @@ def test_rejection_is_judged_from_output(clock: FakeClock) -> None:
     assert "Cannot change certificates" in result.rejection
 
 
+def test_failure_line_is_a_rejection(clock: FakeClock) -> None:
+    """Reference §2.3a: FAILURE: is published for enable commands; treated like ERROR:."""
+    channel = ScriptedChannel(clock)
+    channel.replies["database cluster certs a b c d e\r"] = [
+        "database cluster certs a b c d e\r\nFAILURE: TLS port set but no certificates "
+        "configured\r\nFAILURE: Streamer configuration not complete\r\ncms2> "
+    ]
+    result = shell(channel, clock).run("database cluster certs a b c d e")
+    assert result.rejection == (
+        "TLS port set but no certificates configured\nStreamer configuration not complete"
+    )
+
+
+def test_failure_after_a_confirmation_is_a_rejection(clock: FakeClock) -> None:
+    channel = ScriptedChannel(clock)
+    channel.replies["database cluster remove\r"] = ["database cluster remove\r\n" + REMOVE_BLOCK]
+    channel.replies["Y\r"] = ["Y\r\nFAILURE : Remove not possible\r\ncms2> "]
+    result = shell(channel, clock).run_confirmed("database cluster remove")
+    assert result.confirmed
+    assert result.rejection == "Remove not possible"
+
+
 def test_confirmation_is_answered_only_after_the_whole_block(clock: FakeClock) -> None:
     channel = ScriptedChannel(clock)
     # The block arrives in pieces: the question line comes before the explanation.

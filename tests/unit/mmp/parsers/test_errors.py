@@ -102,3 +102,52 @@ def test_raise_if_rejected() -> None:
     raise_if_rejected("cms1> backup list\nx.bak\n", "backup list")
     with pytest.raises(StatusParseError, match="refused the command: nope"):
         raise_if_rejected("ERROR: nope\n", "backup list")
+
+
+# Reference §2.3a (TAC 217320), verbatim: a component enable refused with FAILURE lines.
+PUBLISHED_FAILURE = (
+    "streamer> streamer enable\n"
+    "FAILURE: TLS port set but no certificates configured\n"
+    "FAILURE: Streamer configuration not complete\n"
+)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "FAILURE: Cannot change",
+        "FAILURE : Cannot change",
+        "FAILURE                  : Cannot change",
+        "  FAILURE:Cannot change",
+        "Failure: Cannot change",
+    ],
+)
+def test_failure_line_is_an_error_line(line: str) -> None:
+    text = f"cms1> database cluster certs a b c\n{line}\ncms1> "
+    assert find_error(text) == "Cannot change"
+    assert find_rejection(text) == "Cannot change"
+
+
+def test_published_failure_answer_is_a_rejection() -> None:
+    expected = "TLS port set but no certificates configured\nStreamer configuration not complete"
+    assert find_error(PUBLISHED_FAILURE) == expected
+    assert find_rejection(PUBLISHED_FAILURE) == expected
+    with pytest.raises(StatusParseError, match="refused the command: TLS port set"):
+        raise_if_rejected(PUBLISHED_FAILURE, "streamer enable")
+
+
+def test_failure_continuation_and_mixed_with_error() -> None:
+    text = "cms1> database cluster join 10.0.0.1\nFAILURE: one\nmore\nERROR: two\n\nlater\n"
+    assert find_error(text) == "one\nmore\ntwo"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cms1> webadmin enable\nSUCCESS\ncms1> ",
+        "the FAILURE: is not at the start\n",
+        "FAILURES seen: 0\n",
+    ],
+)
+def test_no_failure(text: str) -> None:
+    assert find_rejection(text) is None

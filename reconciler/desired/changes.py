@@ -1,0 +1,437 @@
+"""Which clusters a change touches: ``reconcile clusters [--changed-since GITREF]``.
+
+A pull-request or merge job plans only the clusters whose desired state changed, one matrix
+job each, and gives each job only the secrets it names. A cluster's desired state is, for this
+purpose, what git can see of it:
+
+- its YAML, ``clusters/<name>.yaml``;
+- every certificate file it names: the five paths under ``certs:`` and every path under a
+  node's ``certs:`` override. The private keys, which ``key_passphrase_env`` decrypts, are
+  among them. A file that is a symlink in git counts with every link it goes through;
+- its pinned host keys, in the file ``ssh.known_hosts`` names. That file is usually shared
+  by every cluster, so a change there counts only for the clusters whose pins changed: the
+  pins are compared with the parser and host matching the transport uses
+  (``reconciler.mmp.known_hosts``), and a changed pin counts for a cluster when one of its
+  nodes' ``[ssh_host]:ssh_port`` (or ``ssh_host`` on port 22) matches the line, a changed
+  ``@revoked`` line when one of its nodes has that key pinned. Only when that cannot be told
+  reliably does the change count for every cluster using the file: the file was created,
+  deleted or is a symlink, or either version has a line the parser refuses (the transport
+  then refuses the whole file, for every cluster). Comments and the comment field of a pin
+  are not pins: changing them changes nothing.
+
+"Changed since" is the tree diff between ``GITREF`` and ``HEAD``: committed changes only, as a
+CI job on a clean checkout sees them. Uncommitted changes do not count (they are not what the
+job will plan, and the workflows run on clean checkouts); a note on stderr says when there are
+some. A renamed file counts under both names. Desired state is read from ``HEAD`` then, so
+that the list and the diff describe the same commit; without ``--changed-since`` every
+cluster of the working tree is listed, as every other command reads it.
+
+A cluster file that does not load (bad YAML, a structural error) is always listed, changed or
+not, with whatever it names unknown: its plan job then fails loudly instead of being skipped.
+A cluster file deleted (or renamed away) since ``GITREF`` is not listed, as there is nothing to
+plan; a note on stderr says so.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import git
+
+from reconciler.desired.loader import load_spec
+from reconciler.desired.models import ROLES, ClusterSpec
+from reconciler.desired.source import (
+    CLUSTER_SUFFIX,
+    CLUSTERS_DIR,
+    DesiredSource,
+    GitRefSource,
+    WorkingTreeSource,
+    cluster_file,
+    open_source,
+)
+from reconciler.errors import ConfigError
+from reconciler.mmp.known_hosts import HostKeyLine, Marker, host_key_name, parse_known_hosts
+
+_ZERO_SHA = re.compile(r"0{40}|0{64}")
+_CLUSTER_FILE = re.compile(rf"{CLUSTERS_DIR}/([^/]+){re.escape(CLUSTER_SUFFIX)}")
+_SYMLINK_MODE = 0o120000
+_MAX_SYMLINKS = 8
+
+
+# --- the pure core -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClusterInputs:
+    """What one cluster's plan depends on, as far as git can see, and the secrets it needs."""
+
+    name: str
+    file: str
+    env: tuple[str, ...]
+    """Environment variables its plan job must provide, in the order the YAML names them."""
+    paths: frozenset[str]
+    """Repo-relative files: any change to one of them changes the cluster."""
+    known_hosts: str | None = None
+    """The pins file, compared pin by pin for ``host_names`` (None: not compared)."""
+    host_names: tuple[str, ...] = ()
+    """Each node as known_hosts names it: ``host`` on port 22, else ``[host]:port``."""
+    loaded: bool = True
+    """False when the YAML does not load: nothing above is known, and it always counts."""
+
+
+@dataclass(frozen=True)
+class PinFileVersions:
+    """The text of one known_hosts file before and after (None: it did not exist)."""
+
+    old: str | None
+    new: str | None
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """Changed paths (both names of a rename) and, for pins files among them, both texts."""
+
+    paths: frozenset[str]
+    pin_files: Mapping[str, PinFileVersions] = field(default_factory=dict)
+
+
+def required_env(spec: ClusterSpec) -> tuple[str, ...]:
+    """``ssh.password_env``, ``ssh.key_file_env``, then every ``key_passphrase_env``, once each."""
+    names = [spec.ssh.password_env, spec.ssh.key_file_env, spec.certs.key_passphrase_env]
+    names += [node.certs.key_passphrase_env for node in spec.nodes if node.certs is not None]
+    return tuple(dict.fromkeys(name for name in names if name is not None))
+
+
+def cluster_inputs(name: str, spec: ClusterSpec | None) -> ClusterInputs:
+    """The inputs of the cluster file ``name``; ``spec`` None when it does not load."""
+    file = cluster_file(name)
+    if spec is None:
+        return ClusterInputs(name=name, file=file, env=(), paths=frozenset({file}), loaded=False)
+    paths = {file, *(spec.certs.file(role).path for role in ROLES)}
+    for node in spec.nodes:
+        if node.certs is not None:
+            paths.update(cert.path for role in ROLES if (cert := node.certs.file(role)))
+    return ClusterInputs(
+        name=name,
+        file=file,
+        env=required_env(spec),
+        paths=frozenset(paths),
+        known_hosts=spec.ssh.known_hosts,
+        host_names=tuple(
+            host_key_name(node.effective_ssh_host, spec.ssh_port_of(node)) for node in spec.nodes
+        ),
+    )
+
+
+def cluster_changed(cluster: ClusterInputs, changes: ChangeSet) -> bool:
+    """Whether ``changes`` touch what ``cluster`` depends on (see the module docstring)."""
+    if not cluster.loaded or cluster.paths & changes.paths:
+        return True
+    if cluster.known_hosts is None or cluster.known_hosts not in changes.paths:
+        return False
+    versions = changes.pin_files.get(cluster.known_hosts)
+    return versions is None or pins_changed(versions, cluster.host_names)
+
+
+def changed_clusters(clusters: Sequence[ClusterInputs], changes: ChangeSet) -> list[ClusterInputs]:
+    """The clusters that ``changes`` touch, in the given order."""
+    return [cluster for cluster in clusters if cluster_changed(cluster, changes)]
+
+
+def pins_changed(versions: PinFileVersions, host_names: Iterable[str]) -> bool:
+    """Whether the pins that matter to nodes named ``host_names`` differ between the versions.
+
+    True whenever it cannot be told: a version missing, or a line either version refuses.
+    """
+    if versions.old is None or versions.new is None:
+        return True
+    old, new = parse_known_hosts(versions.old), parse_known_hosts(versions.new)
+    if old.problems or new.problems:
+        return True
+    names = tuple(host_names)
+    pinned = {pin.blob for name in names for pin in (*old.pins(name), *new.pins(name))}
+    for line in _changed_lines(old.lines, new.lines):
+        if line.marker is Marker.REVOKED:
+            if line.blob in pinned:
+                return True
+        elif any(line.matches(name) for name in names):
+            return True
+    return False
+
+
+def _changed_lines(old: Sequence[HostKeyLine], new: Sequence[HostKeyLine]) -> list[HostKeyLine]:
+    """Lines added or removed, ignoring order, line numbers and comments."""
+
+    def identity(line: HostKeyLine) -> tuple[Any, ...]:
+        return (line.marker, line.hosts, line.key_type, line.blob)
+
+    before = Counter(identity(line) for line in old)
+    after = Counter(identity(line) for line in new)
+    changed = (before - after) + (after - before)
+    return [line for line in (*old, *new) if changed[identity(line)]]
+
+
+# --- the git shell -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClusterListing:
+    """The clusters to plan, what they were compared with, and notes for stderr."""
+
+    clusters: tuple[ClusterInputs, ...]
+    where: str
+    since: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+def list_clusters(repo: Path, changed_since: str | None = None) -> ClusterListing:
+    """Every cluster of the working tree, or those changed between ``changed_since`` and HEAD.
+
+    Raises ``ConfigError`` for a ref that names no commit (or GitHub's all-zero SHA), a
+    directory outside git, or a repository without a commit.
+    """
+    if changed_since is None:
+        with open_source(repo) as source:
+            inputs = tuple(_inputs(source, name) for name in source.cluster_names())
+            return ClusterListing(clusters=inputs, where=source.describe())
+    _check_ref_text(changed_since)
+    if not repo.is_dir():
+        raise ConfigError(f"repository directory {repo} does not exist")
+    try:
+        repository = git.Repo(repo, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise ConfigError(
+            f"--changed-since needs a git repository, and {repo} is not in one"
+        ) from None
+    try:
+        return _changed_since(repository, repo, changed_since)
+    finally:
+        repository.close()
+
+
+def _check_ref_text(ref: str) -> None:
+    if not ref.strip():
+        raise ConfigError(
+            "--changed-since is empty (an unset github.event.before?): give a commit, or omit "
+            "--changed-since to list every cluster"
+        )
+    if _ZERO_SHA.fullmatch(ref.strip()):
+        raise ConfigError(
+            f"--changed-since {ref} is the all-zero SHA, which GitHub gives as "
+            "github.event.before when a push creates a branch (there is no commit before it): "
+            "omit --changed-since to list every cluster"
+        )
+
+
+def _inputs(source: DesiredSource, name: str) -> ClusterInputs:
+    return cluster_inputs(name, load_spec(source, name).spec)
+
+
+@dataclass(frozen=True)
+class _Diff:
+    """A tree diff, paths relative to the ``--repo`` directory."""
+
+    paths: frozenset[str]
+    gone: tuple[tuple[str, str | None], ...]
+    """(old path, new path or None) of every deleted or renamed file."""
+
+
+def _changed_since(repository: git.Repo, root: Path, ref: str) -> ClusterListing:
+    try:
+        head: Any = repository.head.commit
+    except ValueError:
+        raise ConfigError(
+            f"the repository of {root} has no commit yet; --changed-since compares commits"
+        ) from None
+    try:
+        base: Any = repository.commit(ref)
+    except Exception:  # gitdb BadName/BadObject, ValueError: all mean "no such commit"
+        shallow = (Path(repository.git_dir) / "shallow").exists()
+        hint = (
+            "this clone is shallow: fetch it first (actions/checkout with fetch-depth: 0)"
+            if shallow
+            else "if it is a branch of a remote, fetch it first (git fetch origin main)"
+        )
+        raise ConfigError(
+            f"--changed-since {ref!r} does not name a commit in {root}; {hint}"
+        ) from None
+    prefix = _prefix(repository, root)
+    diff = _tree_diff(repository, base.hexsha, head.hexsha, prefix)
+    with GitRefSource(root, head.hexsha) as at_head:
+        names = at_head.cluster_names()
+        clusters = [_with_symlinks(_inputs(at_head, name), head.tree, prefix) for name in names]
+    pin_files = {
+        path: PinFileVersions(_text(base.tree, prefix, path), _text(head.tree, prefix, path))
+        for path in {c.known_hosts for c in clusters if c.known_hosts} & diff.paths
+    }
+    changed = changed_clusters(clusters, ChangeSet(diff.paths, pin_files))
+    since = f"{ref} ({base.hexsha[:12]})"
+    notes = [*_gone_notes(diff, set(names), ref), *_uncommitted_note(root)]
+    return ClusterListing(
+        clusters=tuple(changed),
+        where=f"commit {head.hexsha[:12]} (HEAD)",
+        since=since,
+        notes=tuple(notes),
+    )
+
+
+def _prefix(repository: git.Repo, root: Path) -> str:
+    """``root`` relative to the top of the git working tree ('' at the top)."""
+    top = repository.working_tree_dir
+    if top is None:
+        return ""
+    relative = root.resolve().relative_to(Path(top).resolve()).as_posix()
+    return "" if relative == "." else relative
+
+
+def _full(prefix: str, path: str) -> str:
+    return posixpath.normpath(posixpath.join(prefix, path)) if prefix else path
+
+
+def _relative(prefix: str, full: str) -> str:
+    """``full`` (from the top of git) relative to ``prefix``; ``../`` for paths outside it."""
+    if not prefix:
+        return full
+    if full.startswith(f"{prefix}/"):
+        return full[len(prefix) + 1 :]
+    # Not posixpath.relpath: it consults the process's current directory.
+    above = prefix.split("/")
+    shared = 0
+    for ours, theirs in zip(above, full.split("/"), strict=False):
+        if ours != theirs:
+            break
+        shared += 1
+    return "/".join([".."] * (len(above) - shared) + full.split("/")[shared:])
+
+
+def _tree_diff(repository: git.Repo, base: str, head: str, prefix: str) -> _Diff:
+    """``git diff-tree`` (plumbing: no user diff settings apply), renames detected."""
+    output = str(repository.git.diff_tree("-r", "-z", "--name-status", "-M", base, head))
+    fields = output.split("\0")
+    paths: set[str] = set()
+    gone: list[tuple[str, str | None]] = []
+    index = 0
+    while index < len(fields):
+        status = fields[index].strip()
+        if not status:
+            index += 1
+            continue
+        if status[0] in "RC":
+            old, new = fields[index + 1], fields[index + 2]
+            index += 3
+        else:
+            old = new = fields[index + 1]
+            index += 2
+        paths.update((_relative(prefix, old), _relative(prefix, new)))
+        if status[0] == "D":
+            gone.append((_relative(prefix, old), None))
+        elif status[0] == "R":
+            gone.append((_relative(prefix, old), _relative(prefix, new)))
+    return _Diff(frozenset(paths), tuple(gone))
+
+
+def _with_symlinks(inputs: ClusterInputs, tree: Any, prefix: str) -> ClusterInputs:
+    """Add the files symlinks lead to; a symlinked pins file is no longer compared by pin."""
+    if not inputs.loaded:
+        return inputs
+    paths = set(inputs.paths)
+    for path in inputs.paths:
+        paths.update(_link_targets(tree, prefix, path))
+    known_hosts = inputs.known_hosts
+    if known_hosts is not None and (targets := _link_targets(tree, prefix, known_hosts)):
+        paths.update((known_hosts, *targets))
+        known_hosts = None
+    return replace(inputs, paths=frozenset(paths), known_hosts=known_hosts)
+
+
+def _link_targets(tree: Any, prefix: str, path: str) -> list[str]:
+    """The paths that the symlink ``path`` leads through, in order; [] for a plain file."""
+    full = _full(prefix, path)
+    targets: list[str] = []
+    for _ in range(_MAX_SYMLINKS):
+        try:
+            item = tree / full
+        except KeyError:
+            break
+        if item.type != "blob" or item.mode != _SYMLINK_MODE:
+            break
+        link = bytes(item.data_stream.read()).decode("utf-8", "replace")
+        if posixpath.isabs(link):
+            break
+        full = posixpath.normpath(posixpath.join(posixpath.dirname(full), link))
+        if full == ".." or full.startswith("../"):
+            break
+        targets.append(_relative(prefix, full))
+    return targets
+
+
+def _text(tree: Any, prefix: str, path: str) -> str | None:
+    """A file's text in ``tree`` (decoded as the access check does); None if not a file."""
+    try:
+        item = tree / _full(prefix, path)
+    except KeyError:
+        return None
+    if item.type != "blob":
+        return None
+    return bytes(item.data_stream.read()).decode("utf-8", "replace")
+
+
+def _gone_notes(diff: _Diff, names: set[str], ref: str) -> list[str]:
+    notes: list[str] = []
+    for old, new in diff.gone:
+        match = _CLUSTER_FILE.fullmatch(old)
+        if match is None or match.group(1) in names:
+            continue
+        how = "deleted" if new is None else f"renamed to {new}"
+        notes.append(
+            f"{old} was {how} since {ref}: cluster {match.group(1)} is not listed "
+            "(nothing to plan; its nodes are left as they are)"
+        )
+    return notes
+
+
+def _uncommitted_note(root: Path) -> list[str]:
+    dirty = WorkingTreeSource(root).dirty_paths
+    if not dirty:
+        return []
+    return [
+        f"{len(dirty)} uncommitted change(s) in {root} are not counted: --changed-since "
+        "compares commits (commit them to include them)"
+    ]
+
+
+# --- output ------------------------------------------------------------------------------
+
+
+def listing_json(listing: ClusterListing) -> dict[str, list[dict[str, Any]]]:
+    """``{"clusters": [{"name", "file", "env"}]}``: a GitHub Actions matrix via fromJSON."""
+    return {
+        "clusters": [
+            {"name": cluster.name, "file": cluster.file, "env": list(cluster.env)}
+            for cluster in listing.clusters
+        ]
+    }
+
+
+def listing_text(listing: ClusterListing) -> str:
+    """One line per cluster: name, file, the variables its plan needs."""
+    if not listing.clusters:
+        if listing.since is not None:
+            return f"no cluster changed since {listing.since}"
+        return f"no {CLUSTERS_DIR}/*{CLUSTER_SUFFIX} in {listing.where}"
+    name_width = max(len(cluster.name) for cluster in listing.clusters)
+    file_width = max(len(cluster.file) for cluster in listing.clusters)
+    lines = []
+    for cluster in listing.clusters:
+        if cluster.loaded:
+            needs = f"needs {', '.join(cluster.env)}" if cluster.env else "needs nothing"
+        else:
+            needs = f"does not load (reconcile validate --cluster {cluster.name} says why)"
+        lines.append(f"{cluster.name:<{name_width}}  {cluster.file:<{file_width}}  {needs}")
+    return "\n".join(lines)
