@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Lab-only credentials: the simulated lab accepts these; never use them for a real cluster.
 LAB_ENV := CMS_LAB_PASSWORD=cms-lab CMS_LAB_KEY_PASSPHRASE=cms-lab
 
-.PHONY: test demo lint typecheck unit sim clean
+.PHONY: test demo lint typecheck unit sim clean system-tools
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,14 +15,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-lint: $(STAMP)
+# Debian tools the checks need; installed when missing (CI and developers run as root here).
+system-tools:
+	@command -v shellcheck >/dev/null && command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq shellcheck jq >/dev/null; }
+
+lint: $(STAMP) system-tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check reconciler tests scripts
+	shellcheck .github/scripts/*.sh
+	$(BIN)/actionlint -shellcheck=$$(command -v shellcheck)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy reconciler
 
-unit: $(STAMP)
+unit: $(STAMP) system-tools
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

@@ -130,7 +130,10 @@ def validate(
     ref: Annotated[
         str | None, typer.Option("--ref", help="Read desired state from a git commit.")
     ] = None,
-    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    output_format: Annotated[
+        str,
+        typer.Option("--format", help="text, json or github (workflow-command annotations)."),
+    ] = "text",
 ) -> None:
     """Offline checks of cluster YAML, files and the certificate bundle."""
     from reconciler.desired.validate import run_validate
@@ -179,6 +182,7 @@ def status(
 @app.command()
 def clusters(
     repo: RepoOption = Path("."),
+    cluster: ClusterOption = None,
     changed_since: Annotated[
         str | None,
         typer.Option(
@@ -190,11 +194,11 @@ def clusters(
     output_format: FormatOption = "text",
 ) -> None:
     """List clusters and the variables each needs (JSON: a GitHub Actions matrix)."""
-    from reconciler.desired.changes import list_clusters, listing_json, listing_text
+    from reconciler.desired.changes import list_clusters, listing_json, listing_text, select
 
     _check_format(output_format, ("text", "json"))
     try:
-        listing = list_clusters(repo, changed_since)
+        listing = select(list_clusters(repo, changed_since), cluster or [])
     except ReconcileError as error:
         raise _fail(error) from None
     for note in listing.notes:

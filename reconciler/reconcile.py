@@ -27,6 +27,7 @@ from reconciler.mmp.session import Redactor
 from reconciler.plan.models import Plan, Step
 from reconciler.plan.render.json import load_plan_json, render_json
 from reconciler.plan.render.markdown import render_markdown
+from reconciler.plan.render.outcome import render_apply_markdown
 from reconciler.plan.render.text import render_text
 from reconciler.run import ReconcileRun
 from reconciler.workdir import workdir
@@ -91,6 +92,9 @@ def run_reconcile(options: ReconcileOptions, env: Mapping[str, str], terminal: T
                 clear_markers(run, plan)
                 if options.output_format == "json":
                     terminal.out.print_json(json.dumps({"converged": True, "clusters": []}))
+                elif options.output_format == "markdown":
+                    nothing = ApplyReport(started=plan.created_at, converged=True, final_plan=plan)
+                    terminal.out.file.write(render_apply_markdown(nothing, plan))
                 return EXIT_CONVERGED
             check_authority(plan, options.allow_master_change)
             if _approve(plan, options, terminal):
@@ -107,7 +111,7 @@ def run_reconcile(options: ReconcileOptions, env: Mapping[str, str], terminal: T
                 redactor=redactor,
                 lock_ids=locks.ids,
             )
-        _report(report, options, terminal)
+        _report(report, plan, options, terminal)
         return EXIT_ERROR if report.failed else EXIT_CONVERGED
 
 
@@ -162,11 +166,11 @@ def _save_and_show(plan: Plan, options: ReconcileOptions, terminal: Terminal) ->
             options.out.write_text(render_json(plan))
         except OSError as error:
             raise ConfigError(f"cannot write the plan to {options.out}: {error}") from None
-    machine = options.output_format == "json"
+    machine = options.output_format in ("json", "markdown")
     _show_plan(plan, options.output_format, terminal, to_stderr=options.apply and machine)
 
 
-def _report(report: ApplyReport, options: ReconcileOptions, terminal: Terminal) -> None:
+def _report(report: ApplyReport, plan: Plan, options: ReconcileOptions, terminal: Terminal) -> None:
     for cluster in report.clusters:
         if cluster.error:
             terminal.err.print(Text.assemble(("error: ", "bold red"), f"cluster {cluster.name}: "))
@@ -181,17 +185,18 @@ def _report(report: ApplyReport, options: ReconcileOptions, terminal: Terminal) 
         render_text(report.final_plan, terminal.err)
     if options.output_format == "json":
         terminal.out.print_json(json.dumps(report.as_json()))
+    elif options.output_format == "markdown":
+        terminal.out.file.write(render_apply_markdown(report, plan))
     elif report.converged:
         terminal.out.print("Apply complete: every cluster is converged.")
 
 
 def _show_plan(plan: Plan, output_format: str, terminal: Terminal, *, to_stderr: bool) -> None:
     console = terminal.err if to_stderr else terminal.out
-    if output_format == "json":
-        if to_stderr:
-            render_text(plan, console)
-        else:
-            console.file.write(render_json(plan))
+    if to_stderr:  # stdout holds only the machine-readable outcome of apply
+        render_text(plan, console)
+    elif output_format == "json":
+        console.file.write(render_json(plan))
     elif output_format == "markdown":
         console.file.write(render_markdown(plan))
     else:

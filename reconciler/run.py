@@ -123,4 +123,4 @@ class ReconcileRun:
             plan_cluster(cluster, live[cluster.name], now=self.now, backup_time=backup_time)
             for cluster in self.clusters
         ]
-        return Plan(git=self.git, created_at=self.now.isoformat(), clusters=plans)
+        return Plan(git=self.git, created_at=self.now.isoformat(timespec="seconds"), clusters=plans)

@@ -215,6 +215,22 @@ def list_clusters(repo: Path, changed_since: str | None = None) -> ClusterListin
         repository.close()
 
 
+def select(listing: ClusterListing, names: Sequence[str]) -> ClusterListing:
+    """Only the named clusters (all when none is named); a name with no cluster file is an
+    error, so that a typo in a workflow input fails instead of applying nothing."""
+    if not names:
+        return listing
+    with_file = {cluster.name for cluster in listing.clusters}
+    unknown = [name for name in names if name not in with_file]
+    if unknown and listing.since is None:
+        raise ConfigError(
+            f"no cluster file for {', '.join(unknown)} in {listing.where} "
+            f"(clusters: {', '.join(sorted(with_file)) or 'none'})"
+        )
+    wanted = set(names)
+    return replace(listing, clusters=tuple(c for c in listing.clusters if c.name in wanted))
+
+
 def _check_ref_text(ref: str) -> None:
     if not ref.strip():
         raise ConfigError(

@@ -35,6 +35,8 @@ class Finding(BaseModel):
     message: str
     line: int | None = None
     """1-based line of the key in the file, when known."""
+    column: int | None = None
+    """1-based column of the key on that line, when known."""
 
     @property
     def is_error(self) -> bool:
@@ -67,9 +69,26 @@ class FindingList:
     def warning(self, key: str, message: str, node: str | None = None) -> None:
         self.add(Severity.WARNING, key, message, node)
 
-    def add(self, severity: Severity, key: str, message: str, node: str | None = None) -> None:
+    def add(
+        self,
+        severity: Severity,
+        key: str,
+        message: str,
+        node: str | None = None,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
         self.items.append(
-            Finding(severity=severity, file=self.file, key=key, node=node, message=message)
+            Finding(
+                severity=severity,
+                file=self.file,
+                key=key,
+                node=node,
+                message=message,
+                line=line,
+                column=column,
+            )
         )
 
     def extend(self, findings: Iterable[Finding]) -> None:
@@ -95,20 +114,34 @@ def dedupe(findings: Iterable[Finding]) -> list[Finding]:
     return unique
 
 
-def with_lines(findings: Iterable[Finding], lines: Mapping[str, int]) -> list[Finding]:
-    """Attach the line of the longest known prefix of each finding's key path."""
+def with_lines(
+    findings: Iterable[Finding],
+    lines: Mapping[str, int],
+    columns: Mapping[str, int] | None = None,
+) -> list[Finding]:
+    """Attach the line (and column) of the longest known prefix of each finding's key path;
+    a finding that already knows its position keeps it."""
     located: list[Finding] = []
     for finding in findings:
-        line = line_of(finding.key, lines)
-        located.append(finding if line is None else finding.model_copy(update={"line": line}))
+        key = _known_prefix(finding.key, lines)
+        if finding.line is not None or key is None:
+            located.append(finding)
+            continue
+        column = (columns or {}).get(key)
+        located.append(finding.model_copy(update={"line": lines[key], "column": column}))
     return located
 
 
 def line_of(key: str, lines: Mapping[str, int]) -> int | None:
+    known = _known_prefix(key, lines)
+    return lines[known] if known is not None else None
+
+
+def _known_prefix(key: str, lines: Mapping[str, int]) -> str | None:
     candidate = key
     while candidate:
         if candidate in lines:
-            return lines[candidate]
+            return candidate
         cut = max(candidate.rfind("."), candidate.rfind("["))
         candidate = candidate[:cut] if cut > 0 else ""
     return None

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from reconciler.desired.access import check_access
 from reconciler.desired.bundle import BundleChecker
-from reconciler.desired.findings import FindingList, dedupe, with_lines
+from reconciler.desired.findings import FindingList, Severity, dedupe, with_lines
 from reconciler.desired.models import ClusterSpec
 from reconciler.desired.source import DesiredSource, SourceReadError, cluster_file, open_source
 from reconciler.desired.specerrors import findings_from_validation_error
@@ -56,6 +56,7 @@ class SpecLoad(NamedTuple):
     spec: ClusterSpec | None
     findings: FindingList
     lines: dict[str, int]
+    columns: dict[str, int]
 
 
 def load_spec(source: DesiredSource, name: str) -> SpecLoad:
@@ -69,22 +70,24 @@ def load_spec(source: DesiredSource, name: str) -> SpecLoad:
         raw = source.read_bytes(file)
     except FileNotFoundError:
         findings.error("", f"does not exist in {source.describe()}")
-        return SpecLoad(None, findings, {})
+        return SpecLoad(None, findings, {}, {})
     except (OSError, SourceReadError) as error:
         findings.error("", f"cannot be read: {error}")
-        return SpecLoad(None, findings, {})
+        return SpecLoad(None, findings, {}, {})
     parsed = parse_yaml(raw)
-    for key, message in parsed.problems:
-        findings.error(key, message)
+    for problem in parsed.problems:
+        findings.add(
+            Severity.ERROR, problem.key, problem.message, line=problem.line, column=problem.column
+        )
     if parsed.data is None:
-        return SpecLoad(None, findings, parsed.lines)
+        return SpecLoad(None, findings, parsed.lines, parsed.columns)
     try:
         spec = ClusterSpec.model_validate(parsed.data)
     except ValidationError as error:
         findings.extend(findings_from_validation_error(error, ClusterSpec, file))
-        return SpecLoad(None, findings, parsed.lines)
+        return SpecLoad(None, findings, parsed.lines, parsed.columns)
     check_topology(spec, name, findings)
-    return SpecLoad(spec, findings, parsed.lines)
+    return SpecLoad(spec, findings, parsed.lines, parsed.columns)
 
 
 def load_cluster(
@@ -97,7 +100,7 @@ def load_cluster(
     environment = os.environ if env is None else env
     moment = now or datetime.now(UTC)
     file = cluster_file(name)
-    spec, findings, lines = load_spec(source, name)
+    spec, findings, lines, columns = load_spec(source, name)
     cluster: DesiredCluster | None = None
     if spec is not None:
         check_access(spec, source, environment, findings)
@@ -128,7 +131,7 @@ def load_cluster(
     return ClusterResult(
         name=name,
         file=file,
-        findings=tuple(with_lines(dedupe(findings.items), lines)),
+        findings=tuple(with_lines(dedupe(findings.items), lines, columns)),
         spec=spec,
         cluster=cluster,
     )

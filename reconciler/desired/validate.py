@@ -17,7 +17,7 @@ from reconciler.desired.loader import load_desired
 from reconciler.desired.state import ClusterResult, DesiredState
 from reconciler.errors import ConfigError
 
-FORMATS = ("text", "json")
+FORMATS = ("text", "json", "github")
 
 
 def run_validate(
@@ -33,8 +33,8 @@ def run_validate(
     if output_format not in FORMATS:
         raise ConfigError(f"unknown --format {output_format!r}; use one of: {', '.join(FORMATS)}")
     state = load_desired(repo, clusters, ref, env=env, now=now)
-    output = render_json(state) if output_format == "json" else render_text(state)
-    return output, 0 if state.ok else 1
+    renderers = {"json": render_json, "github": render_github, "text": render_text}
+    return renderers[output_format](state), 0 if state.ok else 1
 
 
 def render_json(state: DesiredState) -> str:
@@ -61,6 +61,43 @@ def render_text(state: DesiredState) -> str:
         lines.extend(format_finding(finding) for finding in result.findings)
         lines.append(_summary(result))
     return "\n".join(lines)
+
+
+def render_github(state: DesiredState) -> str:
+    """One GitHub workflow-command annotation per finding, on the YAML line it is about (a
+    certificate or host-key finding on the line that names the file), then the summary lines
+    that the text format ends each cluster with, so the job log reads on its own.
+
+    https://docs.github.com/actions/reference/workflow-commands-for-github-actions
+    """
+    lines: list[str] = []
+    for result in state.clusters:
+        for finding in result.findings:
+            lines.append(github_annotation(finding))
+        lines.append(_summary(result))
+    return "\n".join(lines)
+
+
+def github_annotation(finding: Finding) -> str:
+    """``::error file=clusters/lab.yaml,line=7,col=5::ssh.pasword_env: unknown key ...``."""
+    properties = [f"file={_escape_property(finding.file)}"]
+    if finding.line is not None:
+        properties.append(f"line={finding.line}")
+        if finding.column is not None:
+            properties.append(f"col={finding.column}")
+    where = f"{finding.key}: " if finding.key else ""
+    if finding.node and not finding.key.startswith("nodes["):
+        where += f"(node {finding.node}) "
+    command = "error" if finding.is_error else "warning"
+    return f"::{command} {','.join(properties)}::{_escape_data(where + finding.message)}"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def format_finding(finding: Finding) -> str:

@@ -14,8 +14,9 @@ of every key path so that findings can point at it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -32,41 +33,62 @@ class ParsedYaml:
 
     data: Any = None
     lines: dict[str, int] = field(default_factory=dict)
-    problems: list[tuple[str, str]] = field(default_factory=list)
-    """(key path, message) pairs; key path empty for file-level problems."""
+    columns: dict[str, int] = field(default_factory=dict)
+    """1-based column of each key path in ``lines`` (for annotations on a PR's diff)."""
+    problems: list[YamlProblem] = field(default_factory=list)
+    """Key path empty for file-level problems; line and column where the parser knows."""
+
+
+class YamlProblem(NamedTuple):
+    key: str
+    message: str
+    line: int | None = None
+    column: int | None = None
 
 
 def parse_yaml(raw: bytes) -> ParsedYaml:
     result = ParsedYaml()
     too_big = size_problem(len(raw), "cluster file")
     if too_big:
-        result.problems.append(("", too_big))
+        result.problems.append(YamlProblem("", too_big))
         return result
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        result.problems.append(("", f"is not UTF-8 text (byte {error.start}); save it as UTF-8"))
+        result.problems.append(
+            YamlProblem("", f"is not UTF-8 text (byte {error.start}); save it as UTF-8")
+        )
         return result
     try:
         refused = structure_problem(text, "cluster files")
         if refused:
-            result.problems.append(("", refused))
+            result.problems.append(YamlProblem("", refused, *_position_in(refused)))
             return result
         root, data = _compose_and_construct(text)
     except yaml.MarkedYAMLError as error:
-        result.problems.append(("", _yaml_error_message(error)))
+        mark = error.problem_mark or error.context_mark
+        result.problems.append(
+            YamlProblem(
+                "",
+                _yaml_error_message(error),
+                mark.line + 1 if mark else None,
+                mark.column + 1 if mark else None,
+            )
+        )
         return result
     except yaml.YAMLError as error:  # unmarked errors are rare but possible
-        result.problems.append(("", f"YAML error: {error}"))
+        result.problems.append(YamlProblem("", f"YAML error: {error}"))
         return result
     if root is not None:
         _walk(root, "", result, 0)
     if data is None:
-        result.problems.append(("", "is empty; expected a mapping with name, master, nodes, ..."))
+        result.problems.append(
+            YamlProblem("", "is empty; expected a mapping with name, master, nodes, ...")
+        )
         return result
     if not isinstance(data, dict):
         result.problems.append(
-            (
+            YamlProblem(
                 "",
                 f"must be a mapping of keys (name, master, nodes, ssh, certs, ...), "
                 f"got a {_yaml_type(data)}",
@@ -153,6 +175,15 @@ def _compose_and_construct(text: str) -> tuple[yaml.Node | None, Any]:
     return root, data
 
 
+_POSITION = re.compile(r"line (\d+), column (\d+)")
+
+
+def _position_in(message: str) -> tuple[int | None, int | None]:
+    """The position ``structure_problem`` writes into its message, for annotations."""
+    match = _POSITION.search(message)
+    return (int(match.group(1)), int(match.group(2))) if match else (None, None)
+
+
 def _yaml_error_message(error: yaml.MarkedYAMLError) -> str:
     mark = error.problem_mark or error.context_mark
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -171,23 +202,28 @@ def _walk(node: yaml.Node, path: str, result: ParsedYaml, depth: int) -> None:
                 continue
             key = str(key_node.value)
             line = key_node.start_mark.line + 1
+            column = key_node.start_mark.column + 1
             child = f"{path}.{key}" if path else key
             if key in seen:
                 result.problems.append(
-                    (
+                    YamlProblem(
                         child,
                         f"duplicate key {key!r} at line {line} (first at line {seen[key]}); "
                         "YAML would keep only the last one, remove one of them",
+                        line,
+                        column,
                     )
                 )
             else:
                 seen[key] = line
                 result.lines.setdefault(child, line)
+                result.columns.setdefault(child, column)
             _walk(value_node, child, result, depth + 1)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             child = f"{path}[{index}]"
             result.lines.setdefault(child, item.start_mark.line + 1)
+            result.columns.setdefault(child, item.start_mark.column + 1)
             _walk(item, child, result, depth + 1)
 
 

@@ -69,6 +69,16 @@ class Step(_Model):
     backup_name: str | None = None
 
 
+class CertificateDetail(_Model):
+    """What a desired certificate file says about itself (its first certificate), so that a
+    reviewer sees the new subject, issuer and expiry rather than only a hash."""
+
+    subject: str
+    issuer: str
+    not_after: str  # ISO 8601, UTC, whole seconds
+    fingerprint_sha256: str
+
+
 class Finding(_Model):
     """One difference between live and desired (or a problem that blocks planning)."""
 
@@ -78,6 +88,7 @@ class Finding(_Model):
     desired: str
     severity: Literal["change", "info", "warning", "error"]
     message: str | None = None
+    desired_certificate: CertificateDetail | None = None  # certificate roles only
 
 
 class DataAuthority(_Model):
@@ -94,6 +105,10 @@ class Impact(_Model):
     max_nodes_out: int  # nodes out of the cluster at the same time, at most
     estimated_seconds: int  # upper bound from the cluster's operation timeouts
     summary: str
+    # What ``estimated_seconds`` allows for one step of each action (remove/initialize/join:
+    # the cluster file's timeout; the others a fixed allowance), so that a renderer can bound
+    # a part of the plan, such as the steps during which the cluster is down.
+    action_seconds: dict[Action, int] | None = None
 
 
 class ClusterPlan(_Model):
@@ -105,6 +120,9 @@ class ClusterPlan(_Model):
     impact: Impact
     data_authority: DataAuthority | None = None
     blocked: bool = False  # an error finding: no step may run
+    # Every node's name by address (desired nodes and members to drop), for renderers:
+    # findings and data authority carry only addresses, and not every node gets a step.
+    node_names: dict[str, str] | None = None
 
     @property
     def errors(self) -> list[Finding]:

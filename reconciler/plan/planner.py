@@ -17,16 +17,17 @@ master runs ``initialize`` (SPEC §6.5, §6.6).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from reconciler.addresses import same_address
-from reconciler.desired.state import DesiredCluster
+from reconciler.desired.state import CertFile, DesiredCluster
 from reconciler.live.models import LiveCluster
 from reconciler.plan.facts import ClusterFacts, NodeFacts, gather_facts
 from reconciler.plan.fingerprint import state_fingerprint
 from reconciler.plan.models import (
     ASYNCHRONOUS,
     Action,
+    CertificateDetail,
     ClusterPlan,
     DataAuthority,
     Expectation,
@@ -102,6 +103,7 @@ def plan_cluster(
             steps=[],
             impact=Impact(restarts=[], max_nodes_out=0, estimated_seconds=0, summary="blocked"),
             blocked=True,
+            node_names=_node_names(facts),
         )
     findings = _differences(facts)
     master = facts.master
@@ -134,6 +136,7 @@ def plan_cluster(
         steps=steps.items,
         impact=_impact(facts, steps.items, strategy),
         data_authority=authority,
+        node_names=_node_names(facts),
     )
 
 
@@ -306,6 +309,25 @@ def _membership_text(node: NodeFacts) -> str:
     return text
 
 
+def _node_names(facts: ClusterFacts) -> dict[str, str]:
+    names = {node.address: node.name for node in facts.desired.nodes}
+    for extra in facts.extras + facts.idle_extras:
+        names.setdefault(extra.address, extra.name)
+    return names
+
+
+def _certificate_detail(file: CertFile) -> CertificateDetail | None:
+    certificate = file.certificate
+    if certificate is None:
+        return None
+    return CertificateDetail(
+        subject=certificate.subject,
+        issuer=certificate.issuer,
+        not_after=certificate.not_after.astimezone(UTC).isoformat(timespec="seconds"),
+        fingerprint_sha256=certificate.fingerprint_sha256,
+    )
+
+
 def _differences(facts: ClusterFacts) -> list[Finding]:
     findings: list[Finding] = []
     master = facts.master
@@ -325,6 +347,7 @@ def _differences(facts: ClusterFacts) -> list[Finding]:
                     live=live,
                     desired=f"{diff.desired.remote_name} sha256:{diff.desired.sha256[:16]}",
                     severity="change",
+                    desired_certificate=_certificate_detail(diff.desired),
                 )
             )
         wanted = "Enabled, master" if node is master else f"replica of {master.address}, in sync"
@@ -421,7 +444,8 @@ def _last_master_evidence(facts: ClusterFacts, now: datetime) -> str | None:
         and timedelta(0) <= now - written <= MARKER_MAX_AGE
         and (master.disabled or names_itself)
     ):
-        return f"was the master when reconcile started taking the cluster apart ({written})"
+        when = written.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return f"was the master when reconcile started taking the cluster apart ({when})"
     followers = [
         node
         for node in facts.nodes
@@ -493,7 +517,8 @@ def _impact(facts: ClusterFacts, steps: list[Step], strategy: Strategy) -> Impac
         Action.INITIALIZE: timeouts.initialize.total_seconds(),
         Action.JOIN: timeouts.join.total_seconds(),
     }
-    estimate = int(sum(seconds.get(step.action, SYNC_STEP_SECONDS) for step in steps))
+    allowance = {action: int(seconds.get(action, SYNC_STEP_SECONDS)) for action in Action}
+    estimate = sum(allowance[step.action] for step in steps)
     if strategy is Strategy.REFORM:
         out = len({step.node for step in steps if step.action is Action.REMOVE}) or len(restarts)
         summary = (
@@ -506,4 +531,10 @@ def _impact(facts: ClusterFacts, steps: list[Step], strategy: Strategy) -> Impac
             f"{facts.master.name} keeps serving; one node at a time leaves or joins; "
             f"{RESTART_NOTE} on {len(restarts)} node(s)"
         )
-    return Impact(restarts=restarts, max_nodes_out=out, estimated_seconds=estimate, summary=summary)
+    return Impact(
+        restarts=restarts,
+        max_nodes_out=out,
+        estimated_seconds=estimate,
+        summary=summary,
+        action_seconds=allowance,
+    )

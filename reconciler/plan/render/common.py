@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from reconciler.durations import format_duration
 from reconciler.plan.models import ClusterPlan, GitInfo, Strategy
 
 _SHA = re.compile(r"[0-9a-fA-F]{7,64}")
+_FRACTION = re.compile(r"(\d{2}:\d{2}:\d{2})[.,]\d+")
 SHORT_SHA = 7
 
 
@@ -34,6 +37,60 @@ def short_commit(git: GitInfo) -> str:
 def step_nodes(cluster: ClusterPlan) -> list[str]:
     """Addresses that get at least one step, in the order they first appear."""
     return list(dict.fromkeys(step.node for step in cluster.steps))
+
+
+def node_names(cluster: ClusterPlan) -> dict[str, str]:
+    """Node names by address: the plan's list (absent from older plan files), then the steps
+    (findings and the data authority carry only addresses)."""
+    names = dict(cluster.node_names or {})
+    for step in cluster.steps:
+        if step.node_name:
+            names.setdefault(step.node, step.node_name)
+    return names
+
+
+def sentence(text: str) -> str:
+    """``text`` without a full stop of its own (the caller adds one)."""
+    return text.rstrip(".")
+
+
+def short_name(names: dict[str, str], address: str | None) -> str:
+    """``cms2`` when the plan names the node, else its address."""
+    if address is None:
+        return "cluster"
+    return names.get(address, address)
+
+
+def english_list(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def without_fraction(text: str) -> str:
+    """``07:40:00.123456`` becomes ``07:40:00``: nobody reads microseconds in a review."""
+    return _FRACTION.sub(r"\1", text)
+
+
+def display_time(value: str) -> str:
+    """An ISO time as ``2026-11-27 07:40:00 UTC``; anything else as given, minus fractions."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return without_fraction(value)
+    if moment.tzinfo is None:
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def rough_minutes(seconds: float) -> str:
+    """A bound in whole minutes, rounded up (``43 min``, ``2 h 5 min``): no false precision."""
+    minutes = max(1, math.ceil(seconds / 60))
+    if minutes < 120:
+        return f"{minutes} min"
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h {rest} min" if rest else f"{hours} h"
 
 
 def node_label(cluster: ClusterPlan, address: str | None) -> str:

@@ -17,7 +17,9 @@ from reconciler.plan.models import FORMAT_VERSION, Plan
 
 # Optional keys whose default is None; leaving them out changes nothing on load.
 _STEP_OPTIONAL = ("after", "expect", "upload", "backup_name")
-_FINDING_OPTIONAL = ("message",)
+_FINDING_OPTIONAL = ("message", "desired_certificate")
+_IMPACT_OPTIONAL = ("action_seconds",)
+_CLUSTER_OPTIONAL = ("node_names",)
 _MAX_REPORTED_ERRORS = 5
 
 
@@ -29,6 +31,8 @@ def plan_json_data(plan: Plan) -> dict[str, Any]:
             _drop_none(step, _STEP_OPTIONAL)
         for finding in cluster["findings"]:
             _drop_none(finding, _FINDING_OPTIONAL)
+        _drop_none(cluster["impact"], _IMPACT_OPTIONAL)
+        _drop_none(cluster, _CLUSTER_OPTIONAL)
     return data
 
 

@@ -1,40 +1,55 @@
-"""The plan as a GitHub pull-request comment.
+"""The plan as GitHub pull-request comments: one comment per cluster, readable in 30 seconds.
 
-CI finds its previous comment by ``MARKER`` and edits it, so the marker is always the first
-line. GitHub refuses comments over 65,535 characters; rather than fail the CI job, the
-comment is shortened in steps (folded JSON first, then the step lists, then the finding
-tables, then the cluster details) until it fits, and says so at the end. The marker and the
-summary table are what reviewers need most and are kept whenever they fit at all.
+Each comment starts with two hidden lines: ``MARKER`` (``<!-- cms-reconciler plan -->``, the
+same for every comment, so one line tells where each comment starts) and the cluster's own
+marker (``<!-- cms-reconciler plan: lab -->``, so CI keeps one comment per cluster and edits
+it in place). Then, in the order a reviewer needs them:
+
+1. the outage (what is out, between which steps, a bound on how long, which nodes restart),
+   whose database survives, and what merging runs;
+2. the findings, one row per change with the nodes it applies to (the same change on every
+   node is one row), new certificates by subject, issuer and expiry;
+3. a Mermaid flowchart of the plan's phases;
+4. the steps, folded; the cluster's plan JSON, folded (it loads as a plan file).
+
+``--format markdown`` prints the comments one after another; CI splits them at every line
+that is exactly ``MARKER`` (``split_comments``). GitHub refuses comments of more than 65,536
+characters; a comment longer than ``limit`` is shortened in steps (the folded JSON first,
+then the step list, then the finding rows, then the drawing) and says so at its end.
 
 Every piece of text that comes from the plan goes through ``md_text`` or ``md_code``: file
 names and reasons may contain ``|``, backticks or ``<`` and must not break the tables, spans
-or the ``<details>`` block.
+or the ``<details>`` blocks.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from reconciler.plan.models import ClusterPlan, Finding, Plan, Step
 from reconciler.plan.render.common import (
-    closing_line,
     commit_text,
-    estimated_duration,
-    node_label,
+    display_time,
+    node_names,
     plural,
-    status_word,
+    sentence,
+    short_name,
+    without_fraction,
 )
 from reconciler.plan.render.json import render_json
+from reconciler.plan.render.mermaid import mermaid_block
+from reconciler.plan.render.outage import data_sentence, outage_sentence
 
 MARKER = "<!-- cms-reconciler plan -->"
 HEADING = "### cms-reconciler plan"
-GITHUB_COMMENT_LIMIT = 65_535
-DEFAULT_LIMIT = 65_000
-MIN_LIMIT = 1_000  # room for the marker, the heading and the note saying what was cut
+GITHUB_COMMENT_LIMIT = 65_536  # GitHub refuses a comment body longer than this
+DEFAULT_LIMIT = 65_000  # in UTF-8 bytes (``comment_size``), with room to spare
+MIN_LIMIT = 1_000  # room for the markers, the summary and the note saying what was cut
+APPLY_COMMAND = "reconcile --apply --auto-approve"  # what CI runs when the PR is merged
 
-_RUN_LOCALLY = "run `reconcile --plan` locally"
 # Line breaks and other control characters: none belongs in one markdown line, and
 # ``str.splitlines`` in a CI script would split on several of them.
 _LINE_BREAK = re.compile(r"\r\n|[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
@@ -42,13 +57,11 @@ _LINE_BREAK = re.compile(r"\r\n|[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 # entities, ``<``/``>`` stop HTML, ``$`` stops math, ``|`` stops table cells.
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&$])")
 _BACKTICKS = re.compile(r"`+")
-_SUMMARY_HEADER = (
-    "| cluster | strategy | steps | nodes restarted | max nodes out "
-    "| estimated duration | status |",
-    "| --- | --- | --: | --: | --: | --- | --- |",
-)
+_MARKER_NAME = re.compile(r"[^A-Za-z0-9._-]")
+_NAME_MAX = 200  # of a cluster name in a marker or a command line the comment suggests
+_LINES = re.compile(r"[^\n]*\n|[^\n]+$")
 _FINDINGS_HEADER = (
-    "| node | what | live | desired | severity |",
+    "| what | nodes | live | desired | severity |",
     "| --- | --- | --- | --- | --- |",
 )
 
@@ -79,59 +92,83 @@ def md_code(value: str, *, in_table: bool = False) -> str:
     return f"{fence}{value}{fence}"
 
 
+def fenced(text: str, language: str = "") -> str:
+    """A fenced code block holding ``text`` as is, whatever backticks it contains.
+
+    A line of ``text`` that starts like one of our markers is indented by a space, so that
+    splitting the output at marker lines can never cut inside a block.
+    """
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    body = "".join(
+        f" {line}" if line.startswith("<!-- cms-reconciler") else line
+        for line in _LINES.findall(text)
+    )
+    if not body.endswith("\n"):
+        body += "\n"
+    return f"{fence}{language}\n{body}{fence}\n"
+
+
+def cluster_marker(name: str, kind: str = "plan") -> str:
+    """``<!-- cms-reconciler plan: lab -->``: how CI finds the comment of one cluster.
+
+    Cluster names are letters, digits, ``_`` and ``-`` (the cluster file schema); anything
+    else, from a hand-edited plan file, becomes ``_`` so the comment stays hidden.
+    """
+    safe = _MARKER_NAME.sub("_", name[:_NAME_MAX]) or "_"
+    return f"<!-- cms-reconciler {kind}: {safe} -->"
+
+
+def split_comments(text: str, marker: str = MARKER) -> list[str]:
+    """The comments of ``--format markdown`` output: a new one at each line equal to ``marker``.
+
+    The inverse of ``"".join(comments)``; what a CI script does with ``awk`` or ``csplit``.
+    """
+    comments: list[str] = []
+    for line in _LINES.findall(text):
+        if not comments or line.rstrip("\n") == marker:
+            comments.append("")
+        comments[-1] += line
+    return comments
+
+
 def render_markdown(plan: Plan, *, limit: int = DEFAULT_LIMIT) -> str:
-    """The PR comment, at most ``limit`` characters (GitHub allows 65,535)."""
+    """What ``--format markdown`` prints: every cluster's comment, one after the other."""
+    return "".join(render_markdown_comments(plan, limit=limit))
+
+
+def render_markdown_comments(plan: Plan, *, limit: int = DEFAULT_LIMIT) -> list[str]:
+    """One PR comment per cluster (one saying so for a plan without clusters), each at most
+    ``limit`` characters and starting with ``MARKER`` and the cluster's marker."""
     if limit < MIN_LIMIT:
         raise ValueError(f"limit {limit} is too small for a plan comment (minimum {MIN_LIMIT})")
-    head = _head(plan)
-    sections = [_section(cluster) for cluster in plan.clusters]
-    json_block = _json_block(render_json(plan))
+    if not plan.clusters:
+        return [f"{MARKER}\n{HEADING}\n\nNo clusters in this plan.\n"]
+    return [_comment(plan, cluster, limit) for cluster in plan.clusters]
 
-    document = _assemble(head, sections, json_block, _Cut())
-    if len(document) <= limit:
-        return document
 
-    cut = _Cut(json=True)
-    json_note = (
-        "_The full JSON plan is too long for a comment; "
-        "run `reconcile --plan --format json` to see it._\n"
-    )
-    document = _assemble(head, sections, json_note, cut)
-    if len(document) <= limit:
-        return document
+# --- one cluster's comment -------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Parts:
+    """One cluster, pre-rendered, so that shortening is only a matter of joining."""
 
-    most_steps = max((len(section.steps) for section in sections), default=0)
-    step_cap = _largest_fitting(
-        most_steps - 1,
-        lambda cap: _assemble(head, sections, json_note, _Cut(json=True, steps=cap)),
-        limit,
-    )
-    if step_cap is not None:
-        return _assemble(head, sections, json_note, _Cut(json=True, steps=step_cap))
-
-    most_findings = max((len(section.findings) for section in sections), default=0)
-    finding_cap = _largest_fitting(
-        most_findings - 1,
-        lambda cap: _assemble(head, sections, json_note, _Cut(json=True, steps=0, findings=cap)),
-        limit,
-    )
-    if finding_cap is not None:
-        return _assemble(head, sections, json_note, _Cut(json=True, steps=0, findings=finding_cap))
-
-    document = _assemble(head, [], "", _Cut(json=True, details=True))
-    if len(document) <= limit:
-        return document
-    return _hard_cut(head, limit)
+    name: str
+    head: list[str]
+    findings_title: str
+    findings: list[str]  # table rows, header excluded
+    mermaid: str | None
+    steps: list[str]
+    json: str
 
 
 @dataclass(frozen=True)
 class _Cut:
-    """How far the comment is shortened; ``None`` caps mean everything is shown."""
+    """How far a comment is shortened; ``None`` caps mean everything is shown."""
 
     json: bool = False
     steps: int | None = None
     findings: int | None = None
-    details: bool = False
+    mermaid: bool = False
     truncated: bool = False
 
     @property
@@ -140,137 +177,198 @@ class _Cut:
             self.json
             or self.steps is not None
             or self.findings is not None
-            or self.details
+            or self.mermaid
             or self.truncated
         )
 
-    def note(self, hidden_steps: int = 0, hidden_findings: int = 0) -> str:
+    def note(self, name: str, hidden_steps: int = 0, hidden_findings: int = 0) -> str:
         """The closing note: says the comment was cut, what is missing and where to see it."""
         left_out: list[str] = []
         if self.json:
             left_out.append("the folded JSON plan")
-        if self.details:
-            left_out.append("the per-cluster findings, steps and impact")
         if hidden_steps:
             left_out.append(plural(hidden_steps, "step"))
         if hidden_findings:
             left_out.append(plural(hidden_findings, "finding"))
+        if self.mermaid:
+            left_out.append("the flowchart")
         if self.truncated:
-            left_out.append("the end of the summary table")
+            left_out.append("the end of the summary")
         return (
             "\n---\n\n"
             "> **Note:** this comment was cut to fit GitHub's comment size limit "
             f"({', '.join(left_out) or 'some details'} not shown). "
-            "Run `reconcile --plan` locally for the whole plan.\n"
+            f"Run {md_code(_local_command(name))} for the whole plan.\n"
         )
 
 
-@dataclass
-class _Section:
-    """One cluster, pre-rendered as lines so that shortening is only a matter of joining."""
-
-    intro: list[str]
-    findings: list[str]  # table rows, header excluded
-    findings_title: str
-    steps: list[str]
-    outro: list[str] = field(default_factory=list)
+def _local_command(name: str) -> str:
+    if len(name) > _NAME_MAX or _MARKER_NAME.search(name):
+        return "reconcile --plan"
+    return f"reconcile --plan --cluster {name}"
 
 
-def _head(plan: Plan) -> list[str]:
-    commit = md_code(commit_text(plan.git)) if plan.git.commit else "no commit"
-    dirty = " with uncommitted changes (dirty)" if plan.git.dirty else ""
-    lines = [
-        MARKER,
-        HEADING,
-        "",
-        f"Desired state: {commit}{dirty}; planned at {md_text(plan.created_at)}.",
-        "",
+def _comment(plan: Plan, cluster: ClusterPlan, limit: int) -> str:
+    parts = _parts(plan, cluster)
+    for cut in (_Cut(), _Cut(json=True)):
+        document = _assemble(parts, cut)
+        if comment_size(document) <= limit:
+            return document
+    ladders: list[tuple[int, Callable[[int], _Cut]]] = [
+        (len(parts.steps) - 1, lambda cap: _Cut(json=True, steps=cap)),
+        (len(parts.findings) - 1, lambda cap: _Cut(json=True, steps=0, findings=cap)),
     ]
-    if not plan.clusters:
-        lines.append("No clusters in this plan.")
-        return lines
-    lines.extend(_SUMMARY_HEADER)
-    for cluster in plan.clusters:
-        status = status_word(cluster)
-        if cluster.blocked:
-            status = f"**{status}**"
-        cells = [
-            md_text(cluster.name),
-            md_text(cluster.strategy.value),
-            str(len(cluster.steps)),
-            str(len(cluster.impact.restarts)),
-            str(cluster.impact.max_nodes_out),
-            estimated_duration(cluster),
-            status,
-        ]
-        lines.append(f"| {' | '.join(cells)} |")
-    return lines
-
-
-def _section(cluster: ClusterPlan) -> _Section:
-    title = md_code(cluster.name)
-    if cluster.blocked:
-        intro = [
-            f"#### Cluster {title}: **BLOCKED**",
-            "",
-            f"**Cannot plan cluster {title}:** no step will run until these errors are fixed.",
-        ]
-        findings = cluster.errors
-        return _Section(
-            intro=intro,
-            findings=[_finding_row(cluster, finding) for finding in findings],
-            findings_title="**Errors**",
-            steps=[],
+    if parts.mermaid is not None:
+        ladders.append(
+            (len(parts.findings), lambda cap: _Cut(json=True, steps=0, findings=cap, mermaid=True))
         )
+    for highest, make in ladders:
+        shortened = _fitting(parts, make, highest, limit)
+        if shortened is not None:
+            return shortened
+    return _hard_cut(parts, limit)
 
-    state = md_text(cluster.strategy.value) if cluster.steps else "converged"
-    intro = [f"#### Cluster {title}: {state}"]
-    authority = cluster.data_authority
-    if authority is not None:
-        intro += ["", f"> **Data authority:** {md_text(authority.statement)}"]
-        if authority.master_change:
-            intro += [
-                ">",
-                "> **⚠️ Master change: apply needs `--allow-master-change`.** "
-                "Check that the database named above is the one to keep.",
-            ]
-    outro: list[str] = []
-    if cluster.steps:
-        impact = cluster.impact
-        restarted = ", ".join(md_text(node_label(cluster, node)) for node in impact.restarts)
-        outro += [
-            f"**Impact:** {md_text(impact.summary)}",
-            "",
-            f"Restarts: {restarted or 'none'}; at most "
-            f"{plural(impact.max_nodes_out, 'node')} out of the cluster at once; "
-            f"estimated up to {estimated_duration(cluster)}.",
-            "",
-        ]
-    outro.append(f"**{md_text(closing_line(cluster))}**")
-    return _Section(
-        intro=intro,
-        findings=[_finding_row(cluster, finding) for finding in cluster.findings],
-        findings_title="**Findings**",
+
+def _fitting(parts: _Parts, make: Callable[[int], _Cut], highest: int, limit: int) -> str | None:
+    """The comment with the largest cap in ``0..highest`` that fits, or None."""
+    cap = _largest_fitting(highest, lambda value: _assemble(parts, make(value)), limit)
+    return _assemble(parts, make(cap)) if cap is not None else None
+
+
+def _parts(plan: Plan, cluster: ClusterPlan) -> _Parts:
+    said = _authority_finding(cluster)  # the head says it
+    findings = cluster.errors if cluster.blocked else cluster.findings
+    findings = [finding for finding in findings if finding is not said]
+    names = node_names(cluster)
+    single = plan.model_copy(
+        update={"created_at": without_fraction(plan.created_at), "clusters": [cluster]}
+    )
+    return _Parts(
+        name=cluster.name,
+        head=_head(plan, cluster),
+        findings_title="**Errors**" if cluster.blocked else "**Findings**",
+        findings=[_finding_row(names, finding, nodes) for finding, nodes in _grouped(findings)],
+        mermaid=mermaid_block(cluster),
         steps=[_step_line(step) for step in cluster.steps],
-        outro=outro,
+        json=render_json(single),
     )
 
 
-def _finding_row(cluster: ClusterPlan, finding: Finding) -> str:
+def _head(plan: Plan, cluster: ClusterPlan) -> list[str]:
+    if cluster.blocked:
+        state = "**BLOCKED**"
+    elif not cluster.steps:
+        state = "converged"
+    else:
+        state = f"{plural(len(cluster.steps), 'step')} ({md_text(cluster.strategy.value)})"
+    lines = [
+        MARKER,
+        cluster_marker(cluster.name),
+        f"{HEADING} for {md_code(cluster.name)}: {state}",
+    ]
+    lines.append("")
+    label = "**Blocked:**" if cluster.blocked else "**Outage:**"
+    lines.append(f"- {label} {md_text(sentence(outage_sentence(cluster)))}.")
+    data = data_sentence(cluster)
+    if data is not None:
+        lines.append(f"- **Data:** {md_text(sentence(data))}.")
+    authority = cluster.data_authority
+    master_change = bool(cluster.steps) and authority is not None and authority.master_change
+    said = _authority_finding(cluster)
+    if authority is not None and (master_change or (said is not None and said.severity != "info")):
+        lines.append(f"  - **Why:** {md_text(sentence(authority.statement))}.")
+    if master_change:
+        lines.append(
+            "- ⚠️ **Master change:** apply refuses this plan without `--allow-master-change`; "
+            "check that the database named above is the one to keep."
+        )
+    lines.append(f"- **Merging** runs `{APPLY_COMMAND}`{_merge_effect(cluster, master_change)}.")
+    commit = md_code(commit_text(plan.git)) if plan.git.commit else "no commit"
+    dirty = " with uncommitted changes (dirty)" if plan.git.dirty else ""
+    lines += [
+        "",
+        f"Desired state: {commit}{dirty}; planned at {md_text(display_time(plan.created_at))}.",
+    ]
+    return lines
+
+
+def _authority_finding(cluster: ClusterPlan) -> Finding | None:
+    """The planner's finding that repeats the data authority (the head says it instead)."""
+    authority = cluster.data_authority
+    if authority is None or not cluster.steps:
+        return None
+    for finding in cluster.findings:
+        if finding.what == "data" and finding.message == authority.statement:
+            return finding
+    return None
+
+
+def _merge_effect(cluster: ClusterPlan, master_change: bool) -> str:
+    if cluster.blocked:
+        return ", which refuses to start while this cluster is blocked"
+    if not cluster.steps:
+        return "; it sends nothing to this cluster"
+    if master_change:
+        return ", which stops before the first command unless the flag is given"
+    return ": the steps below, without asking again"
+
+
+def _grouped(findings: list[Finding]) -> list[tuple[Finding, list[str | None]]]:
+    """Findings that say the same thing of several nodes, as one, with those nodes; errors
+    first, then in the planner's order."""
+    groups: dict[str, tuple[Finding, list[str | None]]] = {}
+    for finding in findings:
+        key = finding.model_copy(update={"node": None}).model_dump_json()
+        if key not in groups:
+            groups[key] = (finding, [])
+        nodes = groups[key][1]
+        if finding.node not in nodes:
+            nodes.append(finding.node)
+    ordered = list(groups.values())
+    return sorted(ordered, key=lambda group: group[0].severity != "error")
+
+
+def _finding_row(names: dict[str, str], finding: Finding, nodes: list[str | None]) -> str:
     what = md_text(finding.what)
     if finding.message:
         what += f": {md_text(finding.message)}"
     severity = md_text(finding.severity)
     if finding.severity == "error":
         severity = f"**{severity}**"
+    desired = md_text(finding.desired)
+    certificate = finding.desired_certificate
+    if certificate is not None:
+        desired += (
+            f"; subject {md_code(certificate.subject, in_table=True)}"
+            f"; issuer {md_code(certificate.issuer, in_table=True)}"
+            f"; valid until {md_text(_date(certificate.not_after))}"
+        )
     cells = [
-        md_text(node_label(cluster, finding.node)),
         what,
+        _nodes_cell(names, nodes),
         md_text(finding.live),
-        md_text(finding.desired),
+        desired,
         severity,
     ]
     return f"| {' | '.join(cells)} |"
+
+
+def _nodes_cell(names: dict[str, str], nodes: list[str | None]) -> str:
+    listed = ", ".join(md_text(short_name(names, node)) for node in nodes)
+    if len(nodes) > 1 and set(nodes) == set(names):
+        return f"all {len(nodes)}: {listed}"
+    return listed
+
+
+def _date(value: str) -> str:
+    """``2027-12-01`` from an ISO time; anything else as given, minus fractions."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return without_fraction(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.date().isoformat()
 
 
 def _step_line(step: Step) -> str:
@@ -286,79 +384,85 @@ def _step_line(step: Step) -> str:
     )
 
 
-def _json_block(json_text: str) -> str:
-    longest = max((len(run) for run in _BACKTICKS.findall(json_text)), default=0)
-    fence = "`" * max(3, longest + 1)
+def _json_block(parts: _Parts) -> str:
     return (
-        "<details><summary>Full plan (JSON)</summary>\n\n"
-        f"{fence}json\n{json_text}{fence}\n\n"
-        "</details>\n"
+        f"<details><summary>Plan of {md_text(parts.name)} (JSON)"
+        "</summary>\n\n" + fenced(parts.json, "json") + "\n</details>\n"
     )
 
 
-def _assemble(head: list[str], sections: list[_Section], tail: str, cut: _Cut) -> str:
-    lines = list(head)
-    hidden_steps = hidden_findings = 0
-    for section in sections:
-        lines += ["", *section.intro]
-        findings = section.findings
-        if cut.findings is not None and len(findings) > cut.findings:
-            hidden = len(findings) - cut.findings
-            hidden_findings += hidden
-            findings = findings[: cut.findings]
-        else:
-            hidden = 0
-        if findings:
-            lines += ["", section.findings_title, "", *_FINDINGS_HEADER, *findings]
-        if hidden:
-            lines += ["", f"… {hidden} more findings not shown; {_RUN_LOCALLY}"]
-        steps = section.steps
-        if cut.steps is not None and len(steps) > cut.steps:
-            hidden = len(steps) - cut.steps
-            hidden_steps += hidden
-            steps = steps[: cut.steps]
-        else:
-            hidden = 0
-        if steps or hidden:
-            lines += ["", "**Steps**", "", *steps]
-        if hidden:
-            lines += ["", f"… {hidden} more steps not shown; {_RUN_LOCALLY}"]
-        if section.outro:
-            lines += ["", *section.outro]
+def _assemble(parts: _Parts, cut: _Cut) -> str:
+    lines = list(parts.head)
+    findings = parts.findings
+    hidden_findings = 0
+    if cut.findings is not None and len(findings) > cut.findings:
+        hidden_findings = len(findings) - cut.findings
+        findings = findings[: cut.findings]
+    if findings:
+        lines += ["", parts.findings_title, "", *_FINDINGS_HEADER, *findings]
+    if hidden_findings:
+        lines += ["", f"… {hidden_findings} more findings not shown."]
+    if parts.mermaid is not None and not cut.mermaid:
+        lines += ["", parts.mermaid.rstrip("\n")]
+    steps = parts.steps
+    hidden_steps = 0
+    if cut.steps is not None and len(steps) > cut.steps:
+        hidden_steps = len(steps) - cut.steps
+        steps = steps[: cut.steps]
+    if steps:
+        summary = plural(len(parts.steps), "step")
+        lines += ["", f"<details><summary>{summary}</summary>", "", *steps]
+        if hidden_steps:
+            lines += ["", f"… {hidden_steps} more steps not shown."]
+        lines += ["", "</details>"]
+    elif hidden_steps:
+        lines += ["", f"The {plural(hidden_steps, 'step')} are not shown."]
     document = "\n".join(lines) + "\n"
-    if tail:
-        document += "\n" + tail
+    if not cut.json:
+        document += "\n" + _json_block(parts)
     if cut.any:
-        document += cut.note(hidden_steps, hidden_findings)
+        document += cut.note(parts.name, hidden_steps, hidden_findings)
     return document
 
 
 def _largest_fitting(highest: int, render: Callable[[int], str], limit: int) -> int | None:
     """The largest cap in ``0..highest`` whose rendering fits, or None (length grows with cap)."""
-    if highest < 0 or len(render(0)) > limit:
+    if highest < 0 or comment_size(render(0)) > limit:
         return None
     low, high = 0, highest
     while low < high:
         middle = (low + high + 1) // 2
-        if len(render(middle)) <= limit:
+        if comment_size(render(middle)) <= limit:
             low = middle
         else:
             high = middle - 1
     return low
 
 
-def _hard_cut(head: list[str], limit: int) -> str:
-    """Last resort (a summary table longer than the limit): keep whole lines while they fit."""
-    note = _Cut(json=True, details=True, truncated=True).note()
-    budget = limit - len(note)
+def _hard_cut(parts: _Parts, limit: int) -> str:
+    """Last resort (a summary longer than the limit): keep whole lines while they fit."""
+    note = _Cut(json=True, mermaid=parts.mermaid is not None, truncated=True).note(parts.name)
+    budget = limit - comment_size(note)
     kept: list[str] = []
     used = 0
-    for line in head:
-        if used + len(line) + 1 > budget:
-            room = budget - used - 2
-            if room > 0:
-                kept.append(line[:room] + "…")
+    for line in parts.head:
+        size = comment_size(line) + 1
+        if used + size > budget:
+            room = budget - used - comment_size("…\n")
+            if room > 0 and len(kept) >= 2:
+                kept.append(clip(line, room) + "…")
             break
         kept.append(line)
-        used += len(line) + 1
+        used += size
     return "\n".join(kept) + "\n" + note
+
+
+def comment_size(text: str) -> int:
+    """Size as GitHub might count it, whichever way it does: UTF-8 bytes are never fewer than
+    characters or UTF-16 code units, so a comment within this many fits any count."""
+    return len(text.encode("utf-8"))
+
+
+def clip(text: str, size: int) -> str:
+    """The longest start of ``text`` whose ``comment_size`` is at most ``size``."""
+    return text.encode("utf-8")[: max(0, size)].decode("utf-8", errors="ignore")

@@ -6,7 +6,7 @@ import pytest
 
 from reconciler.desired.findings import Finding, Severity, dedupe, line_of, with_lines
 from reconciler.desired.pem import MaterialError, check_key_pem, load_certificates, pem_blocks
-from reconciler.desired.yamlfile import parse_yaml
+from reconciler.desired.yamlfile import YamlProblem, parse_yaml
 from tests.unit.desired.pki import Pki, cert_pem, encrypted_key, plaintext_key
 
 
@@ -27,10 +27,12 @@ def test_yaml_lines_of_key_paths() -> None:
 def test_yaml_duplicate_nested_key() -> None:
     parsed = parse_yaml(b"ssh:\n  port: 22\n  port: 2222\n")
     assert parsed.problems == [
-        (
+        YamlProblem(
             "ssh.port",
             "duplicate key 'port' at line 3 (first at line 2); YAML would keep only the last "
             "one, remove one of them",
+            line=3,
+            column=3,
         )
     ]
 
@@ -38,7 +40,8 @@ def test_yaml_duplicate_nested_key() -> None:
 def test_yaml_multiple_documents_are_refused() -> None:
     parsed = parse_yaml(b"name: a\n---\nname: b\n")
     assert parsed.data is None
-    assert "YAML syntax error at line 2" in parsed.problems[0][1]
+    assert "YAML syntax error at line 2" in parsed.problems[0].message
+    assert parsed.problems[0].line == 2
 
 
 def test_line_of_falls_back_to_the_parent() -> None:

@@ -6,8 +6,13 @@ material; the tests at the bottom only check that the fixtures are the plans the
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from typing import Any
 
+import yaml
+
+from reconciler.desired.loader import load_desired
 from reconciler.plan.models import (
     Action,
     ClusterPlan,
@@ -21,6 +26,9 @@ from reconciler.plan.models import (
     Strategy,
     UploadFile,
 )
+from reconciler.plan.planner import plan_cluster
+from tests.support.lab import REPO
+from tests.support.planning import NOW, desired_cluster, live_cluster
 
 MASTER = ("127.0.85.73", "cms1")
 REPLICAS = (("127.0.85.74", "cms2"), ("127.0.85.75", "cms3"))
@@ -293,6 +301,41 @@ def huge_plan() -> Plan:
     return plan_of(huge_cluster())
 
 
+# --- plans made by the planner ---------------------------------------------------------------
+LAB_ENV = {"CMS_LAB_PASSWORD": "cms-lab", "CMS_LAB_KEY_PASSPHRASE": "cms-lab"}
+CREATED_AT = "2026-11-27T07:40:00.123456+00:00"  # microseconds, as a real run records them
+
+
+def scenario(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((REPO / "tests" / "plans" / f"{name}.yaml").read_text())
+    return data
+
+
+@functools.cache
+def lab_seed_cluster() -> ClusterPlan:
+    """The lab's own plan: clusters/lab.yaml with the real certificates of certs/lab/ against
+    the seed's live state (tests/plans/02-seed-expired.yaml), a 27-step re-form."""
+    state = load_desired(REPO, ["lab"], env=LAB_ENV, now=NOW)
+    desired = state.clusters[0].require()
+    live = live_cluster(scenario("02-seed-expired")["live"], desired)
+    return plan_cluster(desired, live, now=NOW)
+
+
+def lab_seed_plan(*clusters: ClusterPlan) -> Plan:
+    return Plan(git=git(), created_at=CREATED_AT, clusters=list(clusters or [lab_seed_cluster()]))
+
+
+def scenario_cluster(name: str) -> ClusterPlan:
+    """The plan of one tests/plans scenario (file contents are labels: no certificate)."""
+    data = scenario(name)
+    desired = desired_cluster(data["desired"])
+    return plan_cluster(desired, live_cluster(data["live"], desired), now=NOW)
+
+
+def renamed(cluster: ClusterPlan, name: str) -> ClusterPlan:
+    return cluster.model_copy(update={"name": name})
+
+
 def test_reform_plan_follows_the_seed_procedure() -> None:
     steps = reform_plan().clusters[0].steps
     actions = [step.action for step in steps]
@@ -310,3 +353,23 @@ def test_fixture_plans_have_the_claimed_shape() -> None:
     assert authority is not None
     assert authority.master_change
     assert len(huge_plan().clusters[0].steps) == 3000
+
+
+def test_the_lab_seed_plan_is_the_27_step_reform_with_real_certificates() -> None:
+    cluster = lab_seed_cluster()
+    assert cluster.strategy is Strategy.REFORM
+    assert len(cluster.steps) == 27
+    assert cluster.node_names == {
+        "127.0.85.73": "cms1",
+        "127.0.85.74": "cms2",
+        "127.0.85.75": "cms3",
+    }
+    certificates = [f.desired_certificate for f in cluster.findings if f.what == "server_cert"]
+    assert len(certificates) == 3
+    assert certificates[0] is not None
+    assert certificates[0].subject == "CN=cms-lab-db.example,O=LAB ONLY"
+    assert certificates[0].not_after == "2031-11-01T00:00:00+00:00"
+    assert cluster.impact.action_seconds is not None
+    assert cluster.impact.estimated_seconds == sum(
+        cluster.impact.action_seconds[step.action] for step in cluster.steps
+    )

@@ -1,0 +1,153 @@
+"""What a plan takes out of service, and for how long, read off its steps.
+
+A reviewer approving a pull request wants one sentence per cluster: when the cluster (or a
+node) is out, between which steps, and a bound on how long. The steps say it all:
+
+* a re-form (an ``initialize``) takes the cluster down from its first ``remove`` until the
+  last node is back (the last ``join``, or the ``initialize`` when nothing joins); there is
+  no master at all from the last ``remove`` before ``initialize`` until ``initialize``;
+* otherwise the master keeps serving and each node is out from its ``remove`` to its
+  ``join``; a node that only joins was not in, and one that only leaves is dropped.
+
+Durations are upper bounds: the cluster file's timeout for each ``remove``/``initialize``/
+``join`` and a fixed allowance for the other steps (``Impact.action_seconds``). Nothing
+better is known (the MMP reference gives no typical durations), so they are said as "up to".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reconciler.plan.models import Action, ClusterPlan, Step
+from reconciler.plan.render.common import english_list, node_names, plural, rough_minutes
+
+
+@dataclass(frozen=True)
+class Span:
+    """Steps ``first`` to ``last`` (ids, inclusive) and a bound on how long they take."""
+
+    first: int
+    last: int
+    seconds: int | None  # None: the plan has no per-action allowance (an older plan file)
+
+    def steps_text(self) -> str:
+        if self.first == self.last:
+            return f"at step {self.first}"
+        return f"from step {self.first} to step {self.last}"
+
+
+def span(cluster: ClusterPlan, first: Step, last: Step) -> Span:
+    """The steps from ``first`` to ``last`` in execution order, with their summed bound."""
+    allowance = cluster.impact.action_seconds
+    start, end = _position(cluster, first), _position(cluster, last)
+    seconds = None
+    if allowance is not None:
+        seconds = sum(allowance.get(step.action, 0) for step in cluster.steps[start : end + 1])
+    return Span(first.id, last.id, seconds)
+
+
+def _position(cluster: ClusterPlan, step: Step) -> int:
+    return next(index for index, each in enumerate(cluster.steps) if each is step)
+
+
+def up_to(seconds: int | None, cluster: ClusterPlan) -> str:
+    """``up to 43 min``; without a per-step bound, the bound of the whole apply."""
+    if seconds is not None:
+        return f"up to {rough_minutes(seconds)}"
+    return f"the whole apply up to {rough_minutes(cluster.impact.estimated_seconds)}"
+
+
+def outage_sentence(cluster: ClusterPlan) -> str:
+    """One plain sentence: what is out of service, between which steps, for how long."""
+    if cluster.blocked:
+        errors = len(cluster.errors)
+        count = plural(errors, "error") if errors else "an error"
+        return f"cannot plan ({count}); nothing will run until it is fixed"
+    if not cluster.steps:
+        return "none: converged, nothing will run"
+    if any(step.action is Action.INITIALIZE for step in cluster.steps):
+        text = _reform(cluster)
+    else:
+        text = _around_master(cluster)
+    return f"{text}; {_restarts(cluster)}"
+
+
+def _reform(cluster: ClusterPlan) -> str:
+    steps = cluster.steps
+    initialize = next(step for step in steps if step.action is Action.INITIALIZE)
+    back = [step for step in steps if step.action in (Action.INITIALIZE, Action.JOIN)][-1]
+    removes = [step for step in steps[: steps.index(initialize)] if step.action is Action.REMOVE]
+    master = _name(cluster, initialize.node)
+    if not removes:
+        whole = span(cluster, steps[0], back)
+        return (
+            f"cluster down now (no node is clustered) until step {back.id}, "
+            f"{up_to(whole.seconds, cluster)} ({master} becomes master at step {initialize.id})"
+        )
+    down = span(cluster, removes[0], back)
+    return (
+        f"cluster down {down.steps_text()}, {up_to(down.seconds, cluster)} (no master from "
+        f"step {removes[-1].id} until {master} initializes at step {initialize.id})"
+    )
+
+
+def _around_master(cluster: ClusterPlan) -> str:
+    parts: list[str] = []
+    steps = cluster.steps
+    for address in dict.fromkeys(
+        step.node for step in steps if step.action in (Action.REMOVE, Action.JOIN)
+    ):
+        mine = [step for step in steps if step.node == address]
+        remove = next((step for step in mine if step.action is Action.REMOVE), None)
+        join = next((step for step in mine if step.action is Action.JOIN), None)
+        name = _name(cluster, address)
+        if remove is not None and join is not None and remove.id < join.id:
+            out = span(cluster, remove, join)
+            parts.append(
+                f"{name} out of the cluster {out.steps_text()} ({up_to(out.seconds, cluster)})"
+            )
+        elif join is not None:
+            joining = span(cluster, join, join)
+            parts.append(f"{name} joins at step {join.id} ({up_to(joining.seconds, cluster)})")
+        elif remove is not None:
+            parts.append(f"{name} leaves the cluster for good at step {remove.id}")
+    authority = cluster.data_authority
+    master = _name(cluster, authority.source) if authority is not None else "the master"
+    stays = f"the cluster stays up ({master} keeps serving)"
+    if not parts:
+        return f"no node leaves the cluster; {stays}"
+    return f"{', '.join(parts)}; {stays}"
+
+
+def _restarts(cluster: ClusterPlan) -> str:
+    restarts = cluster.impact.restarts
+    if not restarts:
+        return "no node restarts"
+    names = [_name(cluster, address) for address in restarts]
+    verb = "restarts" if len(names) == 1 else "restart"
+    return f"{plural(len(names), 'node')} {verb} ({english_list(names)})"
+
+
+def data_sentence(cluster: ClusterPlan) -> str | None:
+    """Whose database survives, said plainly; None when nothing runs."""
+    authority = cluster.data_authority
+    if authority is None or not cluster.steps:
+        return None
+    names = node_names(cluster)
+    source = names.get(authority.source)
+    owner = (
+        f"{source}'s database ({authority.source})"
+        if source
+        else f"the database of {authority.source}"
+    )
+    verb = "becomes the master copy" if authority.master_change else "is kept"
+    replaced = [names.get(address, address) for address in authority.replaces]
+    if not replaced:
+        return f"{owner} {verb}; no other node's database is replaced"
+    if len(replaced) == 1:
+        return f"{owner} {verb}; {replaced[0]}'s database is replaced by a copy of it"
+    return f"{owner} {verb}; {english_list(replaced)} are replaced by copies of it"
+
+
+def _name(cluster: ClusterPlan, address: str) -> str:
+    return node_names(cluster).get(address, address)

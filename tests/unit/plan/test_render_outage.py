@@ -1,0 +1,97 @@
+"""What a plan takes out of service and whose database survives, read off the planner's plans."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.plan.models import Action
+from reconciler.plan.render.outage import data_sentence, outage_sentence
+from tests.unit.plan.test_render_plans import (
+    blocked_cluster,
+    converged_cluster,
+    lab_seed_cluster,
+    scenario_cluster,
+)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "outage"),
+    [
+        (
+            "02-seed-expired",
+            "cluster down from step 4 to step 27, up to 43 min (no master from step 6 until cms1 "
+            "initializes at step 25); 3 nodes restart (cms1, cms2 and cms3)",
+        ),
+        (
+            "12-half-replica-old-certs",
+            "cms2 out of the cluster from step 2 to step 8 (up to 16 min); the cluster stays up "
+            "(cms1 keeps serving); 1 node restarts (cms2)",
+        ),
+        (
+            "05-add-node",
+            "cms4 joins at step 8 (up to 10 min); the cluster stays up (cms1 keeps serving); "
+            "1 node restarts (cms4)",
+        ),
+        (
+            "06-drop-node",
+            "cms3 leaves the cluster for good at step 2; the cluster stays up (cms1 keeps "
+            "serving); 1 node restarts (cms3)",
+        ),
+        (
+            "17-half-all-disabled",
+            "cluster down now (no node is clustered) until step 9, up to 26 min (cms1 becomes "
+            "master at step 7); 3 nodes restart (cms1, cms2 and cms3)",
+        ),
+        (
+            "08-master-change",
+            "cluster down from step 4 to step 12, up to 41 min (no master from step 6 until cms2 "
+            "initializes at step 10); 3 nodes restart (cms1, cms2 and cms3)",
+        ),
+        ("01-converged", "none: converged, nothing will run"),
+        ("15-unreachable-node", "cannot plan (1 error); nothing will run until it is fixed"),
+    ],
+)
+def test_outage(scenario: str, outage: str) -> None:
+    assert outage_sentence(scenario_cluster(scenario)) == outage
+
+
+def test_the_bound_is_the_cluster_files_timeouts_over_the_outage_steps() -> None:
+    cluster = lab_seed_cluster()
+    allowance = cluster.impact.action_seconds
+    assert allowance is not None
+    timeouts = (allowance[Action.REMOVE], allowance[Action.INITIALIZE], allowance[Action.JOIN])
+    assert timeouts == (300, 300, 600)
+    down = cluster.steps[3:]  # steps 4 to 27
+    assert sum(allowance[step.action] for step in down) == 2580  # 43 min, rounded up
+
+
+@pytest.mark.parametrize(
+    ("scenario", "data"),
+    [
+        (
+            "02-seed-expired",
+            "cms1's database (127.0.85.73) is kept; cms2 and cms3 are replaced by copies of it",
+        ),
+        (
+            "08-master-change",
+            "cms2's database (10.0.0.2) becomes the master copy; cms1 and cms3 are replaced by "
+            "copies of it",
+        ),
+        (
+            "12-half-replica-old-certs",
+            "cms1's database (10.0.0.1) is kept; cms2's database is replaced by a copy of it",
+        ),
+        (
+            "06-drop-node",
+            "cms1's database (10.0.0.1) is kept; no other node's database is replaced",
+        ),
+    ],
+)
+def test_data(scenario: str, data: str) -> None:
+    cluster = lab_seed_cluster() if scenario == "02-seed-expired" else scenario_cluster(scenario)
+    assert data_sentence(cluster) == data
+
+
+def test_no_data_sentence_when_nothing_runs() -> None:
+    assert data_sentence(converged_cluster()) is None
+    assert data_sentence(blocked_cluster()) is None
