@@ -16,8 +16,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Debian tools the checks need; installed when missing (CI and developers run as root here).
+# promtool (package prometheus) checks `reconcile certs check --format prometheus`; the
+# package's own service is not started (no recommends, and no init system in CI).
 system-tools:
 	@command -v shellcheck >/dev/null && command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq shellcheck jq >/dev/null; }
+	@command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
 lint: $(STAMP) system-tools
 	$(BIN)/ruff check .

@@ -1,34 +1,124 @@
 """The ``reconcile`` command line: the only module that imports typer.
 
 Each command parses its options, calls into the package, prints, and maps
-``ReconcileError`` to a clear message and exit 1 (never a traceback).
+``ReconcileError`` to a clear message and exit 1 (never a traceback). A usage error (an
+unknown option, a bad ``--format``) exits 1 too: click's usual 2 means "changes planned"
+here, and a mistyped flag must not pass a CI plan check.
+
+Help is plain text, not typer's rich panels: those print a type column for every option
+(``--help <bool>``, ``--repo <path>``, ``--cluster <list[str]>``), while the plain formatter
+shows a flag bare and a value by its metavar (``--repo DIR``). So every option that takes a
+value names a metavar.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
-from reconciler.errors import ReconcileError
+from reconciler.errors import OptionError, ReconcileError
+from reconciler.repo_root import find_repo_root
+
+
+@contextmanager
+def _usage_errors_exit_1() -> Iterator[None]:
+    try:
+        yield
+    except typer.TyperException as error:
+        error.exit_code = 1
+        raise
+
+
+class _Group(TyperGroup):
+    """The ``reconcile`` group: parsing errors, its own or a command's, exit 1."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with _usage_errors_exit_1():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, *args: Any, **kwargs: Any) -> Any:
+        with _usage_errors_exit_1():
+            return super().invoke(*args, **kwargs)
+
 
 app = typer.Typer(
+    cls=_Group,
     add_completion=False,
     no_args_is_help=False,
-    help="Keep Cisco Meeting Server database clusters converged from git.",
+    subcommand_metavar="[COMMAND [ARGS]...]",  # none: plan
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Keep Cisco Meeting Server database clusters converged from git. Without a command: "
+    "plan (--plan; exit 0 converged, 2 changes, 1 error) or --apply (exit 0 converged, 1 not).",
 )
 
+
+def _given(ctx: typer.Context, name: str | None) -> bool:
+    """Whether the user typed this option (rather than its default applying)."""
+    source = ctx.get_parameter_source(name) if name else None
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def _repo(ctx: typer.Context, param: typer.CallbackParam, value: Path) -> Path:
+    """``--repo`` wins; without it, the nearest folder with ``clusters/`` from here up."""
+    if _given(ctx, param.name):
+        return value
+    here = Path.cwd()
+    found = find_repo_root(here)
+    return Path(".") if found == here else found
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in choices:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    return check
+
+
+def _format_option(*choices: str, what: str = "") -> Any:
+    """``--format [a|b|c]``, refusing any other value with the list of the allowed ones."""
+    return typer.Option(
+        "--format",
+        metavar=f"[{'|'.join(choices)}]",
+        callback=_choice(*choices),
+        help=what or "Output format.",
+    )
+
+
 RepoOption = Annotated[
-    Path, typer.Option("--repo", help="The GitOps repository (default: current directory).")
+    Path,
+    typer.Option(
+        "--repo",
+        metavar="DIR",
+        callback=_repo,
+        show_default=False,
+        help="The GitOps repository (default: the nearest folder upward with clusters/).",
+    ),
 ]
 ClusterOption = Annotated[
     list[str] | None,
-    typer.Option("--cluster", help="Cluster name (repeatable; default: every clusters/*.yaml)."),
+    typer.Option(
+        "--cluster",
+        metavar="NAME",
+        help="Cluster name (repeatable; default: every clusters/*.yaml).",
+    ),
 ]
+RefOption = Annotated[
+    str | None,
+    typer.Option("--ref", metavar="GITREF", help="Read desired state from a git commit."),
+]
+FormatOption = Annotated[str, _format_option("text", "json")]
 
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report an interrupted command
@@ -39,41 +129,148 @@ def _fail(error: ReconcileError) -> typer.Exit:
     return typer.Exit(1)
 
 
-@app.callback(invoke_without_command=True)
-def reconcile(
-    ctx: typer.Context,
-    plan_mode: Annotated[
-        bool, typer.Option("--plan", help="Show what would change (default; changes nothing).")
-    ] = False,
-    apply_mode: Annotated[bool, typer.Option("--apply", help="Make the changes.")] = False,
-    repo: RepoOption = Path("."),
-    cluster: ClusterOption = None,
-    ref: Annotated[
-        str | None, typer.Option("--ref", help="Read desired state from a git commit.")
-    ] = None,
-    output_format: Annotated[
-        str, typer.Option("--format", help="text, json or markdown.")
-    ] = "text",
-    out: Annotated[Path | None, typer.Option("--out", help="Save the plan (JSON) here.")] = None,
-    plan_file: Annotated[
-        Path | None, typer.Option("--plan-file", help="Apply exactly this saved plan.")
-    ] = None,
-    auto_approve: Annotated[
-        bool, typer.Option("--auto-approve", help="Apply without asking (CI).")
-    ] = False,
-    allow_dirty: Annotated[
-        bool, typer.Option("--allow-dirty", help="Apply from a working tree with changes.")
-    ] = False,
-    allow_master_change: Annotated[
+def _option(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+    )
+
+
+# The options of plan and apply, declared once: `reconcile`, `reconcile plan` and `reconcile
+# apply` are made from these lists (see `_reconcile_command`). Their names are the fields of
+# reconcile.ReconcileOptions.
+PLAN_OPTIONS = [
+    _option("repo", RepoOption, Path(".")),
+    _option("clusters", ClusterOption, None),
+    _option("ref", RefOption, None),
+    _option(
+        "output_format",
+        Annotated[str, _format_option("text", "json", "markdown")],
+        "text",
+    ),
+    _option(
+        "out",
+        Annotated[
+            Path | None,
+            typer.Option("--out", metavar="FILE", help="Save the plan (JSON) here."),
+        ],
+        None,
+    ),
+]
+
+
+def _apply_options(*, hidden: bool) -> list[inspect.Parameter]:
+    """What only apply takes (reconcile.APPLY_ONLY_FLAGS). `reconcile plan` takes them hidden,
+    so that one given there is refused with the reason rather than as an unknown option."""
+    return [
+        _option(
+            "plan_file",
+            Annotated[
+                Path | None,
+                typer.Option(
+                    "--plan-file",
+                    metavar="FILE",
+                    hidden=hidden,
+                    help="Apply exactly this saved plan.",
+                ),
+            ],
+            None,
+        ),
+        _option(
+            "auto_approve",
+            Annotated[
+                bool,
+                typer.Option("--auto-approve", hidden=hidden, help="Apply without asking (CI)."),
+            ],
+            False,
+        ),
+        _option(
+            "allow_dirty",
+            Annotated[
+                bool,
+                typer.Option(
+                    "--allow-dirty", hidden=hidden, help="Apply from a working tree with changes."
+                ),
+            ],
+            False,
+        ),
+        _option(
+            "allow_master_change",
+            Annotated[
+                bool,
+                typer.Option(
+                    "--allow-master-change",
+                    hidden=hidden,
+                    help="Allow a plan that makes another node's database the master copy.",
+                ),
+            ],
+            False,
+        ),
+    ]
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("cms-reconciler")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"reconcile {_package_version()}")
+        raise typer.Exit(0)
+
+
+ROOT_OPTIONS = [  # only on `reconcile` itself
+    _option(
+        "plan_mode",
+        Annotated[
+            bool,
+            typer.Option("--plan", help="Show what would change (default; changes nothing)."),
+        ],
+        False,
+    ),
+    _option(
+        "apply_mode", Annotated[bool, typer.Option("--apply", help="Make the changes.")], False
+    ),
+]
+VERSION_OPTION = _option(
+    "version",
+    Annotated[
         bool,
         typer.Option(
-            "--allow-master-change",
-            help="Allow a plan that makes another node's database the master copy.",
+            "--version", is_eager=True, callback=_show_version, help="Print the version and exit."
         ),
-    ] = False,
-) -> None:
-    """Plan (default) or apply. Exit: plan 0 converged, 2 changes, 1 error; apply 0 or 1."""
+    ],
+    False,
+)
+
+Mode = Literal["plan", "apply"]
+
+
+def _reconcile_command(mode: Mode | None, doc: str) -> Callable[..., None]:
+    """`reconcile` (mode None: --plan or --apply), `reconcile plan` or `reconcile apply`:
+    one function, whose signature (what typer reads) is the option lists for that mode."""
+
+    def command(ctx: typer.Context, **values: Any) -> None:
+        _reconcile(ctx, mode, values)
+
+    options = [*PLAN_OPTIONS, *_apply_options(hidden=mode == "plan")]
+    if mode is None:
+        options = [*ROOT_OPTIONS, *options, VERSION_OPTION]
+    context = inspect.Parameter(
+        "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
+    )
+    command.__signature__ = inspect.Signature([context, *options])  # type: ignore[attr-defined]
+    command.__doc__ = doc
+    return command
+
+
+def _reconcile(ctx: typer.Context, mode: Mode | None, values: dict[str, Any]) -> None:
     if ctx.invoked_subcommand is not None:
+        _refuse_options_before(ctx)
         return
     import os
     import signal
@@ -81,20 +278,13 @@ def reconcile(
     from reconciler.apply.apply import ApplyInterrupted
     from reconciler.reconcile import ReconcileOptions, Terminal, run_reconcile
 
+    plan_mode, apply_mode = values.pop("plan_mode", False), values.pop("apply_mode", False)
+    values.pop("version", None)
     if plan_mode and apply_mode:
-        raise _fail(ReconcileError("--plan and --apply exclude each other"))
-    _check_format(output_format, ("text", "json", "markdown"))
+        raise _fail(OptionError("--plan and --apply exclude each other"))
+    values["clusters"] = values["clusters"] or []
     options = ReconcileOptions(
-        repo=repo,
-        clusters=cluster or [],
-        ref=ref,
-        apply=apply_mode,
-        output_format=output_format,
-        out=out,
-        plan_file=plan_file,
-        auto_approve=auto_approve,
-        allow_dirty=allow_dirty,
-        allow_master_change=allow_master_change,
+        apply=mode == "apply" or apply_mode, repo_given=_given(ctx, "repo"), **values
     )
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     terminal = Terminal(
@@ -115,6 +305,51 @@ def reconcile(
     raise typer.Exit(code)
 
 
+def _refuse_options_before(ctx: typer.Context) -> None:
+    """`reconcile --repo X status` would plan nothing and ignore --repo: say so."""
+    typed = [param.opts[0] for param in ctx.command.params if _given(ctx, param.name)]
+    if typed:
+        raise _fail(
+            OptionError(
+                f"{', '.join(typed)} before the command name {ctx.invoked_subcommand!r} would "
+                f"have no effect: put {'it' if len(typed) == 1 else 'them'} after it "
+                f"(`reconcile {ctx.invoked_subcommand} {typed[0]} ...`)"
+            )
+        )
+
+
+app.callback(invoke_without_command=True)(
+    _reconcile_command(None, "Plan (default) or apply (the group's help is the app's).")
+)
+app.command("plan")(
+    _reconcile_command(
+        "plan", "Show what would change (changes nothing). Exit 0 converged, 2 changes, 1 error."
+    )
+)
+app.command("apply")(
+    _reconcile_command(
+        "apply", "Make the changes (asks for 'yes' unless --auto-approve). Exit 0 converged, 1 not."
+    )
+)
+
+
+@app.command()
+def init(
+    directory: Annotated[
+        Path, typer.Argument(metavar="DIR", show_default=False, hidden=True)
+    ] = Path("."),
+) -> None:
+    """A new GitOps repository in DIR (default: here): clusters/, certs/, .gitignore, README,
+    workflows; git init if DIR is in no git repository. Adds what is missing, keeps the rest."""
+    from reconciler.init_repo import init_repo, render_report
+
+    try:
+        report = init_repo(directory, _package_version())
+    except ReconcileError as error:
+        raise _fail(error) from None
+    typer.echo(render_report(report))
+
+
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of clusters/*.yaml (for editors and CI)."""
@@ -127,12 +362,10 @@ def schema() -> None:
 def validate(
     repo: RepoOption = Path("."),
     cluster: ClusterOption = None,
-    ref: Annotated[
-        str | None, typer.Option("--ref", help="Read desired state from a git commit.")
-    ] = None,
+    ref: RefOption = None,
     output_format: Annotated[
         str,
-        typer.Option("--format", help="text, json or github (workflow-command annotations)."),
+        _format_option("text", "json", "github", what="github: workflow-command annotations."),
     ] = "text",
 ) -> None:
     """Offline checks of cluster YAML, files and the certificate bundle."""
@@ -144,9 +377,6 @@ def validate(
         raise _fail(error) from None
     typer.echo(output)
     raise typer.Exit(code)
-
-
-FormatOption = Annotated[str, typer.Option("--format", help="text or json.")]
 
 
 def _check_format(value: str, allowed: tuple[str, ...]) -> str:
@@ -161,22 +391,25 @@ def status(
     cluster: ClusterOption = None,
     output_format: FormatOption = "text",
 ) -> None:
-    """Show each node's live database cluster state (read-only)."""
+    """Live state of every node (read-only).
+
+    Exit 0 healthy, 2 a certificate in use expired or due for renewal, 1 a node not read.
+    """
     import os
 
     from reconciler.live.render import print_status, status_json
-    from reconciler.live.status import gather_status
+    from reconciler.live.status import gather_status, status_exit_code
 
     _check_format(output_format, ("text", "json"))
     try:
-        clusters = gather_status(repo, cluster or [], os.environ)
+        reports = gather_status(repo, cluster or [], os.environ)
     except ReconcileError as error:
         raise _fail(error) from None
     if output_format == "json":
-        typer.echo(json.dumps(status_json(clusters), indent=2))
+        typer.echo(json.dumps(status_json(reports), indent=2))
     else:
-        print_status(clusters, _console())
-    raise typer.Exit(0 if all(c.complete for c in clusters) else 1)
+        print_status(reports, _console())
+    raise typer.Exit(status_exit_code(reports))
 
 
 @app.command()
@@ -187,6 +420,7 @@ def clusters(
         str | None,
         typer.Option(
             "--changed-since",
+            metavar="GITREF",
             help="Only clusters whose YAML, certificate files or pinned host keys changed "
             "between this commit and HEAD (committed changes only).",
         ),
@@ -196,7 +430,6 @@ def clusters(
     """List clusters and the variables each needs (JSON: a GitHub Actions matrix)."""
     from reconciler.desired.changes import list_clusters, listing_json, listing_text, select
 
-    _check_format(output_format, ("text", "json"))
     try:
         listing = select(list_clusters(repo, changed_since), cluster or [])
     except ReconcileError as error:
@@ -213,13 +446,18 @@ def clusters(
 @app.command()
 def sim(
     repo: RepoOption = Path("."),
-    cluster: Annotated[str, typer.Option("--cluster", help="Cluster file to serve.")] = "lab",
+    cluster: Annotated[
+        str, typer.Option("--cluster", metavar="NAME", help="Cluster file to serve.")
+    ] = "lab",
     operation_seconds: Annotated[
         float | None,
-        typer.Option(help="Duration of remove/initialize/join (default: a few seconds)."),
+        typer.Option(
+            metavar="SECONDS", help="Duration of remove/initialize/join (default: a few seconds)."
+        ),
     ] = None,
     state_file: Annotated[
-        Path | None, typer.Option(help="Keep a JSON snapshot of every node here.")
+        Path | None,
+        typer.Option(metavar="FILE", help="Keep a JSON snapshot of every node here."),
     ] = None,
 ) -> None:
     """Serve the simulated nodes of a cluster file over SSH until interrupted."""
@@ -275,8 +513,10 @@ def sim(
 
 @app.command()
 def unlock(
-    cluster: Annotated[str, typer.Option("--cluster", help="The locked cluster.")],
-    lock_id: Annotated[str, typer.Option("--lock-id", help="The id the lock error named.")],
+    cluster: Annotated[str, typer.Option("--cluster", metavar="NAME", help="The locked cluster.")],
+    lock_id: Annotated[
+        str, typer.Option("--lock-id", metavar="ID", help="The id the lock error named.")
+    ],
     repo: RepoOption = Path("."),
 ) -> None:
     """Release a stale apply lock (only the lock with this id)."""
@@ -304,6 +544,306 @@ def demo(repo: RepoOption = Path(".")) -> None:
     except ReconcileError as error:
         raise _fail(error) from None
     raise typer.Exit(code)
+
+
+@app.command("import")
+def import_cluster(
+    cluster: Annotated[
+        str,
+        typer.Option(
+            "--cluster", metavar="NAME", help="Name of the new cluster file (clusters/NAME.yaml)."
+        ),
+    ],
+    address: Annotated[
+        list[str],
+        typer.Option(
+            "--address", metavar="ADDR", help="SSH address of a node (repeat it for every node)."
+        ),
+    ],
+    password_env: Annotated[
+        str,
+        typer.Option(
+            "--password-env", metavar="VAR", help="Environment variable holding the SSH password."
+        ),
+    ],
+    key_passphrase_env: Annotated[
+        str,
+        typer.Option(
+            "--key-passphrase-env",
+            metavar="VAR",
+            help="Environment variable holding the passphrase the keys are encrypted with in git.",
+        ),
+    ],
+    port: Annotated[
+        int, typer.Option("--port", metavar="PORT", min=1, max=65535, help="SSH port of the nodes.")
+    ] = 22,
+    username: Annotated[
+        str, typer.Option("--username", metavar="USER", help="MMP user to log in as.")
+    ] = "admin",
+    trust_new_host_keys: Annotated[
+        bool,
+        typer.Option(
+            "--trust-new-host-keys",
+            help="Pin the host keys not pinned yet (compare their fingerprints first).",
+        ),
+    ] = False,
+    repo: RepoOption = Path("."),
+) -> None:
+    """Describe a running cluster in git (read-only), so that the next plan is empty.
+
+    Exit 0 written; 2 written, but the notes say what to do before the plan is empty;
+    1 refused (nothing written).
+    """
+    import os
+
+    from reconciler.onboard.describe import ImportSettings
+    from reconciler.onboard.importer import (
+        EXIT_INCOMPLETE,
+        ImportRequest,
+        render_report,
+        run_import,
+    )
+
+    request = ImportRequest(
+        repo=repo,
+        settings=ImportSettings(
+            cluster=cluster,
+            port=port,
+            username=username,
+            password_env=password_env,
+            key_passphrase_env=key_passphrase_env,
+        ),
+        addresses=tuple(address),
+        trust_new_host_keys=trust_new_host_keys,
+    )
+    try:
+        report = run_import(request, os.environ)
+    except ReconcileError as error:
+        raise _fail(error) from None
+    typer.echo(render_report(report))
+    raise typer.Exit(0 if report.complete else EXIT_INCOMPLETE)
+
+
+@app.command()
+def hostkeys(
+    repo: RepoOption = Path("."),
+    cluster: ClusterOption = None,
+    write: Annotated[
+        bool,
+        typer.Option(
+            "--write", help="Pin the keys not pinned yet; a changed key is never replaced."
+        ),
+    ] = False,
+) -> None:
+    """Each node's SSH host key against its pin (no login). Exit 0 all pinned, 1 otherwise."""
+    from reconciler.onboard.hostkeys import check_host_keys, render_host_keys
+
+    try:
+        report = check_host_keys(repo, cluster or [], write=write)
+    except ReconcileError as error:
+        raise _fail(error) from None
+    typer.echo(render_host_keys(report, write=write))
+    raise typer.Exit(0 if report.ok else 1)
+
+
+# --- reconcile certs ... -------------------------------------------------------------------
+
+certs_app = typer.Typer(
+    cls=_Group,
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Certificate lifecycle: expiry check, CSRs, install signed certificates, issue.",
+)
+app.add_typer(certs_app, name="certs")
+
+CertsClusterOption = Annotated[
+    str, typer.Option("--cluster", metavar="NAME", help="The cluster whose bundle to write.")
+]
+KeySizeOption = Annotated[
+    int,
+    typer.Option(
+        "--key-size", metavar="BITS", help="RSA key size of the new keys: 2048, 3072 or 4096."
+    ),
+]
+ServerCnOption = Annotated[
+    str | None,
+    typer.Option(
+        "--server-cn",
+        metavar="NAME",
+        help="CN of the server certificate (default: the CN of the current one in git).",
+    ),
+]
+
+
+def _within(value: str | None) -> Any:
+    from reconciler.durations import parse_duration
+
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--within") from None
+
+
+@certs_app.command("check")
+def certs_check(
+    repo: RepoOption = Path("."),
+    cluster: ClusterOption = None,
+    within: Annotated[
+        str | None,
+        typer.Option(
+            "--within",
+            metavar="DURATION",
+            help="Renewal window, e.g. 30d (default: each cluster file's renew_before).",
+        ),
+    ] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Check the bundles in git only; read no node.")
+    ] = False,
+    output_format: Annotated[
+        str, _format_option("text", "json", "prometheus", what="Output format.")
+    ] = "text",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            metavar="FILE",
+            help="Write the output to FILE (replaced in one rename) instead of stdout.",
+        ),
+    ] = None,
+) -> None:
+    """Expiry of the certificates in git and in use on every node.
+
+    Exit 0 nothing due; 1 a certificate expired or due within the window; 3 a node or file
+    could not be checked (and nothing due among the rest). An error that stops the check
+    exits 1 with no output.
+    """
+    import os
+
+    from reconciler.certs.check import CheckRequest, run_check
+    from reconciler.certs.report import render
+    from reconciler.certs.writing import write_atomically
+
+    request = CheckRequest(repo, cluster or [], _within(within), offline)
+    try:
+        report = run_check(request, os.environ)
+        output = render(report, output_format) + "\n"
+        if out is not None:
+            write_atomically(out, output.encode())
+    except ReconcileError as error:
+        raise _fail(error) from None
+    except OSError as error:
+        raise _fail(ReconcileError(f"cannot write {out}: {error.strerror or error}")) from None
+    if out is None:
+        typer.echo(output, nl=False)
+    raise typer.Exit(report.exit_code)
+
+
+@certs_app.command("csr")
+def certs_csr(
+    cluster: CertsClusterOption,
+    repo: RepoOption = Path("."),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", metavar="DIR", help="Where to write keys and CSRs (default: certs/NAME/csr)."
+        ),
+    ] = None,
+    key_size: KeySizeOption = 4096,
+    server_cn: ServerCnOption = None,
+) -> None:
+    """New private keys (encrypted with the cluster's passphrase) and CSRs for your CA."""
+    import os
+
+    from reconciler.certs.csr import CsrRequest, render_csr, run_csr
+
+    try:
+        report = run_csr(CsrRequest(repo, cluster, out, key_size, server_cn), os.environ)
+    except ReconcileError as error:
+        raise _fail(error) from None
+    typer.echo(render_csr(report, repo))
+
+
+@certs_app.command("install")
+def certs_install(
+    cluster: CertsClusterOption,
+    server_cert: Annotated[
+        Path, typer.Option("--server-cert", metavar="FILE", help="The signed server certificate.")
+    ],
+    client_cert: Annotated[
+        Path, typer.Option("--client-cert", metavar="FILE", help="The signed client certificate.")
+    ],
+    ca_cert: Annotated[
+        Path,
+        typer.Option(
+            "--ca-cert", metavar="FILE", help="The CA certificate (and any intermediate)."
+        ),
+    ],
+    repo: RepoOption = Path("."),
+    csr_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--csr-dir",
+            metavar="DIR",
+            help="Where `certs csr` wrote the keys (default: certs/NAME/csr).",
+        ),
+    ] = None,
+) -> None:
+    """Take the signed certificates back: pair them with the keys of `certs csr`, check the
+    bundle as `validate` does, and write it where the cluster file names it."""
+    import os
+
+    from reconciler.certs.install import InstallRequest, render_install, run_install
+
+    request = InstallRequest(repo, cluster, server_cert, client_cert, ca_cert, csr_dir)
+    try:
+        report = run_install(request, os.environ)
+    except ReconcileError as error:
+        raise _fail(error) from None
+    typer.echo(render_install(report))
+
+
+@certs_app.command("issue")
+def certs_issue(
+    cluster: CertsClusterOption,
+    ca_cert: Annotated[
+        Path, typer.Option("--ca-cert", metavar="FILE", help="The CA's certificate (PEM or DER).")
+    ],
+    ca_key: Annotated[
+        Path,
+        typer.Option("--ca-key", metavar="FILE", help="The CA's private key (PEM, RSA or EC)."),
+    ],
+    repo: RepoOption = Path("."),
+    ca_key_passphrase_env: Annotated[
+        str | None,
+        typer.Option(
+            "--ca-key-passphrase-env",
+            metavar="VAR",
+            help="Environment variable holding the CA key's passphrase, if it is encrypted.",
+        ),
+    ] = None,
+    days: Annotated[
+        int, typer.Option("--days", metavar="N", help="Validity of the new certificates.")
+    ] = 365,
+    key_size: KeySizeOption = 4096,
+    server_cn: ServerCnOption = None,
+) -> None:
+    """Issue a new bundle from a CA you hold, keys encrypted with the cluster's passphrase."""
+    import os
+
+    from reconciler.certs.issue import IssueRequest, render_issue, run_issue
+
+    request = IssueRequest(
+        repo, cluster, ca_cert, ca_key, ca_key_passphrase_env, days, key_size, server_cn
+    )
+    try:
+        report = run_issue(request, os.environ)
+    except ReconcileError as error:
+        raise _fail(error) from None
+    typer.echo(render_issue(report))
 
 
 def _fresh_directory(path: Path) -> None:

@@ -19,7 +19,7 @@ from reconciler.live.render import print_status
 from reconciler.live.status import gather_status
 from reconciler.mmp.session import Redactor
 from reconciler.plan.render.text import render_text
-from reconciler.reconcile import progress_printer
+from reconciler.progress import progress_printer
 from reconciler.run import ReconcileRun
 from reconciler.simulator.lab import build_cluster, load_topology
 from reconciler.simulator.state import Durations
@@ -46,12 +46,15 @@ def run_demo(repo: Path, env: Mapping[str, str], console: Console) -> int:
             render_text(plan, console)
             console.print(Rule("3. reconcile --apply --auto-approve"))
             secrets = [s for pool in run.pools.values() for s in pool.redactor.secrets]
-            with cluster_locks(run, workdir) as locks:
+            with (
+                cluster_locks(run, workdir) as locks,
+                progress_printer(console, env=env) as progress,
+            ):
                 report = execute(
                     run,
                     plan,
                     ApplyOptions(workdir),
-                    progress=progress_printer(console),
+                    progress=progress,
                     redactor=Redactor(secrets),
                     lock_ids=locks.ids,
                 )

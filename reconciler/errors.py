@@ -15,20 +15,50 @@ class ConfigError(ReconcileError):
     """Desired state (YAML, certificate files, environment) is unusable."""
 
 
-class TransportError(ReconcileError):
-    """SSH or SFTP to a node failed."""
+class OptionError(ReconcileError):
+    """Command-line options that exclude each other, or one that would have no effect."""
 
-    def __init__(self, node: str, message: str) -> None:
+
+class TransportError(ReconcileError):
+    """SSH or SFTP to a node failed.
+
+    ``detail`` is the message without the node's name, so that the same failure on several
+    nodes can be said once; ``answered`` says whether the node spoke SSH back before the
+    failure (a node that answered is refusing, not unreachable).
+    """
+
+    answered = False
+
+    def __init__(self, node: str, message: str, *, answered: bool | None = None) -> None:
         super().__init__(f"{node}: {message}")
         self.node = node
+        self.detail = message
+        if answered is not None:
+            self.answered = answered
 
 
 class HostKeyRejected(TransportError):
     """The node's host key is unknown or differs from the pinned one."""
 
+    answered = True
+
+
+class AuthenticationFailed(TransportError):
+    """The node refused the login (password or key)."""
+
+    answered = True
+
+
+class NotAnMMP(TransportError):
+    """SSH works, but what answered after login is not an MMP (no ``name>`` prompt)."""
+
+    answered = True
+
 
 class PromptTimeout(TransportError):
     """The MMP prompt did not come back in time; carries the tail of the buffer."""
+
+    answered = True
 
     def __init__(self, node: str, message: str, tail: str) -> None:
         super().__init__(node, f"{message}; last output: {tail!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,13 +23,14 @@ from reconciler.apply.apply import (
     cluster_locks,
     execute,
 )
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, OptionError
 from reconciler.mmp.session import Redactor
-from reconciler.plan.models import Plan, Step
+from reconciler.plan.models import Plan
 from reconciler.plan.render.json import load_plan_json, render_json
 from reconciler.plan.render.markdown import render_markdown
 from reconciler.plan.render.outcome import render_apply_markdown
 from reconciler.plan.render.text import render_text
+from reconciler.progress import progress_printer
 from reconciler.run import ReconcileRun
 from reconciler.workdir import workdir
 
@@ -47,6 +49,36 @@ class ReconcileOptions:
     auto_approve: bool = False
     allow_dirty: bool = False
     allow_master_change: bool = False
+    repo_given: bool = True  # False: found from the current folder (the --out hint omits it)
+
+
+APPLY_ONLY_FLAGS = {
+    "plan_file": "--plan-file",
+    "auto_approve": "--auto-approve",
+    "allow_dirty": "--allow-dirty",
+    "allow_master_change": "--allow-master-change",
+}
+"""Options that mean something only to apply: on a plan, ``check_options`` refuses them (the
+``plan`` command takes them hidden, for that message)."""
+
+
+def check_options(options: ReconcileOptions) -> None:
+    """Refuse a flag that would have no effect, before anything is read: a flag silently
+    ignored is a flag the user thinks did something."""
+    if not options.apply:
+        given = [flag for name, flag in APPLY_ONLY_FLAGS.items() if getattr(options, name)]
+        if given:
+            them = " and ".join(given)
+            raise OptionError(
+                f"{them} {'has' if len(given) == 1 else 'have'} no effect on a plan (a plan "
+                f"changes nothing): drop {'it' if len(given) == 1 else 'them'}, or run "
+                "`reconcile apply` instead"
+            )
+    elif options.allow_dirty and options.ref is not None:
+        raise OptionError(
+            "--allow-dirty has no effect with --ref: apply then reads the desired state from "
+            "that commit, never from the working tree; drop one of them"
+        )
 
 
 @dataclass
@@ -59,6 +91,7 @@ class Terminal:
 
 
 def run_reconcile(options: ReconcileOptions, env: Mapping[str, str], terminal: Terminal) -> int:
+    check_options(options)
     saved = _load_plan_file(options.plan_file) if options.plan_file is not None else None
     clusters = options.clusters
     if saved is not None and options.apply:
@@ -78,9 +111,11 @@ def run_reconcile(options: ReconcileOptions, env: Mapping[str, str], terminal: T
                 "--allow-dirty"
             )
         with cluster_locks(
-            run, workdir(options.repo), warn=lambda text: terminal.err.print(Text(text))
+            run,
+            workdir(options.repo),
+            warn=lambda text: terminal.err.print(Text(text), soft_wrap=True),
         ) as locks:
-            backup_time = _created_at(saved) if saved is not None else None
+            backup_time = backup_time_of(saved) if saved is not None else None
             plan = run.plan(backup_time=backup_time)
             if saved is not None:
                 check_saved_plan(saved, plan)
@@ -103,14 +138,17 @@ def run_reconcile(options: ReconcileOptions, env: Mapping[str, str], terminal: T
             redactor = Redactor(
                 [secret for pool in run.pools.values() for secret in pool.redactor.secrets]
             )
-            report = execute(
-                run,
-                plan,
-                ApplyOptions(workdir(options.repo), options.allow_master_change),
-                progress=progress_printer(terminal.err),
-                redactor=redactor,
-                lock_ids=locks.ids,
-            )
+            several = sum(1 for cluster in plan.clusters if cluster.steps) > 1
+            # Leaving this block (Ctrl-C included) clears the live line before any message.
+            with progress_printer(terminal.err, env=env, show_cluster=several) as progress:
+                report = execute(
+                    run,
+                    plan,
+                    ApplyOptions(workdir(options.repo), options.allow_master_change),
+                    progress=progress,
+                    redactor=redactor,
+                    lock_ids=locks.ids,
+                )
         _report(report, plan, options, terminal)
         return EXIT_ERROR if report.failed else EXIT_CONVERGED
 
@@ -141,14 +179,16 @@ def _clusters_of_plan_file(saved: Plan, options: ReconcileOptions) -> list[str]:
     return names
 
 
-def _created_at(saved: Plan) -> datetime:
+def backup_time_of(saved: Plan) -> datetime:
+    """The saved plan's time, in UTC: this run names its backups after it."""
     try:
         moment = datetime.fromisoformat(saved.created_at)
     except ValueError:
         raise StalePlan(
             f"the plan file's created_at {saved.created_at!r} is not a time; make a new plan"
         ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    # Backup names carry a UTC stamp: an offset in the file must not shift it.
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _load_plan_file(path: Path) -> Plan:
@@ -168,17 +208,37 @@ def _save_and_show(plan: Plan, options: ReconcileOptions, terminal: Terminal) ->
             raise ConfigError(f"cannot write the plan to {options.out}: {error}") from None
     machine = options.output_format in ("json", "markdown")
     _show_plan(plan, options.output_format, terminal, to_stderr=options.apply and machine)
+    if options.out is not None:
+        # stderr, so stdout stays the plan alone; soft_wrap: the command is copied whole.
+        terminal.err.print(Text(saved_plan_message(plan, options)), soft_wrap=True)
+
+
+def saved_plan_message(plan: Plan, options: ReconcileOptions) -> str:
+    """Where ``--out`` put the plan and, for a plan that changes something, the command that
+    applies exactly it (with the --repo, --cluster and --ref this plan was made with)."""
+    saved = f"Saved the plan to {options.out}."
+    if options.apply or plan.blocked or not plan.has_changes:
+        return saved
+    words = ["reconcile", "apply", "--plan-file", str(options.out)]
+    if options.repo_given:
+        words += ["--repo", str(options.repo)]
+    for name in options.clusters:
+        words += ["--cluster", name]
+    if options.ref is not None:
+        words += ["--ref", options.ref]
+    return f"{saved} Apply exactly this plan with: {shlex.join(words)}"
 
 
 def _report(report: ApplyReport, plan: Plan, options: ReconcileOptions, terminal: Terminal) -> None:
     for cluster in report.clusters:
         if cluster.error:
             terminal.err.print(Text.assemble(("error: ", "bold red"), f"cluster {cluster.name}: "))
-            terminal.err.print(Text(cluster.error))
+            terminal.err.print(Text(cluster.error), soft_wrap=True)
             terminal.err.print(
                 f"journal: {cluster.journal}\nRun `reconcile --plan` to see the safe "
                 "continuation from here.",
                 markup=False,
+                soft_wrap=True,
             )
     if report.final_plan is not None and not report.converged:
         terminal.err.print(Text("error: the clusters are not converged after apply:", "bold red"))
@@ -213,19 +273,3 @@ def _approve(plan: Plan, options: ReconcileOptions, terminal: Terminal) -> bool:
     if answer.strip() != "yes":
         raise Refused("apply cancelled (the answer was not 'yes'); nothing was changed")
     return True
-
-
-def progress_printer(console: Console) -> Callable[[Step, str, float], None]:
-    styles = {"running": "cyan", "done": "green", "failed": "bold red"}
-
-    def show(step: Step, state: str, seconds: float) -> None:
-        if state == "running":
-            return
-        line = Text(f"{state:>6}", style=styles.get(state, ""))
-        line.append(
-            f" {step.id:>3}. [{step.node_name}] {step.action.value:<10} {step.command}"
-            f"  ({seconds:.1f}s)"
-        )
-        console.print(line, highlight=False)
-
-    return show

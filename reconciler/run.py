@@ -20,10 +20,38 @@ from reconciler.desired.state import DesiredCluster, DesiredState
 from reconciler.errors import ConfigError
 from reconciler.live.models import LiveCluster
 from reconciler.live.reader import NodeTarget, read_clusters
-from reconciler.mmp.connect import SessionPool
+from reconciler.mmp.connect import SessionPool, describe_missing, missing_variables
 from reconciler.mmp.transport import TransportTimeouts
 from reconciler.plan.models import ClusterPlan, GitInfo, Plan
 from reconciler.plan.planner import plan_cluster
+
+
+def _check_desired(desired: DesiredState, env: Mapping[str, str]) -> None:
+    """One error for everything that stops the run before any node is contacted: every
+    missing variable of every cluster first (all named at once), then the other errors."""
+    missing = missing_variables(
+        (result.spec for result in desired.clusters if result.spec is not None), env
+    )
+    unset = {name for item in missing for name in item.names}
+    errors = [
+        finding
+        for result in desired.clusters
+        for finding in result.findings
+        # The loader's own error for a passphrase variable that is not set: said above.
+        if finding.is_error
+        and not (
+            finding.key.endswith("key_passphrase_env")
+            and any(name in finding.message for name in unset)
+        )
+    ]
+    parts = [describe_missing(missing)] if missing else []
+    if errors:
+        parts.append(
+            "the desired state has errors (run `reconcile validate` for details):\n  "
+            + describe_errors(errors)
+        )
+    if parts:
+        raise ConfigError("\n".join(parts))
 
 
 class ReconcileRun:
@@ -43,12 +71,7 @@ class ReconcileRun:
         self.env = env
         self.now = now or datetime.now(UTC)
         self.desired: DesiredState = load_desired(repo, clusters, ref, env=env, now=self.now)
-        findings = [f for result in self.desired.clusters for f in result.findings]
-        if any(finding.is_error for finding in findings):
-            raise ConfigError(
-                "the desired state has errors (run `reconcile validate` for details):\n  "
-                + describe_errors(findings)
-            )
+        _check_desired(self.desired, env)
         self.clusters: list[DesiredCluster] = [result.require() for result in self.desired.clusters]
         self._stack = ExitStack()
         self.pools: dict[str, SessionPool] = {}

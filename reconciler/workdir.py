@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import IO
 
+from reconciler.errors import ConfigError
+
 WORKDIR_NAME = ".reconcile"
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
@@ -21,6 +23,11 @@ _SELF_IGNORE = "# cms-reconciler state (backups hold private keys): never commit
 def workdir(repo: Path) -> Path:
     """``repo/.reconcile``, created owner-only and self-ignored in git."""
     root = repo / WORKDIR_NAME
+    if root.is_symlink():
+        raise ConfigError(
+            f"{root} is a symbolic link; cms-reconciler keeps backups with private keys there "
+            "and makes it owner-only, so it must be a real folder: remove the link"
+        )
     _private_mkdir(root)
     ignore = root / ".gitignore"
     if not ignore.exists():

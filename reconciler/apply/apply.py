@@ -7,7 +7,6 @@ result is judged by planning again, not by trusting the steps.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from reconciler.apply.waits import Clock
 from reconciler.errors import ReconcileError
 from reconciler.live.models import MASTER_MARKER
 from reconciler.mmp.session import MMPSession, Redactor
-from reconciler.plan.models import Action, Plan, Step
+from reconciler.plan.models import Plan, Step
 from reconciler.run import ReconcileRun
 
 
@@ -90,28 +89,12 @@ class ApplyReport:
         }
 
 
-def _comparable(cluster: str, step: Step) -> dict[str, Any]:
-    """Every field of a step, the backup's time stamp aside (a fresh plan names its backup
-    after its own time); a backup name must still be one the planner makes."""
-    fields = step.model_dump(mode="json")
-    name = step.backup_name
-    if step.action is Action.BACKUP and name is not None:
-        if not _backup_name_pattern(cluster).fullmatch(name):
-            fields["backup_name"] = f"not a reconcile backup name: {name!r}"
-        else:
-            fields["backup_name"] = "<stamp>"
-            fields["command"] = step.command.replace(name, "<stamp>")
-    return fields
-
-
-def _backup_name_pattern(cluster: str) -> re.Pattern[str]:
-    return re.compile(rf"reconcile-{re.escape(cluster)}-\d{{8}}T\d{{6}}Z")
-
-
-def _step_difference(cluster: str, saved: list[Step], fresh: list[Step]) -> str | None:
-    """The first way the saved steps differ from the fresh ones, said for a person."""
+def _step_difference(saved: list[Step], fresh: list[Step]) -> str | None:
+    """The first way the saved steps differ from the fresh ones, said for a person. Every
+    field counts, the backup name too: the fresh plan names its backups after the saved
+    plan's ``created_at``, so an unedited file matches exactly."""
     for old, new in zip(saved, fresh, strict=False):
-        before, after = _comparable(cluster, old), _comparable(cluster, new)
+        before, after = old.model_dump(mode="json"), new.model_dump(mode="json")
         for key in sorted(before.keys() | after.keys()):
             if before.get(key) != after.get(key):
                 return (
@@ -148,7 +131,7 @@ def check_saved_plan(saved: Plan, fresh: Plan) -> None:
                 f"plan is stale: the live state of cluster {cluster.name} changed since the plan "
                 "was made; make a new plan"
             )
-        difference = _step_difference(cluster.name, cluster.steps, now.steps)
+        difference = _step_difference(cluster.steps, now.steps)
         for what in ("strategy", "data_authority", "blocked"):
             if difference is None and getattr(cluster, what) != getattr(now, what):
                 difference = f"its {what} differs"

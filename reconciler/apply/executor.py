@@ -11,17 +11,16 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from reconciler.addresses import same_address
 from reconciler.apply.journal import Journal
 from reconciler.apply.safety import plan_problems
-from reconciler.apply.waits import Clock, read_status, wait_for_operation
+from reconciler.apply.waits import Clock, Waiting, read_status, wait_for_operation
 from reconciler.desired.models import ROLES, Role
 from reconciler.desired.state import DesiredCluster
 from reconciler.errors import ReconcileError
@@ -73,7 +72,32 @@ class ClusterOutcome:
         return self.error is not None
 
 
-Progress = Callable[[Step, str, float], None]
+class Progress(Protocol):
+    """Hears of each step as it runs, for a person watching; ``reconciler.progress`` renders
+    it (a live line on a terminal, a line every few seconds in a CI log). Calls must not
+    block: they happen between commands."""
+
+    def started(self, cluster: str, step: Step, total: int) -> None:
+        """``step`` (one of ``total`` in ``cluster``'s plan) is about to be sent."""
+
+    def waiting(self, step: Step, wait: Waiting) -> None:
+        """``step`` was sent and its node polled: the operation has not finished yet."""
+
+    def ended(self, step: Step, state: str, seconds: float) -> None:
+        """``step`` ended ``done`` or ``failed`` after ``seconds``."""
+
+
+class NoProgress:
+    """Tells nobody (tests, and callers without a person watching)."""
+
+    def started(self, cluster: str, step: Step, total: int) -> None:
+        pass
+
+    def waiting(self, step: Step, wait: Waiting) -> None:
+        pass
+
+    def ended(self, step: Step, state: str, seconds: float) -> None:
+        pass
 
 
 class Executor:
@@ -97,7 +121,7 @@ class Executor:
         self.sessions = sessions
         self.journal = journal
         self.backup_dir = backup_dir
-        self.progress = progress or (lambda step, state, seconds: None)
+        self.progress: Progress = progress or NoProgress()
         self.clock = clock or Clock()
         self.master = desired.master.address
         timeouts = desired.spec.timeouts
@@ -133,7 +157,7 @@ class Executor:
                 )
                 continue
             self.current_step = step
-            self.progress(step, "running", 0.0)
+            self.progress.started(self.plan.name, step, len(self.plan.steps))
             self.journal.write("step.start", step=step.model_dump(mode="json"))
             began = time.monotonic()
             try:
@@ -166,7 +190,7 @@ class Executor:
                     )
                 )
                 self.journal.write("step.failed", id=step.id, seconds=seconds, error=str(failure))
-                self.progress(step, "failed", seconds)
+                self.progress.ended(step, "failed", seconds)
                 continue
             seconds = time.monotonic() - began
             outcome.steps.append(
@@ -177,7 +201,7 @@ class Executor:
             if step.action is Action.BACKUP and detail:
                 outcome.backups.append({"node": step.node, "backup": detail})
             self.journal.write("step.done", id=step.id, seconds=seconds, detail=detail)
-            self.progress(step, "done", seconds)
+            self.progress.ended(step, "done", seconds)
         return outcome
 
     # --- one step ---------------------------------------------------------------------
@@ -331,6 +355,7 @@ class Executor:
             timeout=self.timeouts[step.action],
             clock=self.clock,
             previous=previous,
+            on_poll=lambda wait: self.progress.waiting(step, wait),
         )
 
     def _mark_master(self, step: Step) -> bool:

@@ -12,9 +12,9 @@ the exact ``reconcile unlock`` command; a stale lock is never silently taken ove
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
-import socket
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import suppress
@@ -58,22 +58,51 @@ def _describe(holder: dict[str, Any]) -> str:
     )
 
 
-def _pid_alive(pid: int) -> bool:
+def _read_text(path: str) -> str | None:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
+        return Path(path).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def process_start(pid: int) -> str | None:
+    """The process's start time (clock ticks since boot), so a reused pid is not mistaken
+    for the holder."""
+    stat = _read_text(f"/proc/{pid}/stat")
+    if stat is None:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else None  # field 22 of proc(5)
+
+
+def this_process() -> dict[str, Any]:
+    """What identifies this process across machines: a host name alone does not (two CI
+    containers are both `runner`), the machine id and boot id do, with the pid's start."""
+    machine = _read_text("/etc/machine-id")
+    pid = os.getpid()
+    return {
+        "pid": pid,
+        "machine": hashlib.sha256(machine.encode()).hexdigest()[:16] if machine else None,
+        "boot": _read_text("/proc/sys/kernel/random/boot_id"),
+        "pid_start": process_start(pid),
+    }
 
 
 def holder_liveness(holder: dict[str, Any]) -> str:
-    """Whether the holder still runs, when this machine can tell (same host: its pid)."""
+    """Whether the holder still runs, when this machine can tell: the same machine and boot
+    (not merely the same host name) and the pid's start time."""
     pid = holder.get("pid")
-    if holder.get("host") != socket.gethostname() or not isinstance(pid, int):
+    me = this_process()
+    same_machine = (
+        me["machine"] is not None
+        and me["boot"] is not None
+        and holder.get("machine") == me["machine"]
+        and holder.get("boot") == me["boot"]
+    )
+    if not same_machine or not isinstance(pid, int):
         return "Whether that apply is still running cannot be told from this machine."
-    if _pid_alive(pid):
+    start = process_start(pid)
+    if start is not None and start == holder.get("pid_start"):
         return f"That apply is still running on this machine (pid {pid}): wait for it to end."
     return (
         f"That apply (pid {pid} on this machine) is no longer running: it crashed or was "
@@ -83,7 +112,8 @@ def holder_liveness(holder: dict[str, Any]) -> str:
 
 def _held_message(cluster: str, node: str, holder: dict[str, Any], now: datetime) -> str:
     lock_id = holder.get("lock_id", "?")
-    expired = str(holder.get("expires", "")) < now.isoformat()
+    expires = holder.get("expires")
+    expired = isinstance(expires, str) and expires < now.isoformat()
     return (
         f"cluster {cluster} is locked by another apply (lock file {REMOTE_LOCK} on {node}): "
         f"{_describe(holder)}.{' The lock has expired.' if expired else ''} "
@@ -94,7 +124,18 @@ def _held_message(cluster: str, node: str, holder: dict[str, Any], now: datetime
 
 
 def _read_remote(session: MMPSession) -> dict[str, Any] | None:
-    data = session.read_file(REMOTE_LOCK)
+    return _parse_holder(session.read_file(REMOTE_LOCK))
+
+
+def _damaged(data: bytes | None, written: bytes) -> bool:
+    """Our own file with a few bytes changed (or lost), as opposed to another apply's
+    record, which differs in its id, time and pid throughout."""
+    if data is None or len(data) != len(written):
+        return data is None
+    return 0 < sum(a != b for a, b in zip(data, written, strict=True)) <= 8
+
+
+def _parse_holder(data: bytes | None) -> dict[str, Any] | None:
     if data is None:
         return None
     try:
@@ -132,26 +173,34 @@ class ClusterLock:
             for target in fresh:
                 taken.append(target)
                 self._take(*target, now or datetime.now(UTC))
+            self.nodes.extend(taken)
+            self.publish()
         except BaseException:
             for _, session in reversed(taken):
                 with suppress(ReconcileError):
                     _remove_if_ours(session, self.lock_id)
+            self.nodes = [node for node in self.nodes if node not in taken]
             raise
-        self.nodes.extend(taken)
 
     def _take(self, address: str, session: MMPSession, now: datetime) -> None:
-        payload = json.dumps({**self.record, "node": address}, indent=2).encode()
+        payload = self._payload(address)
         try:
             created = session.create_file(REMOTE_LOCK, payload)
-            holder = _read_remote(session)
+            data = session.read_file(REMOTE_LOCK)
+            if not created and data is None:  # released between the two calls: once more
+                created = session.create_file(REMOTE_LOCK, payload)
+                data = session.read_file(REMOTE_LOCK)
         except ReconcileError as error:
             raise LockFailed(
                 f"cluster {self.cluster}: cannot take the apply lock on {address}: {error}. "
-                "Apply locks every node it may change, so every node must be reachable"
+                "Apply locks every node it may change before it reads the plan, so nothing "
+                "was changed; fix this and run apply again"
             ) from error
-        if holder is not None and holder.get("lock_id") == self.lock_id:
+        holder = _parse_holder(data)
+        if holder is not None and holder.get("lock_id") == self.lock_id and data == payload:
             return
-        if created:  # ours (exclusive create), but it did not read back as written
+        if created and _damaged(data, payload):
+            # Ours (exclusive create), but it did not read back as written.
             with suppress(ReconcileError):
                 session.remove_file(REMOTE_LOCK)
             raise LockFailed(
@@ -159,7 +208,34 @@ class ClusterLock:
                 "different from what was written; the node's file area is not storing files "
                 "faithfully, so nothing was changed"
             )
+        # Held by another apply (had the node ignored the exclusive create, its record is
+        # what reads back): never removed here.
         raise LockHeld(_held_message(self.cluster, address, holder or {}, now))
+
+    def _payload(self, address: str) -> bytes:
+        nodes = [held for held, _ in self.nodes]
+        if address not in nodes:
+            nodes.append(address)
+        return json.dumps({**self.record, "node": address, "nodes": nodes}, indent=2).encode()
+
+    def publish(self) -> None:
+        """Every lock file (and the local record) names every node this lock holds, so that
+        `reconcile unlock` finds them all, members since dropped included. Each file must
+        still carry this lock before it is rewritten (a node that ignored the exclusive
+        create would show another apply's record here)."""
+        for address, session in self.nodes:
+            holder = _read_remote(session)
+            if holder is None or holder.get("lock_id") != self.lock_id:
+                raise LockHeld(
+                    _held_message(self.cluster, address, holder or {}, datetime.now(UTC))
+                )
+            session.write_file(REMOTE_LOCK, self._payload(address))
+        self._local.seek(0)
+        self._local.truncate()
+        self._local.write(
+            json.dumps({**self.record, "nodes": [address for address, _ in self.nodes]})
+        )
+        self._local.flush()
 
     def release(self, reopen: Reopen | None = None) -> list[str]:
         """Remove this lock's files (only where they still carry its id); the problems.
@@ -250,7 +326,7 @@ def acquire(
         "time": moment.isoformat(),
         "expires": (moment + ttl).isoformat(),
         "lock_id": lock_id,
-        "pid": os.getpid(),
+        **this_process(),
     }
     lock = ClusterLock(cluster, lock_id, record, local, local_path)
     try:
@@ -259,22 +335,30 @@ def acquire(
         fcntl.flock(local.fileno(), fcntl.LOCK_UN)
         local.close()
         raise
-    # Only now is this apply the holder: a failed attempt leaves the file as it found it.
-    local.seek(0)
-    local.truncate()
-    local.write(json.dumps(record))
-    local.flush()
+    # extend() wrote the local record only once every node was locked: a failed attempt
+    # leaves the file as it found it.
     return lock
 
 
-def unlock(cluster: str, targets: Sequence[LockTarget], lock_id: str) -> str:
+def unlock(
+    cluster: str,
+    targets: Sequence[LockTarget],
+    lock_id: str,
+    member: Reopen | None = None,
+) -> str:
     """Release a stale lock on every node that carries it; only the lock with this id (so
-    a live apply is not broken). Nodes that cannot be reached are reported, not skipped."""
+    a live apply is not broken). Besides the given nodes, the nodes the lock files name
+    (members the crashed apply was dropping) are visited through ``member``. Nodes that
+    cannot be reached are reported, not skipped."""
     released: list[str] = []
     refused: list[str] = []
     unreachable: list[str] = []
     holders: list[dict[str, Any]] = []
-    for address, session in _ordered(targets):
+    pending = _ordered(targets)
+    visited: set[str] = set()
+    while pending:
+        address, session = pending.pop(0)
+        visited.add(canonical_address(address))
         try:
             holder = _read_remote(session)
             if holder is None:
@@ -288,6 +372,13 @@ def unlock(cluster: str, targets: Sequence[LockTarget], lock_id: str) -> str:
             continue
         released.append(address)
         holders.append(holder)
+        named = holder.get("nodes")
+        if member is None or not isinstance(named, list):
+            continue
+        for other in map(str, named):
+            key = canonical_address(other)
+            if key not in visited and all(canonical_address(a) != key for a, _ in pending):
+                pending.append((other, member(other)))
     lines = []
     if released:
         lines.append(

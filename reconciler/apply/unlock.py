@@ -21,5 +21,8 @@ def release_lock(repo: Path, cluster: str, lock_id: str, env: Mapping[str, str])
             raise ConfigError(f"cluster {cluster}: the cluster file is not valid; run validate")
         with SessionPool(spec, source, env) as pool:
             return unlock(
-                cluster, [(node.address, pool.session(node)) for node in spec.nodes], lock_id
+                cluster,
+                [(node.address, pool.session(node)) for node in spec.nodes],
+                lock_id,
+                member=pool.member_session,
             )

@@ -31,6 +31,21 @@ class Clock:
     sleep: Callable[[float], None] = time.sleep
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """One poll of an operation that has not finished yet: what is awaited, for how long."""
+
+    node: str
+    command: str
+    expect: Expectation
+    elapsed: float  # seconds since the wait began
+    timeout: float
+    status_text: str | None  # the node's Status line at this poll
+
+
+OnPoll = Callable[[Waiting], None]
+
+
 def read_status(session: MMPSession) -> ClusterStatus:
     result = session.run("database cluster status")
     try:
@@ -63,6 +78,7 @@ def wait_for_operation(
     timeout: float,
     clock: Clock | None = None,
     previous: LastCommand | None = None,
+    on_poll: OnPoll | None = None,
 ) -> ClusterStatus:
     """Poll until ``command`` is reported finished and the node is in the expected state.
 
@@ -70,7 +86,8 @@ def wait_for_operation(
     exactly that line, and no transitional status has been seen, it may be the result of an
     earlier run of the same command, so it is not believed until ``STALE_GRACE`` has passed.
     Raises ``OperationFailed`` when the node reports ``(Failed)`` and ``OperationTimeout``
-    (with the last status seen) when the deadline passes.
+    (with the last status seen) when the deadline passes. ``on_poll`` hears of every poll
+    after which the wait goes on (to show progress; it must not block).
     """
     ticking = clock or Clock()
     started = ticking.now()
@@ -99,6 +116,17 @@ def wait_for_operation(
             raise OperationTimeout(
                 f"{session.node}: '{command}' did not finish as expected ({expect.value}) "
                 f"within {timeout:g} s; last status: {seen}, last command: {last_text}"
+            )
+        if on_poll is not None:
+            on_poll(
+                Waiting(
+                    node=session.node,
+                    command=command,
+                    expect=expect,
+                    elapsed=ticking.now() - started,
+                    timeout=timeout,
+                    status_text=status.status_text,
+                )
             )
         ticking.sleep(min(interval, remaining))
         interval = min(interval * BACKOFF, MAX_INTERVAL)

@@ -63,7 +63,8 @@ def _known_hosts(spec: ClusterSpec, source: DesiredSource, findings: FindingList
         findings.error(
             "ssh.known_hosts",
             f"known_hosts file {path} does not exist in {source.describe()}; host keys must be "
-            "pinned (unknown keys are refused): create it with ssh-keyscan",
+            "pinned (unknown keys are refused): `reconcile hostkeys --write` creates it with "
+            "the keys the nodes offer, once you have checked their fingerprints",
         )
         return
     except SourceReadError as error:
@@ -92,8 +93,9 @@ def _node_pins(pins: KnownHostsFile, spec: ClusterSpec, index: int, findings: Fi
         findings.warning(
             f"nodes[{index}]",
             f"no host key for {pattern} in {path}; the transport refuses unknown host keys, "
-            f"so node {node.name} cannot be reached until you add it "
-            f"(ssh-keyscan -p {port} {host} >> {path}, then check the key)",
+            f"so node {node.name} cannot be reached until you add it: `reconcile hostkeys` "
+            "shows its fingerprint to check on the node's console, `reconcile hostkeys "
+            "--write` pins it",
             node.address,
         )
         return

@@ -21,6 +21,18 @@ from reconciler.workdir import WORKDIR_NAME
 CLUSTERS_DIR = "clusters"
 CLUSTER_SUFFIX = ".yaml"
 _MAX_SYMLINKS = 8
+MAX_FILE_BYTES = 1_048_576
+"""Largest desired-state file read (cluster file, certificate, key, known_hosts): 1 MiB.
+Real ones are kilobytes; a pull request must not make CI read gigabytes."""
+
+
+def _too_big(path: str, size: int) -> SourceReadError | None:
+    if size <= MAX_FILE_BYTES:
+        return None
+    return SourceReadError(
+        f"{path} is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte (1 MiB) limit for a "
+        "desired-state file"
+    )
 
 
 class SourceReadError(Exception):
@@ -156,6 +168,9 @@ class WorkingTreeSource(DesiredSource):
             raise FileNotFoundError(path)
         if not target.is_file():
             raise SourceReadError(f"{path} is not a regular file")
+        too_big = _too_big(path, target.stat().st_size)
+        if too_big is not None:
+            raise too_big
         try:
             return target.read_bytes()
         except OSError as error:
@@ -211,6 +226,9 @@ class GitRefSource(DesiredSource):
                 raise FileNotFoundError(path) from None
             if item.type != "blob":
                 raise SourceReadError(f"{path} is not a file in commit {self.sha[:12]}")
+            too_big = _too_big(path, int(item.size))
+            if too_big is not None:
+                raise too_big
             data = bytes(item.data_stream.read())
             if item.mode != 0o120000:  # not a symlink
                 return data

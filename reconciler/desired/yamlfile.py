@@ -169,10 +169,40 @@ def _compose_and_construct(text: str) -> tuple[yaml.Node | None, Any]:
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
-        data = loader.construct_document(root) if root is not None else None
+        try:
+            data = loader.construct_document(root) if root is not None else None
+        except (ValueError, OverflowError) as error:
+            # A scalar YAML resolves but Python cannot build: `2026-02-30`, a 5000-digit int.
+            raise _unbuildable(root, error) from None
     finally:
         loader.dispose()
     return root, data
+
+
+def _unbuildable(root: yaml.Node | None, error: Exception) -> yaml.MarkedYAMLError:
+    """Find the scalar that cannot be built, so the error names its line."""
+    for node in _scalars(root):
+        probe = yaml.SafeLoader("")
+        try:
+            probe.construct_object(node, deep=True)
+        except (ValueError, OverflowError) as cause:
+            return yaml.MarkedYAMLError(
+                problem=f"the value {node.value[:40]!r} cannot be read ({cause})",
+                problem_mark=node.start_mark,
+            )
+        finally:
+            probe.dispose()
+    return yaml.MarkedYAMLError(problem=f"a value cannot be read ({error})")
+
+
+def _scalars(node: yaml.Node | None) -> list[yaml.ScalarNode]:
+    if isinstance(node, yaml.ScalarNode):
+        return [node]
+    if isinstance(node, yaml.MappingNode):
+        return [s for key, value in node.value for s in (*_scalars(key), *_scalars(value))]
+    if isinstance(node, yaml.SequenceNode):
+        return [s for item in node.value for s in _scalars(item)]
+    return []
 
 
 _POSITION = re.compile(r"line (\d+), column (\d+)")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from cryptography import x509
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from reconciler.mmp.models import ClusterStatus
 
@@ -20,6 +22,8 @@ class LiveFile(BaseModel):
 
     ``sha256`` is of the bytes read over SFTP; when SFTP could not read it, a certificate
     falls back to the serial and issuer from ``pki inspect`` (``source = "pki"``).
+    ``not_after`` is the expiry of the file's first certificate (the one ``pki inspect``
+    shows), from either source; None for keys and for files that hold no certificate.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -31,6 +35,28 @@ class LiveFile(BaseModel):
     serial: str | None = None
     issuer: str | None = None
     source: Literal["sftp", "pki", "none"] = "sftp"
+    not_after: AwareDatetime | None = None
+
+    @classmethod
+    def from_bytes(cls, name: str, data: bytes) -> LiveFile:
+        """A file read over SFTP: its hash and size, and its expiry if it is a certificate."""
+        return cls(
+            name=name,
+            present=True,
+            sha256=hashlib.sha256(data).hexdigest(),
+            size=len(data),
+            not_after=certificate_not_after(data),
+        )
+
+
+def certificate_not_after(data: bytes) -> datetime | None:
+    """Expiry (UTC) of the first certificate in PEM or DER ``data``; None if there is none."""
+    try:
+        if b"-----BEGIN CERTIFICATE-----" in data:
+            return x509.load_pem_x509_certificates(data)[0].not_valid_after_utc
+        return x509.load_der_x509_certificate(data).not_valid_after_utc
+    except ValueError:
+        return None
 
 
 class LiveNode(BaseModel):

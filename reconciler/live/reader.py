@@ -6,7 +6,6 @@ reading can never change a node.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,7 +39,14 @@ def read_node(target: NodeTarget) -> LiveNode:
     try:
         result = session.run("database cluster status")
     except TransportError as error:
-        return LiveNode(name=target.name, address=target.address, reachable=False, error=str(error))
+        # A node that answered (a refused login, a host key, not an MMP) is reachable: it
+        # is refusing, and saying "unreachable" would send the reader to check the network.
+        return LiveNode(
+            name=target.name,
+            address=target.address,
+            reachable=error.answered,
+            error=_without_node(error),
+        )
     except ReconcileError as error:
         return LiveNode(name=target.name, address=target.address, reachable=True, error=str(error))
     try:
@@ -67,7 +73,7 @@ def read_node(target: NodeTarget) -> LiveNode:
             address=target.address,
             reachable=True,
             status=status,
-            error=f"cannot read certificate files: {error}",
+            error=f"cannot read certificate files: {_without_node(error)}",
         )
     return LiveNode(
         name=target.name,
@@ -77,6 +83,12 @@ def read_node(target: NodeTarget) -> LiveNode:
         files=files,
         master_marker=_read_marker(session) if target.read_marker else None,
     )
+
+
+def _without_node(error: ReconcileError) -> str:
+    """The message of ``error`` without the node's name (the node is said once, by whoever
+    shows it)."""
+    return error.detail if isinstance(error, TransportError) else str(error)
 
 
 def _read_marker(session: MMPSession) -> dict[str, str] | None:
@@ -104,9 +116,7 @@ def _read_file(session: MMPSession, name: str) -> LiveFile:
         return _inspect_file(session, name)
     if data is None:
         return LiveFile(name=name, present=False, source="none")
-    return LiveFile(
-        name=name, present=True, sha256=hashlib.sha256(data).hexdigest(), size=len(data)
-    )
+    return LiveFile.from_bytes(name, data)
 
 
 def _inspect_file(session: MMPSession, name: str) -> LiveFile:
@@ -122,6 +132,7 @@ def _inspect_file(session: MMPSession, name: str) -> LiveFile:
         serial=certificate.serial_text if certificate else None,
         issuer=certificate.issuer if certificate else None,
         source="pki",
+        not_after=certificate.not_after if certificate else None,
     )
 
 

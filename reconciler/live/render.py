@@ -1,19 +1,51 @@
-"""Live state for people (a rich table per cluster) and for machines (SPEC "Status JSON")."""
+"""Live state for people (one block per node) and for machines (SPEC "Status JSON").
+
+The text is laid out for 80 columns whatever the console's width, so a terminal, a pipe
+and a CI log show the same lines: one labelled field per line, long values wrapped between
+words under their label. Addresses and file names contain no spaces, so they are never
+split, and nothing is ever cut short: a value too long for the line runs past column 80
+rather than lose characters.
+"""
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
-from reconciler.live.models import CERT_ROLES, LiveCluster, LiveNode
+from reconciler.desired.models import ROLES, Role, duration_text
+from reconciler.live.models import LiveNode
+from reconciler.live.status import CertificateHealth, CertificateState, ClusterReport
 
-KEY_ROLES = ("server_key", "client_key")
+LINE_WIDTH = 80
+INDENT = "  "
+LABEL_WIDTH = len("last command") + 2
+GAP = "  "
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.SERVER_KEY: "server key",
+    Role.SERVER_CERT: "server cert",
+    Role.CLIENT_KEY: "client key",
+    Role.CLIENT_CERT: "client cert",
+    Role.CA_CERT: "CA cert",
+}
+STATE_STYLES: dict[CertificateState, str] = {
+    "expired": "bold red",
+    "due": "yellow",
+    "ok": "green",
+    "unknown": "yellow",
+}
+STATE_WIDTH = max(len(state) for state in STATE_STYLES)
 
 
-def node_json(node: LiveNode) -> dict[str, Any]:
+# --- JSON ---------------------------------------------------------------------------------
+
+
+def node_json(node: LiveNode, judged: dict[Role, CertificateHealth]) -> dict[str, Any]:
     """One node of the Status JSON; key hashes stay internal (only certificates get sha256)."""
     status = node.status
     data: dict[str, Any] = {
@@ -34,16 +66,20 @@ def node_json(node: LiveNode) -> dict[str, Any]:
     if status is None:
         return data
     certificates: dict[str, Any] = {}
-    for role in CERT_ROLES:
-        ref = getattr(status.certificates, role)
+    for role in ROLES:
+        ref = getattr(status.certificates, role.value)
         if ref is None:
             continue
         entry: dict[str, Any] = {"file": ref.file, "expired": ref.expired}
         live_file = node.files.get(ref.file)
-        if role not in KEY_ROLES and live_file is not None:
+        if not role.is_key and live_file is not None:
             entry["sha256"] = live_file.sha256
             entry["present"] = live_file.present
-        certificates[role] = entry
+        if role in judged:
+            health = judged[role]
+            entry["not_after"] = _iso(health.not_after)
+            entry["days_left"] = health.days_left
+        certificates[role.value] = entry
     data.update(
         status=status.state,
         status_text=status.status_text,
@@ -61,72 +97,190 @@ def node_json(node: LiveNode) -> dict[str, Any]:
     return data
 
 
-def status_json(clusters: list[LiveCluster]) -> dict[str, Any]:
+def status_json(reports: Sequence[ClusterReport]) -> dict[str, Any]:
     return {
         "clusters": [
             {
-                "name": cluster.name,
-                "read_at": cluster.read_at.isoformat(),
-                "nodes": [node_json(node) for node in cluster.nodes],
+                "name": report.live.name,
+                "read_at": report.live.read_at.isoformat(),
+                "nodes": [node_json(node, report.certificates(node)) for node in report.live.nodes],
             }
-            for cluster in clusters
+            for report in reports
         ]
     }
 
 
-def print_status(clusters: list[LiveCluster], console: Console) -> None:
-    """Two tables per cluster: membership, then the certificate files each node uses."""
-    for cluster in clusters:
-        nodes = Table(title=f"cluster {cluster.name}", title_justify="left")
-        for column in ("node", "address", "status", "role", "sync", "node in use", "last command"):
-            nodes.add_column(column)
-        certificates = Table(title=f"cluster {cluster.name}: certificates", title_justify="left")
-        for column in ("node", "server key", "server cert", "client key", "client cert", "CA"):
-            certificates.add_column(column)
-        for node in cluster.nodes:
-            nodes.add_row(*_node_row(node))
-            if node.status is not None:
-                certificates.add_row(node.name, *_cert_cells(node))
-        console.print(nodes)
-        if certificates.row_count:
-            console.print(certificates)
-        for node in cluster.nodes:
-            if node.error:
-                console.print(Text(f"{node.name} ({node.address}): {node.error}", style="red"))
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def _node_row(node: LiveNode) -> list[Text | str]:
+# --- text ---------------------------------------------------------------------------------
+
+
+def print_status(reports: Sequence[ClusterReport], console: Console) -> None:
+    """Every cluster: a heading, one block per node, and a one-line verdict."""
+    for line in status_lines(reports):
+        # soft_wrap: rich neither re-wraps nor crops; the lines are already laid out.
+        console.print(line, soft_wrap=True)
+
+
+def status_lines(reports: Sequence[ClusterReport]) -> list[Text]:
+    lines: list[Text] = []
+    for number, report in enumerate(reports):
+        if number:
+            lines.append(Text())
+        live = report.live
+        read_at = live.read_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        lines += _wrapped(
+            f"cluster {live.name}: read {read_at}, "
+            f"renew_before {duration_text(report.renew_before)}",
+            style="bold",
+        )
+        column = _file_column(report)
+        for node in live.nodes:
+            lines.append(Text())
+            lines += _node_lines(report, node, column)
+        lines.append(Text())
+        lines += _verdict(report)
+    return lines
+
+
+def _node_lines(report: ClusterReport, node: LiveNode, column: int) -> list[Text]:
+    lines = [Text.assemble((node.name, "bold"), GAP, node.address)]
     status = node.status
     if status is None:
-        state = "unreachable" if not node.reachable else "unreadable"
-        return [node.name, node.address, Text(state, style="bold red"), "", "", "", ""]
+        # A node that answered but refused (host key, login) is reachable: not "unreachable".
+        state = "unreachable" if not node.reachable else "not read"
+        return lines + _field(state, node.error or "", style="red")
     state_style = {"Enabled": "green", "Disabled": "yellow", "Error": "bold red"}.get(
         status.state or "", "cyan"
     )
-    sync = "" if status.in_sync is None else ("in sync" if status.in_sync else "NOT in sync")
-    last = ""
+    summary = [status.status_text or "no Status line"]
+    if status.role != "none":
+        summary.append(status.role)
+    if status.in_sync is not None:
+        summary.append("in sync" if status.in_sync else "NOT in sync")
+    lines += _field("status", ", ".join(summary), style=state_style)
+    if status.error:
+        lines += _field("error", status.error, style="bold red")
+    lines += _field("node in use", status.node_in_use or "None")
     if status.last_command is not None:
-        last = f"{status.last_command.command} ({status.last_command.result})"
+        last = status.last_command
+        lines += _field("last command", f"{last.command} ({last.result})")
+    lines += _certificate_lines(report, node, column)
+    if node.error:
+        lines += _field("not read", node.error, style="red")
+    return lines
+
+
+def _certificate_lines(report: ClusterReport, node: LiveNode, column: int) -> list[Text]:
+    assert node.status is not None
+    judged = report.certificates(node)
+    lines: list[Text] = []
+    for role in ROLES:
+        ref = getattr(node.status.certificates, role.value)
+        if ref is None:
+            continue
+        prefix = INDENT + ROLE_LABELS[role].ljust(LABEL_WIDTH)
+        if role not in judged:
+            lines.append(Text(prefix + ref.file))
+            continue
+        state = _state_text(judged[role], node, report.live.read_at)
+        if len(ref.file) <= column:
+            lines.append(Text.assemble(prefix, ref.file.ljust(column), GAP, state))
+        else:  # a file name wider than its column: the state goes under the column
+            lines.append(Text(prefix + ref.file))
+            lines.append(Text.assemble(" " * (len(prefix) + column), GAP, state))
+    if not lines:
+        lines += _field("certificates", "none configured")
+    return lines
+
+
+def _state_text(health: CertificateHealth, node: LiveNode, now: datetime) -> Text:
+    style = STATE_STYLES[health.state]
+    return Text.assemble((health.state.ljust(STATE_WIDTH), style), GAP, _when(health, node, now))
+
+
+def _when(health: CertificateHealth, node: LiveNode, now: datetime) -> str:
+    """The expiry date and how far it is from ``now``, or why it is not known."""
+    if health.not_after is None:
+        live_file = node.file(health.file)
+        if live_file is None:
+            return "(expiry not read)"
+        if not live_file.present:
+            return "(file not on the node)"
+        return "(no certificate in the file)"
+    date = health.not_after.astimezone(UTC).strftime("%Y-%m-%d")
+    if now > health.not_after:
+        ago = (now - health.not_after).days
+        return f"{date} ({_days(ago)} ago)" if ago else f"{date} (less than a day ago)"
+    left = (health.not_after - now).days
+    return f"{date} (in {_days(left)})" if left else f"{date} (in less than a day)"
+
+
+def _days(count: int) -> str:
+    return "1 day" if count == 1 else f"{count} days"
+
+
+def _file_column(report: ClusterReport) -> int:
+    """Width of the file column: the longest file name, if the state still fits beside it."""
+    files: list[int] = []
+    states: list[int] = []
+    for node in report.live.nodes:
+        for health in report.certificates(node).values():
+            files.append(len(health.file))
+            states.append(len(_state_text(health, node, report.live.read_at)))
+    if not files:
+        return 0
+    room = LINE_WIDTH - len(INDENT) - LABEL_WIDTH - len(GAP) - max(states)
+    return max(0, min(max(files), room))
+
+
+def _verdict(report: ClusterReport) -> list[Text]:
+    """One line a CI log can be searched for: what makes the exit code what it is."""
+    not_read = sum(not node.readable for node in report.live.nodes)
+    renewals = report.renewals()
+    expired = sum(health.state == "expired" for _, health in renewals)
+    due = len(renewals) - expired
+    parts = []
+    if not_read:
+        parts.append(f"{not_read} {'node' if not_read == 1 else 'nodes'} not read")
+    if expired:
+        parts.append(f"{expired} {'certificate' if expired == 1 else 'certificates'} expired")
+    if due:
+        parts.append(
+            f"{due} {'certificate' if due == 1 else 'certificates'} due for renewal "
+            f"(within {duration_text(report.renew_before)})"
+        )
+    name = report.live.name
+    if not parts:
+        return _wrapped(
+            f"{name}: healthy: every node read, no certificate expired or due for renewal",
+            style="bold green",
+        )
+    style = "bold red" if not_read or expired else "bold yellow"
+    return _wrapped(f"{name}: " + ", ".join(parts), style=style)
+
+
+def _field(label: str, value: str, *, style: str = "") -> list[Text]:
+    """``  label         value``, the value wrapped between words under itself."""
+    prefix = INDENT + label.ljust(LABEL_WIDTH)
+    chunks = _wrap(value, LINE_WIDTH - len(prefix))
     return [
-        node.name,
-        node.address,
-        Text(status.status_text or "?", style=state_style),
-        status.role,
-        Text(sync, style="green" if status.in_sync else "red"),
-        status.node_in_use or "None",
-        last,
+        Text.assemble(prefix if number == 0 else " " * len(prefix), (chunk, style))
+        for number, chunk in enumerate(chunks)
     ]
 
 
-def _cert_cells(node: LiveNode) -> list[Text]:
-    assert node.status is not None
-    cells = []
-    for role in CERT_ROLES:
-        ref = getattr(node.status.certificates, role)
-        if ref is None:
-            cells.append(Text("-", style="dim"))
-        elif ref.expired:
-            cells.append(Text(f"{ref.file} (expired)", style="bold red"))
-        else:
-            cells.append(Text(ref.file))
-    return cells
+def _wrapped(value: str, *, style: str = "") -> list[Text]:
+    return [Text(chunk, style=style) for chunk in _wrap(value, LINE_WIDTH)]
+
+
+def _wrap(value: str, width: int) -> list[str]:
+    """Wrap between words only: a word longer than ``width`` stays whole on its own line."""
+    chunks: list[str] = []
+    for paragraph in value.splitlines() or [""]:
+        chunks += textwrap.wrap(
+            paragraph, width, break_long_words=False, break_on_hyphens=False
+        ) or [""]
+    return chunks

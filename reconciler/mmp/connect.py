@@ -6,7 +6,8 @@ paramiko and to the transcript redactor, nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -23,22 +24,118 @@ from reconciler.mmp.transport import (
 )
 
 
+@dataclass(frozen=True)
+class MissingVariable:
+    """An environment variable a cluster file names that is not set, or is empty.
+
+    ``names`` holds more than one name when any of them would do (a password or a key file).
+    """
+
+    cluster: str
+    names: tuple[str, ...]
+    keys: tuple[str, ...]  # the cluster file's keys that name them
+    holds: str  # what the variable must hold, for a person
+    empty: bool = False
+
+
+def missing_credentials(spec: ClusterSpec, env: Mapping[str, str]) -> list[MissingVariable]:
+    """The SSH login variables of ``spec`` when none of them is set (any one is enough)."""
+    ssh = spec.ssh
+    named = [
+        (name, key, holds)
+        for name, key, holds in (
+            (ssh.password_env, "ssh.password_env", "the SSH password"),
+            (ssh.key_file_env, "ssh.key_file_env", "the path of the SSH private key"),
+        )
+        if name
+    ]
+    if any(env.get(name) for name, _, _ in named):
+        return []
+    return [
+        MissingVariable(
+            cluster=spec.name,
+            names=tuple(name for name, _, _ in named),
+            keys=tuple(key for _, key, _ in named),
+            holds=", or ".join(holds for _, _, holds in named),
+            empty=bool(named) and all(env.get(name) == "" for name, _, _ in named),
+        )
+    ]
+
+
+def missing_passphrases(spec: ClusterSpec, env: Mapping[str, str]) -> list[MissingVariable]:
+    """Every ``key_passphrase_env`` a node of ``spec`` uses whose variable is not set."""
+    used: dict[str, str] = {}
+    for index, node in enumerate(spec.nodes):
+        if node.certs is not None and node.certs.key_passphrase_env:
+            used.setdefault(
+                node.certs.key_passphrase_env, f"nodes[{index}].certs.key_passphrase_env"
+            )
+        else:
+            used.setdefault(spec.certs.key_passphrase_env, "certs.key_passphrase_env")
+    return [
+        MissingVariable(
+            cluster=spec.name,
+            names=(name,),
+            keys=(key,),
+            holds="the passphrase of the encrypted private keys in git",
+            empty=env.get(name) == "",
+        )
+        for name, key in used.items()
+        if not env.get(name)
+    ]
+
+
+def describe_missing(missing: Sequence[MissingVariable]) -> str:
+    """One message for every variable missing in a run: each named once, with the clusters
+    that need it and what it must hold, so that one fix covers them all."""
+    by_names: dict[tuple[str, ...], list[MissingVariable]] = {}
+    for item in missing:
+        by_names.setdefault(item.names, []).append(item)
+    lines = []
+    for names, items in by_names.items():
+        if not names:
+            lines.append(
+                f"cluster {items[0].cluster}: the cluster file names no SSH credentials; set "
+                "ssh.password_env or ssh.key_file_env"
+            )
+            continue
+        where = "; ".join(
+            f"cluster {item.cluster}: {' or '.join(dict.fromkeys(item.keys))}" for item in items
+        )
+        state = " (set, but empty)" if all(item.empty for item in items) else ""
+        lines.append(f"{' or '.join(names)}{state}: {items[0].holds} ({where})")
+    variables = [name for names in by_names for name in names]
+    if not variables:
+        head = "no SSH credentials"
+    elif len(variables) == 1:
+        state = "is empty" if missing[0].empty else "is not set"
+        head = f"environment variable {variables[0]} {state}; export it and run again"
+    else:
+        head = f"environment variables not set: {', '.join(variables)}; export them and run again"
+    return f"{head}:\n  " + "\n  ".join(lines)
+
+
+def missing_variables(
+    specs: Iterable[ClusterSpec], env: Mapping[str, str], *, passphrases: bool = True
+) -> list[MissingVariable]:
+    """Every variable the clusters of a run need and do not have: the SSH login, and (for
+    plan and apply, which decrypt the keys in git) the key passphrases. Say them all at once
+    with ``describe_missing``, rather than one per run."""
+    missing: list[MissingVariable] = []
+    for spec in specs:
+        missing += missing_credentials(spec, env)
+        if passphrases:
+            missing += missing_passphrases(spec, env)
+    return missing
+
+
 def credentials_for(spec: ClusterSpec, env: Mapping[str, str]) -> Credentials:
+    missing = missing_credentials(spec, env)
+    if missing:
+        raise ConfigError(describe_missing(missing))
     ssh = spec.ssh
     password = env.get(ssh.password_env) if ssh.password_env else None
     key_path = env.get(ssh.key_file_env) if ssh.key_file_env else None
-    if not password and not key_path:
-        named = [name for name in (ssh.password_env, ssh.key_file_env) if name]
-        raise ConfigError(
-            f"cluster {spec.name}: no SSH credentials: "
-            + (
-                " and ".join(named)
-                + " not set in the environment; export "
-                + ("it" if len(named) == 1 else "one of them")
-                if named
-                else "set ssh.password_env or ssh.key_file_env in the cluster file"
-            )
-        )
     return Credentials(
         password=password or None,
         key_file=Path(key_path) if key_path else None,

@@ -122,7 +122,9 @@ def parse_known_hosts(text: str) -> KnownHostsFile:
     """Every line of ``text``; comments and blank lines are skipped, nothing else is."""
     lines: list[HostKeyLine] = []
     problems: list[Problem] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # Lines end at \n only, as OpenSSH reads them: str.splitlines() would also split at
+    # U+2028 and friends, turning the rest of a comment into a pin nobody sees.
+    for number, raw in enumerate(text.split("\n"), start=1):
         stripped = raw.strip()
         if not stripped or stripped.startswith("#"):
             continue

@@ -16,17 +16,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from reconciler.errors import PromptTimeout, TransportError
+from reconciler.errors import NotAnMMP, PromptTimeout, TransportError
 from reconciler.mmp.parsers.errors import find_rejection
 
 PROMPT_AT_END = re.compile(r"(?:^|\n)([A-Za-z0-9_.-]+)> ?$")
 CONFIRMATION = re.compile(r"\(Y/n\)")
+# What a Unix shell shows (``admin@host:~$ ``, ``root@host:/# ``, zsh's ``% ``): SSH reached a
+# host's own OpenSSH, not the MMP.
+SHELL_PROMPT = re.compile(r"[$#%] $")
 # The last line of a warning block: the restart (or reboot) sentence, join's NOTE lines, or
 # the lone "." of a 79-column wrap as in S1's initialize transcript.
 BLOCK_END = re.compile(r"(?:procedure\.?|will be removed|^\.)\s*$", re.MULTILINE)
 SECRET_BLOCK = re.compile(
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL
 )
+
+
+class _ShellClosed(TransportError):
+    """The node closed the shell: it had answered."""
+
+    answered = True
 
 
 class ShellChannel(Protocol):
@@ -113,7 +122,7 @@ class MMPShell:
         """Read what arrives within ``timeout`` into the buffer; False when nothing came."""
         data = self._channel.read(timeout)
         if data is None:
-            raise TransportError(
+            raise _ShellClosed(
                 self.node, f"connection closed by the node; last output: {self._tail()!r}"
             )
         if not data:
@@ -154,7 +163,7 @@ class MMPShell:
         """Wait for the first prompt and check we reached the node the cluster file names."""
         if self._started:
             return
-        self._read_until(self._prompt_seen, self.command_timeout, "MMP prompt after login")
+        self._read_first_prompt()
         match = PROMPT_AT_END.search(self._buffer)
         assert match is not None
         if self.hostname is None:  # a node the cluster file does not name (a member to drop)
@@ -164,9 +173,42 @@ class MMPShell:
                 self.node,
                 f"the MMP prompt is '{match.group(1)}>' but the cluster file names this node "
                 f"'{self.hostname}': wrong address, or fix nodes[].name",
+                answered=True,
             )
         self._take()
         self._started = True
+
+    def _read_first_prompt(self) -> None:
+        """Until the MMP prompt; a shell prompt that stays (quiet for a moment) is not an MMP,
+        and neither is a login that never shows one."""
+        timeout = self.command_timeout
+        deadline = self._clock() + timeout
+        try:
+            while not self._prompt_seen(self._buffer):
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    raise NotAnMMP(
+                        self.node,
+                        f"no MMP prompt ('name> ') within {timeout:g} s after login; last "
+                        f"output: {self._tail()!r}. Is ssh_port the MMP's SSH port?",
+                    )
+                shell = SHELL_PROMPT.search(self._last_line())
+                if not self._receive(min(remaining, self.quiet_period if shell else 0.5)) and shell:
+                    raise NotAnMMP(
+                        self.node,
+                        "SSH works, but this is not an MMP: after login it shows the shell "
+                        f"prompt {self._last_line()!r}, not the MMP's 'name> '. Is ssh_port the "
+                        "MMP's SSH port, and not the host's own SSH server?",
+                    )
+        except _ShellClosed as error:
+            raise NotAnMMP(
+                self.node,
+                f"SSH works, but the node closed the session before showing an MMP prompt "
+                f"({error.detail}); is this an MMP?",
+            ) from error
+
+    def _last_line(self) -> str:
+        return self.redactor.redact(self._buffer.rsplit("\n", 1)[-1])[-80:]
 
     def _send(self, text: str) -> None:
         self._record("sent", text)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import ipaddress
 import logging
 import socket
 import stat
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import paramiko
 
-from reconciler.errors import ConfigError, HostKeyRejected, TransportError
+from reconciler.errors import AuthenticationFailed, ConfigError, HostKeyRejected, TransportError
 from reconciler.mmp import known_hosts as kh
 from reconciler.mmp.known_hosts import host_key_name
 
@@ -197,8 +198,23 @@ class SSHTransport:
             )
         except OSError as error:
             raise TransportError(
-                self.node, f"cannot connect to {self._where}: {_reason(error)}"
+                self.node, f"cannot connect to {self._where}: {_reason(error)}{self._hint(error)}"
             ) from error
+
+    def _hint(self, error: OSError) -> str:
+        """What to check when the TCP connection fails: the fix, not only the cause."""
+        port = self.endpoint.port
+        if isinstance(error, ConnectionRefusedError):
+            hint = f"; is the node up, with its MMP listening on port {port}?"
+            if _loopback(self.endpoint.host):
+                hint += " For the simulated lab, is `make sim` running?"
+            return hint
+        if isinstance(error, socket.timeout | TimeoutError):
+            return (
+                f" (no answer within {self.timeouts.connect:g} s); is the address right, and "
+                f"is port {port} open from here?"
+            )
+        return ""
 
     def _handshake(self, ssh: paramiko.Transport) -> None:
         seconds = self.timeouts.connect
@@ -270,7 +286,7 @@ class SSHTransport:
                 refused.append(self._refusal(error, what, env))
             except _LOST as error:
                 raise self._login_failed(ssh, error) from error
-        raise TransportError(
+        raise AuthenticationFailed(
             self.node,
             f"authentication failed for user {user!r}: "
             + ("; ".join(refused) or "no password or key to log in with"),
@@ -300,12 +316,14 @@ class SSHTransport:
         env = self._credentials.key_file_env
         named = f"the SSH key {path} (from ${env})" if env else f"the SSH key {path}"
         try:
-            return paramiko.PKey.from_path(path, self._credentials.password)
-        except paramiko.PasswordRequiredException as error:
+            # The SSH password is not a key passphrase: an encrypted key is refused clearly.
+            return paramiko.PKey.from_path(path)
+        except (paramiko.PasswordRequiredException, TypeError) as error:
+            # paramiko raises TypeError ("Key is password-protected") for some key formats.
             raise TransportError(
                 self.node, f"{named} is encrypted; give an unencrypted key"
             ) from error
-        except (paramiko.SSHException, OSError, ValueError) as error:
+        except (paramiko.SSHException, paramiko.pkey.UnknownKeyType, OSError, ValueError) as error:
             raise TransportError(self.node, f"{named} cannot be read: {_reason(error)}") from error
 
     def _transport(self) -> paramiko.Transport:
@@ -448,9 +466,63 @@ class SSHTransport:
         self._ssh = None
 
 
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def _reason(error: BaseException) -> str:
     if isinstance(error, socket.timeout | TimeoutError):
         return "timed out"
     if isinstance(error, ConnectionRefusedError):
         return "connection refused"
     return str(error) or type(error).__name__
+
+
+# --- host key scan: the handshake only, no login ------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScannedHostKey:
+    """The host key a node offered in the SSH key exchange (no login was attempted)."""
+
+    key_type: str
+    blob: bytes
+    """The public key in SSH wire format."""
+    base64: str
+    """``blob`` in base64, as a known_hosts line holds it."""
+
+    @property
+    def fingerprint(self) -> str:
+        return kh.fingerprint(self.blob)
+
+    def known_hosts_line(self, name: str) -> str:
+        """The line that pins this key for ``name`` (``host`` or ``[host]:port``)."""
+        return f"{name} {self.key_type} {self.base64}"
+
+
+def scan_host_key(
+    endpoint: Endpoint,
+    known_hosts: KnownHosts | None = None,
+    timeouts: TransportTimeouts | None = None,
+) -> ScannedHostKey:
+    """Connect just far enough to read a node's host key: TCP and the key exchange.
+
+    No authentication is attempted: neither the user name nor any password or key leaves this
+    machine, so the node can be asked for its key before it is trusted. The key types pinned
+    in ``known_hosts`` for the node are asked for first, as ``connect`` does, so the key
+    compared is the one a login would be checked against. The user name of ``endpoint`` is
+    not used.
+    """
+    pins = known_hosts or KnownHosts(kh.KnownHostsFile((), ()), "no pins")
+    transport = SSHTransport(endpoint, Credentials(), pins, timeouts)
+    ssh = paramiko.Transport(transport._open_socket())
+    try:
+        transport._handshake(ssh)
+        key = ssh.get_remote_server_key()
+        return ScannedHostKey(key.get_name(), key.asbytes(), key.get_base64())
+    finally:
+        with contextlib.suppress(*_LOST):
+            ssh.close()

@@ -163,31 +163,37 @@ def _unverifiable(diffs: tuple[FileDiff, ...]) -> list[str]:
 
 
 def _node_problem(node: DesiredNode, live: LiveNode | None) -> tuple[str, str] | None:
-    """Why this node cannot be planned for (what, message), or None."""
-    if live is None or not live.reachable:
-        reason = live.error if live else "not read"
-        return "unreachable", f"{node.name} cannot be reached: {reason}"
+    """Why this node cannot be planned for (what, message), or None.
+
+    Messages do not name the node: renderers do, once, for every node with the same problem.
+    A node that answered but refused (a login, a host key) is "unreadable", never
+    "unreachable": that word sends the reader to the network.
+    """
+    if live is None:
+        return "unreachable", "was not read"
+    if not live.reachable:
+        return "unreachable", live.error or "cannot be reached"
     status = live.status
     if status is None or live.error:
-        return "unreadable", f"{node.name}: {live.error or 'no status'}"
+        return "unreadable", live.error or "no status"
     if status.transitional:
         return (
             "busy",
-            f"{node.name} is in the middle of an operation ({status.status_text}); plan again "
-            "when it has finished",
+            f"in the middle of an operation ({status.status_text}); plan again when it has "
+            "finished",
         )
     if status.state not in KNOWN_STATES:
         shown = status.status_text if status.status_text is not None else "no Status line"
         return (
             "unreadable",
-            f"{node.name}: status {shown!r} is not one this tool understands; refusing to guess",
+            f"status {shown!r} is not one this tool understands; refusing to guess",
         )
     if node.is_master and status.state == "Error":
         return (
             "error",
-            f"the master {node.name} reports Error ({status.error or 'no detail'}); clear it on "
-            "the node first ('database cluster clear error', then 'database cluster "
-            "upgrade_schema' if the schema upgrade failed), then plan again",
+            f"the master reports Error ({status.error or 'no detail'}); clear it on the node "
+            "first ('database cluster clear error', then 'database cluster upgrade_schema' if "
+            "the schema upgrade failed), then plan again",
         )
     return None
 
@@ -211,8 +217,8 @@ def gather_facts(desired: DesiredCluster, live: LiveCluster) -> ClusterFacts:
                 (
                     node.address,
                     "unreadable",
-                    f"{node.name}: cannot verify {', '.join(unverifiable)} (SFTP could not read "
-                    "them); refusing to guess whether they match",
+                    f"cannot verify {', '.join(unverifiable)} (SFTP could not read them); "
+                    "refusing to guess whether they match",
                 )
             )
             continue

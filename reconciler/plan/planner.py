@@ -91,7 +91,7 @@ def plan_cluster(
     facts = gather_facts(desired, live)
     fingerprint = state_fingerprint(live)
     blocking = [
-        Finding(node=node, what=what, live="?", desired="readable", severity="error", message=msg)
+        Finding(node=node, what=what, live="", desired="", severity="error", message=msg)
         for node, what, msg in facts.problems
     ]
     if blocking:
@@ -328,6 +328,15 @@ def _certificate_detail(file: CertFile) -> CertificateDetail | None:
     )
 
 
+def _live_expiry(node: NodeFacts, configured: str | None) -> str | None:
+    """The day the certificate the node uses now ends, when it was read: a renewal's
+    reviewer sees how long the old one still has."""
+    live_file = node.live.file(configured) if configured else None
+    if live_file is None or live_file.not_after is None:
+        return None
+    return live_file.not_after.astimezone(UTC).date().isoformat()
+
+
 def _differences(facts: ClusterFacts) -> list[Finding]:
     findings: list[Finding] = []
     master = facts.master
@@ -336,10 +345,17 @@ def _differences(facts: ClusterFacts) -> list[Finding]:
             if diff.matches:
                 continue
             live = diff.configured or "not configured"
+            ends = _live_expiry(node, diff.configured)
+            notes = []
             if diff.expired:
-                live += " (expired)"
-            elif diff.configured == diff.desired.remote_name:
-                live += " (other content)"
+                notes.append(f"expired {ends}" if ends else "expired")
+            else:
+                if diff.configured == diff.desired.remote_name:
+                    notes.append("other content")
+                if ends:
+                    notes.append(f"valid until {ends}")
+            if notes:
+                live += f" ({', '.join(notes)})"
             findings.append(
                 Finding(
                     node=node.address,

@@ -16,9 +16,13 @@ from tests.support.lab import FAST, LabAddresses
 pytestmark = pytest.mark.e2e
 
 
+SEED_EXPIRY = "2017-03-09T08:57:17+00:00"  # the seed's server and client certificates
+SEED_CA_EXPIRY = "2035-03-09T08:57:17+00:00"
+
+
 def test_status_shows_the_seed_state(running_lab: RunningSim, lab_repo: Path) -> None:
     result = reconcile("status", "--cluster", "lab", "--format", "json", repo=lab_repo)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 2, result.stderr  # certificates in use are expired
     cluster = json.loads(result.stdout)["clusters"][0]
     assert cluster["name"] == "lab"
     cms1, cms2, _ = running_lab.addresses.nodes
@@ -34,22 +38,40 @@ def test_status_shows_the_seed_state(running_lab: RunningSim, lab_repo: Path) ->
             "expired": True,
             "sha256": certificates["client_cert"]["sha256"],
             "present": True,
+            "not_after": SEED_EXPIRY,
+            "days_left": certificates["client_cert"]["days_left"],
         }
         assert len(certificates["client_cert"]["sha256"]) == 64
+        assert certificates["client_cert"]["days_left"] < -3500
+        assert certificates["server_cert"]["not_after"] == SEED_EXPIRY
         assert certificates["ca_cert"]["expired"] is False
+        assert certificates["ca_cert"]["not_after"] == SEED_CA_EXPIRY
+        assert certificates["ca_cert"]["days_left"] > 30
+        assert "not_after" not in certificates["server_key"]  # keys do not expire
     assert by_address[cms2]["in_sync"] is False
 
 
 def test_status_text_and_one_connection_per_node(running_lab: RunningSim, lab_repo: Path) -> None:
     result = reconcile("status", "--cluster", "lab", repo=lab_repo)
-    assert result.returncode == 0, result.stderr
-    assert "dbclusterserver.cer (expired)" in result.stdout
-    assert "EXPRSVR.cer (expired)" in result.stdout
+    assert result.returncode == 2, result.stderr
+    lines = result.stdout.splitlines()
+    for expected in (
+        "  server cert   dbclusterserver.cer  expired  2017-03-09 (",
+        "  client cert   EXPRSVR.cer          expired  2017-03-09 (",
+        "  CA cert       CA.cer               ok       2035-03-09 (in ",
+    ):
+        assert _starting(lines, expected) == 3, expected
+    assert lines[-1] == "lab: 6 certificates expired"
     for address in running_lab.addresses.nodes:
         assert len(running_lab.log(address, "connect")) == 1
         assert running_lab.log(address, "command") == ["database cluster status"]
         # The certificate files were hashed over SFTP on the same connection.
         assert running_lab.log(address, "sftp")
+
+
+def _starting(lines: list[str], prefix: str) -> int:
+    """How many lines (one per node) start with ``prefix``."""
+    return sum(line.startswith(prefix) for line in lines)
 
 
 def _replace_pin(
@@ -75,7 +97,7 @@ def test_a_changed_host_key_is_refused_before_any_command(
     result = reconcile("status", "--cluster", "lab", "--format", "json", repo=lab_repo)
     assert result.returncode == 1
     node = json.loads(result.stdout)["clusters"][0]["nodes"][1]
-    assert node["reachable"] is False
+    assert node["reachable"] is True  # it answered with its key: refused, not unreachable
     assert "host key CHANGED" in node["error"]
     assert "SHA256:" in node["error"]
     assert running_lab.log(cms2, "command") == []
@@ -89,8 +111,9 @@ def test_a_missing_host_key_is_refused_before_any_command(
     _replace_pin(lab_repo, running_lab.addresses, cms3, None)
     result = reconcile("status", "--cluster", "lab", repo=lab_repo)
     assert result.returncode == 1
-    assert "unknown host key ssh-ed25519 SHA256:" in result.stdout
-    assert "never added automatically" in result.stdout
+    text = " ".join(result.stdout.split())  # long errors wrap between words at 80 columns
+    assert "unknown host key ssh-ed25519 SHA256:" in text
+    assert "never added automatically" in text
     assert running_lab.log(cms3, "command") == []
     assert cms3 not in (lab_repo / "clusters" / "known_hosts").read_text()
 
@@ -111,6 +134,73 @@ def test_an_unreachable_node_is_reported_and_exit_is_1(
     assert nodes[2]["reachable"] is False
     assert "connection refused" in nodes[2]["error"]
     assert nodes[0]["reachable"] is True
+    # The other nodes' certificates are expired too (exit 2), but a node not read wins.
+    assert nodes[0]["certificates"]["client_cert"]["days_left"] < 0
+    shown = reconcile("status", "--cluster", "lab", repo=lab_repo)
+    assert shown.returncode == 1
+    lines = shown.stdout.splitlines()
+    assert f"cms3  {cms3}" in lines
+    assert lines[lines.index(f"cms3  {cms3}") + 1].startswith("  unreachable   ")
+    assert lines[-1] == "lab: 1 node not read, 4 certificates expired"
+
+
+def test_after_apply_status_is_healthy(running_lab: RunningSim, lab_repo: Path) -> None:
+    """The seed's expired certificates (exit 2) replaced by the bundle in git: exit 0."""
+    before = reconcile("status", "--cluster", "lab", repo=lab_repo)
+    assert before.returncode == 2, before.stdout + before.stderr
+    applied = reconcile("--apply", "--auto-approve", "--cluster", "lab", repo=lab_repo)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    after = reconcile("status", "--cluster", "lab", repo=lab_repo)
+    assert after.returncode == 0, after.stdout + after.stderr
+    lines = after.stdout.splitlines()
+    for role, file, expiry in (
+        ("server cert", "dbclusterserver.cer", "2031-11-01"),
+        ("client cert", "dbclusterclient.cer", "2031-11-01"),
+        ("CA cert", "CAVD.cer", "2036-11-01"),
+    ):
+        expected = f"  {role:<12}  {file:<19}  ok       {expiry} (in "
+        assert _starting(lines, expected) == 3, expected
+    assert lines[-1] == "lab: healthy: every node read, no certificate expired or due for renewal"
+    data = reconcile("status", "--cluster", "lab", "--format", "json", repo=lab_repo)
+    assert data.returncode == 0
+    for node in json.loads(data.stdout)["clusters"][0]["nodes"]:
+        client = node["certificates"]["client_cert"]
+        assert client["not_after"] == "2031-11-01T00:00:00+00:00"
+        assert client["days_left"] > 30
+
+
+def test_due_for_renewal_exits_2(running_lab: RunningSim, lab_repo: Path) -> None:
+    """renew_before from the cluster file: the seed's CA (valid until 2035) becomes due."""
+    cluster_file = lab_repo / "clusters" / "lab.yaml"
+    text = cluster_file.read_text()
+    assert "\nrenew_before: 30d\n" in text
+    cluster_file.write_text(text.replace("\nrenew_before: 30d\n", "\nrenew_before: 5000d\n"))
+    result = reconcile("status", "--cluster", "lab", repo=lab_repo)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert "renew_before 5000d" in lines[0]
+    assert _starting(lines, "  CA cert       CA.cer               due      2035-03-09 (in ") == 3
+    assert lines[-1] == (
+        "lab: 6 certificates expired, 3 certificates due for renewal (within 5000d)"
+    )
+
+
+@pytest.mark.parametrize("columns", ["80", None])
+def test_the_text_fits_80_columns(
+    running_lab: RunningSim, lab_repo: Path, columns: str | None
+) -> None:
+    """In a CI log (not a terminal), with or without COLUMNS: no line over 80, nothing cut."""
+    env = {"COLUMNS": columns} if columns else {}
+    result = reconcile("status", "--cluster", "lab", repo=lab_repo, env=env)
+    assert result.returncode == 2, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, lines
+    assert "…" not in result.stdout
+    words = {word for line in lines for word in line.split()}
+    for address in running_lab.addresses.nodes:
+        assert address in words
+    for name in ("dbclusterserver.key", "dbclusterserver.cer", "EXPRSVR.cer", "CA.cer"):
+        assert name in words
 
 
 def test_missing_password_is_a_clear_error(lab_repo: Path) -> None:
@@ -143,11 +233,11 @@ def test_key_file_authentication(lab_repo: Path, tmp_path: Path) -> None:
     assert topology.password_env is None
     with build_cluster(lab_repo, topology, env=env, workdir=tmp_path / "sim", durations=FAST):
         result = reconcile("status", "--cluster", "lab", repo=lab_repo, env=env)
-        assert result.returncode == 0, result.stderr
+        assert result.returncode == 2, result.stderr  # read; the seed's certificates expired
         other = tmp_path / "other"
         other.write_bytes(_private_key())
         refused = reconcile(
             "status", "--cluster", "lab", repo=lab_repo, env={"CMS_LAB_SSH_KEY": str(other)}
         )
         assert refused.returncode == 1
-        assert "authentication failed" in refused.stdout
+        assert "authentication failed" in " ".join(refused.stdout.split())

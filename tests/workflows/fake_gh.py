@@ -21,6 +21,7 @@ Only the invocations the scripts make are understood, with exactly their flags:
 - ``gh issue edit N --repo R --body-file F``
 - ``gh issue create --repo R --title T --body-file F``
 - ``gh issue close N --repo R --comment C``
+- ``gh pr create --repo R --head BRANCH --title T --body-file F``
 
 Anything else exits 2 with the arguments on stderr, so a script that starts calling gh
 differently fails its tests instead of passing against a fake that guesses. As the real gh:
@@ -265,12 +266,23 @@ def issue_close(state: State, args: list[str]) -> str | None:
     return ""
 
 
+def pr_create(state: State, args: list[str]) -> str | None:
+    flags, positional = parse(args, {"--repo", "--head", "--title", "--body-file"}, set())
+    if positional or set(flags) != {"--repo", "--head", "--title", "--body-file"}:
+        raise UnknownInvocation
+    check_repo(state, flags["--repo"])
+    pull = add_issue(state, flags["--title"], read_file(flags["--body-file"]), pull_request=True)
+    pull["head"] = flags["--head"]
+    return issue_url(state, pull) + "\n"
+
+
 COMMANDS = {
     ("api",): api,
     ("issue", "list"): issue_list,
     ("issue", "edit"): issue_edit,
     ("issue", "create"): issue_create,
     ("issue", "close"): issue_close,
+    ("pr", "create"): pr_create,
 }
 
 

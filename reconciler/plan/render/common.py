@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from reconciler.durations import format_duration
-from reconciler.plan.models import ClusterPlan, GitInfo, Strategy
+from reconciler.plan.models import ClusterPlan, Finding, GitInfo, Strategy
 
 _SHA = re.compile(r"[0-9a-fA-F]{7,64}")
 _FRACTION = re.compile(r"(\d{2}:\d{2}:\d{2})[.,]\d+")
@@ -47,6 +47,32 @@ def node_names(cluster: ClusterPlan) -> dict[str, str]:
         if step.node_name:
             names.setdefault(step.node, step.node_name)
     return names
+
+
+def grouped_findings(findings: Sequence[Finding]) -> list[tuple[Finding, list[str | None]]]:
+    """Findings that say the same thing of several nodes, as one with those nodes, in the
+    order they first appear: three nodes refusing the same password is one message."""
+    groups: dict[str, tuple[Finding, list[str | None]]] = {}
+    for finding in findings:
+        key = finding.model_copy(update={"node": None}).model_dump_json()
+        finding_nodes = groups.setdefault(key, (finding, []))[1]
+        if finding.node not in finding_nodes:
+            finding_nodes.append(finding.node)
+    return list(groups.values())
+
+
+def named_nodes(cluster: ClusterPlan, addresses: Sequence[str | None]) -> str:
+    """``cms1 (127.0.85.73), cms2 (127.0.85.74)``: each node by name and address, where the
+    plan knows its name."""
+    names = node_names(cluster)
+    shown = []
+    for address in addresses:
+        if address is None:
+            shown.append(f"cluster {cluster.name}")
+            continue
+        name = names.get(address)
+        shown.append(f"{name} ({address})" if name and name != address else address)
+    return ", ".join(shown)
 
 
 def sentence(text: str) -> str:

@@ -14,7 +14,9 @@ from reconciler.plan.models import Action, ClusterPlan, Finding, Plan, Step
 from reconciler.plan.render.common import (
     closing_line,
     estimated_duration,
+    grouped_findings,
     master_change_warning,
+    named_nodes,
     node_label,
     plural,
     short_commit,
@@ -80,8 +82,8 @@ def _render_cluster(plan: Plan, cluster: ClusterPlan, console: Console) -> None:
     if cluster.blocked:
         _print(console, Text(f"Cannot plan cluster {cluster.name}:", style="bold red"))
         errors = cluster.errors
-        for finding in errors:
-            _print_finding(console, cluster, finding)
+        for finding, nodes in grouped_findings(errors):
+            _print_finding(console, cluster, finding, nodes)
         if not errors:
             _print(console, Text("  x the planner marked it blocked without saying why", "red"))
         return
@@ -111,18 +113,32 @@ def _render_cluster(plan: Plan, cluster: ClusterPlan, console: Console) -> None:
     _print(console, Text(closing_line(cluster), style=style))
 
 
-def _print_finding(console: Console, cluster: ClusterPlan, finding: Finding) -> None:
+def _print_finding(
+    console: Console, cluster: ClusterPlan, finding: Finding, nodes: list[str | None] | None = None
+) -> None:
     line = Text("  ")
     line.append(SEVERITY_SYMBOL[finding.severity], style=SEVERITY_STYLE[finding.severity])
     line.append(" ")
-    line.append(_finding_plain(cluster, finding), style=_finding_body_style(finding))
+    line.append(_finding_plain(cluster, finding, nodes), style=_finding_body_style(finding))
     _print(console, line)
-    if finding.message:
+    if finding.message and not _is_problem(finding):
         _print(console, Text(f"    {finding.message}", style="dim"))
 
 
-def _finding_plain(cluster: ClusterPlan, finding: Finding) -> str:
-    text = f"{node_label(cluster, finding.node)} {finding.what}"
+def _is_problem(finding: Finding) -> bool:
+    """A node that cannot be planned for: its message says it all (cause and fix)."""
+    return finding.severity == "error" and not finding.live and not finding.desired
+
+
+def _finding_plain(
+    cluster: ClusterPlan, finding: Finding, nodes: list[str | None] | None = None
+) -> str:
+    if _is_problem(finding) and finding.message:
+        return f"{named_nodes(cluster, nodes or [finding.node])}: {finding.message}"
+    if nodes is not None and len(nodes) > 1:
+        text = f"{named_nodes(cluster, nodes)} {finding.what}"
+    else:
+        text = f"{node_label(cluster, finding.node)} {finding.what}"
     if finding.live == finding.desired and finding.live:
         text += f": {finding.live}"
     elif finding.live or finding.desired:

@@ -12,7 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.apply.lock import REMOTE_LOCK, LockFailed, LockHeld, acquire, unlock
+from reconciler.apply.lock import (
+    REMOTE_LOCK,
+    LockFailed,
+    LockHeld,
+    acquire,
+    process_start,
+    this_process,
+    unlock,
+)
 from reconciler.errors import ReconcileError, TransportError
 from tests.support.fake_session import FakeSession
 
@@ -135,6 +143,7 @@ def test_a_lock_left_by_a_dead_apply_says_so_and_gives_the_unlock_command(
     """Defect 6: after kill -9 the next apply learns the holder is gone and how to unlock."""
     session = FakeSession(node="127.0.0.1")
     record = {
+        **this_process(),
         "user": "ops",
         "host": socket.gethostname(),
         "lock_id": "deadbeef0001",
@@ -156,8 +165,9 @@ def test_a_lock_left_by_a_dead_apply_says_so_and_gives_the_unlock_command(
 
 def test_a_lock_held_by_a_live_process_says_it_is_running(tmp_path: Path) -> None:
     session = FakeSession(node="127.0.0.1")
+    parent = os.getppid()
     session.files[REMOTE_LOCK] = json.dumps(
-        {"host": socket.gethostname(), "lock_id": "live", "pid": os.getppid()}
+        {**this_process(), "lock_id": "live", "pid": parent, "pid_start": process_start(parent)}
     ).encode()
     with pytest.raises(LockHeld, match="still running on this machine") as raised:
         acquire("lab", [("127.0.0.1", session)], tmp_path, commit=None, now=NOW)
@@ -170,7 +180,8 @@ def test_a_lock_from_another_host_says_liveness_is_unknown(tmp_path: Path) -> No
         "lab", [("127.0.0.1", session)], tmp_path / "a", commit=None, now=NOW - timedelta(hours=5)
     )
     holder = json.loads(session.files[REMOTE_LOCK])
-    session.files[REMOTE_LOCK] = json.dumps({**holder, "host": "ci-runner-7"}).encode()
+    # Same host name, another machine (two CI containers both called `runner`): unknown.
+    session.files[REMOTE_LOCK] = json.dumps({**holder, "machine": "another-machine"}).encode()
     with pytest.raises(LockHeld) as raised:
         acquire("lab", [("127.0.0.1", session)], tmp_path / "b", commit=None, now=NOW)
     message = str(raised.value)
@@ -235,3 +246,59 @@ def test_release_retries_a_lost_connection_over_a_new_one(tmp_path: Path) -> Non
     fresh.files = files
     assert lock.release(reopen=lambda address: fresh) == []
     assert REMOTE_LOCK not in files
+
+
+def test_a_reused_pid_is_not_taken_for_the_holder(tmp_path: Path) -> None:
+    """Review finding: a pid alone (or a host name) does not identify the holder."""
+    session = FakeSession(node="127.0.0.1")
+    parent = os.getppid()
+    session.files[REMOTE_LOCK] = json.dumps(
+        {**this_process(), "lock_id": "old", "pid": parent, "pid_start": "1"}
+    ).encode()
+    with pytest.raises(LockHeld, match="no longer running"):
+        acquire("lab", [("127.0.0.1", session)], tmp_path, commit=None, now=NOW)
+
+
+def test_another_applys_record_is_never_removed_even_after_a_create_that_succeeded(
+    tmp_path: Path,
+) -> None:
+    """A node that ignored the exclusive create: what reads back is another apply's lock."""
+
+    class NoExclusive(FakeSession):
+        def create_file(self, name: str, data: bytes) -> bool:
+            self.files[name] = self.files.get(name, data)  # keeps the other's file
+            return True
+
+    session = NoExclusive(node="127.0.0.1")
+    other = json.dumps({"lock_id": "0123456789ab", "user": "b", "host": "h"}).encode()
+    session.files[REMOTE_LOCK] = other
+    with pytest.raises(LockHeld, match="0123456789ab"):
+        acquire("lab", [("127.0.0.1", session)], tmp_path, commit=None, now=NOW)
+    assert session.files[REMOTE_LOCK] == other
+
+
+def test_every_lock_file_names_every_locked_node(tmp_path: Path) -> None:
+    cluster = nodes("127.0.0.1", "127.0.0.2")
+    lock = acquire("lab", targets(cluster), tmp_path, commit=None, now=NOW)
+    extra = FakeSession(node="127.0.0.9")
+    lock.extend([("127.0.0.9", extra)])
+    for session in [*cluster.values(), extra]:
+        assert json.loads(session.files[REMOTE_LOCK])["nodes"] == [
+            "127.0.0.1",
+            "127.0.0.2",
+            "127.0.0.9",
+        ]
+    local = json.loads((tmp_path / "lab.lock").read_text())
+    assert local["nodes"] == ["127.0.0.1", "127.0.0.2", "127.0.0.9"]
+    lock.release()
+
+
+def test_unlock_also_releases_nodes_the_lock_file_names(tmp_path: Path) -> None:
+    """Review finding: a member dropped by the crashed apply kept its lock file."""
+    cluster = nodes("127.0.0.1", "127.0.0.2")
+    dropped = FakeSession(node="127.0.0.3")
+    lock = acquire("lab", targets(cluster), tmp_path, commit=None, now=NOW)
+    lock.extend([("127.0.0.3", dropped)])
+    message = unlock("lab", targets(cluster), lock.lock_id, member=lambda address: dropped)
+    assert "127.0.0.3" in message
+    assert REMOTE_LOCK not in dropped.files

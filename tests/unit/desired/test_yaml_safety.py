@@ -188,3 +188,26 @@ def test_cli_validate_refuses_hostile_yaml(tmp_path: Path, text: str, expected: 
     assert done.returncode == 1, done.stdout + done.stderr
     assert expected in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "cause"),
+    [("2026-02-30", "day is out of range"), ("9" * 5000, "digits")],
+)
+def test_a_value_python_cannot_build_is_a_problem_on_its_line(value: str, cause: str) -> None:
+    """Review finding: these raised ValueError out of validate (a traceback in CI)."""
+    parsed = parse_yaml(f"name: t\nrenew_before: {value}\n".encode())
+    assert parsed.data is None
+    [problem] = parsed.problems
+    assert (problem.line, problem.column) == (2, 15)
+    assert cause in problem.message
+
+
+def test_a_desired_file_over_one_mebibyte_is_refused_before_it_is_read(
+    repo: LabRepo, tmp_path: Path
+) -> None:
+    """Certificates and known_hosts too: the working tree checks the size before reading."""
+    repo.files["clusters/known_hosts"] = b"#" * (1_048_576 + 1)
+    findings, code = repo.findings(tmp_path)
+    assert code == 1
+    assert any("over the 1,048,576-byte (1 MiB) limit" in f["message"] for f in findings)

@@ -230,3 +230,11 @@ def test_pinned_types_are_asked_for_first(key: paramiko.PKey) -> None:
     known = KnownHosts.parse(f"{pin(NODE, rsa)}\n{pin(NODE, key)}\n", ORIGIN)
     assert known.host_key_algorithms(NODE) == ["rsa-sha2-512", "rsa-sha2-256", "ssh-ed25519"]
     assert known.host_key_algorithms("[10.0.0.9]:2222") == []
+
+
+def test_a_comment_is_one_line_even_with_unicode_line_separators(key: paramiko.PKey) -> None:
+    """Review finding: str.splitlines() split at U+2028, so a pin hidden in a comment (which
+    OpenSSH and a reviewer read as comment) became a real pin."""
+    parsed = parse_known_hosts(f"# note\u2028{pin('10.0.0.1', key)}\n")
+    assert parsed.lines == ()
+    assert parsed.pins("10.0.0.1") == []

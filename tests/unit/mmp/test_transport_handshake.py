@@ -255,6 +255,56 @@ def test_key_file_login(
         transport(server.port, pin(server.port, host_key), credentials).connect()
 
 
+def test_key_file_and_password_together_log_in_with_the_key(
+    tmp_path: Path, host_key: paramiko.PKey, node: tuple[NodeServer, Handler]
+) -> None:
+    """Review finding: the password was handed to paramiko as a key passphrase (a str),
+    which crashed with a TypeError traceback whenever both were set."""
+    server, handler = node
+    key_file = tmp_path / "id_ed25519"
+    key_file.write_bytes(
+        Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
+        )
+    )
+    handler.client_key = paramiko.Ed25519Key(filename=str(key_file))
+    credentials = Credentials(
+        password="pw", password_env="T_PASSWORD", key_file=key_file, key_file_env="T_KEY"
+    )
+    ssh = transport(server.port, pin(server.port, host_key), credentials)
+    ssh.connect()
+    ssh.close()
+    assert handler.attempts == ["key"]
+
+
+@pytest.mark.parametrize("password", [None, "pw"])
+def test_an_encrypted_key_file_is_refused_clearly(
+    tmp_path: Path,
+    host_key: paramiko.PKey,
+    node: tuple[NodeServer, Handler],
+    password: str | None,
+) -> None:
+    server, _ = node
+    key_file = tmp_path / "id_ed25519"
+    key_file.write_bytes(
+        Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.BestAvailableEncryption(b"secret"),
+        )
+    )
+    credentials = Credentials(
+        password=password,
+        password_env="T_PASSWORD" if password else None,
+        key_file=key_file,
+        key_file_env="T_KEY",
+    )
+    with pytest.raises(TransportError, match="is encrypted; give an unencrypted key"):
+        transport(server.port, pin(server.port, host_key), credentials).connect()
+
+
 # --- the cluster file's timeouts.connect ------------------------------------------------
 
 

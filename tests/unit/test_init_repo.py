@@ -1,0 +1,156 @@
+"""`reconcile init`: a new GitOps repository; twice changes nothing; the workflows it writes are
+the project's own (package data kept identical to .github/)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import git
+import pytest
+from typer.testing import CliRunner
+
+from reconciler.cli import app
+from reconciler.desired.schema import render_schema
+from reconciler.init_repo import NOT_COPIED, REQUIREMENTS, github_files, init_repo, render_report
+from reconciler.mmp.known_hosts import parse_known_hosts
+from tests.support.lab import REPO
+
+VERSION = "1.2.3"
+SYNC = "run `python scripts/sync_templates.py`"
+
+
+def tree(root: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under root (git's own included): content and mode."""
+    return {
+        path.relative_to(root).as_posix(): (path.read_bytes(), path.stat().st_mode)
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_the_templates_are_the_projects_github_folder() -> None:
+    github = REPO / ".github"
+    project = {
+        path.relative_to(github).as_posix(): path.read_bytes()
+        for path in github.rglob("*")
+        if path.is_file()
+    }
+    for excluded in NOT_COPIED:
+        assert excluded in project, f"{excluded} is no longer in .github/: drop it from NOT_COPIED"
+        del project[excluded]
+    templates = github_files()
+    assert sorted(templates) == sorted(project), SYNC
+    for path, data in project.items():
+        assert templates[path] == data, f".github/{path} changed: {SYNC}"
+
+
+def test_a_new_repository(tmp_path: Path) -> None:
+    root = tmp_path / "ops"
+    report = init_repo(root, VERSION)
+    assert report.git_initialized
+    assert {f.state for f in report.files} == {"created"}
+    written = {f.path for f in report.files}
+    assert {
+        "README.md",
+        ".gitignore",
+        "clusters/known_hosts",
+        "clusters/cluster.schema.json",
+        "certs/.gitkeep",
+        ".github/workflows/plan.yml",
+        ".github/workflows/apply.yml",
+        ".github/workflows/drift.yml",
+        ".github/actions/setup/action.yml",
+        ".github/scripts/sticky-comment.sh",
+        REQUIREMENTS,
+    } <= written
+    assert ".github/workflows/test.yml" not in written  # the project's own `make test`
+    assert not (root / "Makefile").exists()
+    assert ".reconcile/" in (root / ".gitignore").read_text().splitlines()
+    assert (root / "clusters" / "cluster.schema.json").read_text() == render_schema()
+    known_hosts = (root / "clusters" / "known_hosts").read_text()
+    parsed = parse_known_hosts(known_hosts)
+    assert (parsed.lines, parsed.problems) == ((), ())  # comments only
+    assert "reconcile hostkeys --cluster NAME --write" in known_hosts
+    readme = (root / "README.md").read_text()
+    for step in ("reconcile import", "reconcile hostkeys", "reconcile validate", "reconcile plan"):
+        assert step in readme
+    assert f"cms-reconciler=={VERSION}" in (root / REQUIREMENTS).read_text().splitlines()
+    for script in (root / ".github" / "scripts").iterdir():
+        assert script.stat().st_mode & stat.S_IXUSR, script
+    repository = git.Repo(root)
+    assert repository.head.reference.name == "main"
+    assert not repository.head.is_valid()  # nothing committed
+
+
+def test_twice_changes_nothing(tmp_path: Path) -> None:
+    init_repo(tmp_path, VERSION)
+    before = tree(tmp_path)
+    report = init_repo(tmp_path, VERSION)
+    assert tree(tmp_path) == before
+    assert not report.git_initialized
+    assert {f.state for f in report.files} == {"kept"}
+    assert not report.changed
+    assert render_report(report).endswith("Nothing to do: every file is there.")
+
+
+def test_a_changed_file_is_kept_and_a_missing_one_comes_back(tmp_path: Path) -> None:
+    init_repo(tmp_path, VERSION)
+    (tmp_path / "README.md").write_text("# ours\n")
+    (tmp_path / ".github" / "workflows" / "drift.yml").unlink()
+    report = init_repo(tmp_path, "9.9.9")  # a newer release: its pin differs from ours
+    states = {f.path: f.state for f in report.files}
+    assert states["README.md"] == "kept-differs"
+    assert states[REQUIREMENTS] == "kept-differs"
+    assert states[".github/workflows/drift.yml"] == "created"
+    assert (tmp_path / "README.md").read_text() == "# ours\n"
+    assert f"cms-reconciler=={VERSION}" in (tmp_path / REQUIREMENTS).read_text()
+    text = render_report(report)
+    assert "kept     README.md (differs from the template; not overwritten)" in text
+    assert "created  .github/workflows/drift.yml" in text
+
+
+def test_inside_a_git_repository_no_new_one(tmp_path: Path) -> None:
+    git.Repo.init(tmp_path)
+    report = init_repo(tmp_path / "ops", VERSION)
+    assert not report.git_initialized
+    assert not (tmp_path / "ops" / ".git").exists()
+    assert report.git_root == tmp_path.absolute()
+    assert f"inside the repository at {tmp_path}" in render_report(report)
+
+
+def test_never_writes_through_a_symlink(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    root = tmp_path / "ops"
+    root.mkdir()
+    os.symlink(outside, root / ".gitignore")  # dangling
+    report = init_repo(root, VERSION)
+    assert {f.path: f.state for f in report.files}[".gitignore"] == "kept-differs"
+    assert not outside.exists()
+
+
+def test_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    first = runner.invoke(app, ["init"])
+    assert first.exit_code == 0, first.output
+    assert "created  clusters/known_hosts" in first.output
+    assert "git      initialized a repository on branch main" in first.output
+    second = runner.invoke(app, ["init", "."])
+    assert second.exit_code == 0, second.output
+    assert "created" not in second.output
+    assert "kept     clusters/known_hosts" in second.output
+    # The new repository is found from its subfolders.
+    (tmp_path / "clusters" / "lab.yaml").write_bytes((REPO / "clusters" / "lab.yaml").read_bytes())
+    monkeypatch.chdir(tmp_path / "certs")
+    listed = runner.invoke(app, ["clusters"])
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.startswith("lab  clusters/lab.yaml")
+
+
+def test_a_file_is_not_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("")
+    result = CliRunner().invoke(app, ["init", str(tmp_path / "taken")])
+    assert result.exit_code == 1
+    assert "exists and is not a folder" in result.output
