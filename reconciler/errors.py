@@ -6,6 +6,12 @@ anything else escaping is a bug.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reconciler.plan.models import Step
+
 
 class ReconcileError(Exception):
     """Root of every error the reconciler reports to a user."""
@@ -91,3 +97,69 @@ class StatusParseError(ReconcileError):
         super().__init__(f"{message}{where}")
         self.line = line
         self.line_number = line_number
+
+
+# --- desired state -------------------------------------------------------------------
+class SourceReadError(ReconcileError):
+    """A repo path exists but cannot be used (a directory, a link out of the repo, ...)."""
+
+
+class MaterialError(ReconcileError):
+    """A file that cannot serve its role; the message completes "<path> ..."."""
+
+
+# --- apply ---------------------------------------------------------------------------
+class StalePlan(ReconcileError):
+    """A saved plan no longer describes the desired commit or the live state."""
+
+
+class Refused(ReconcileError):
+    """Apply will not start (dirty tree, master change without the flag, no approval)."""
+
+
+class ApplyInterrupted(ReconcileError):
+    """Ctrl-C (or SIGTERM) during apply: where it stopped and what to do next."""
+
+    def __init__(self, cluster: str, step: Step | None, journal: Path) -> None:
+        where = (
+            f"at step {step.id} ({step.action.value} on {step.node_name} {step.node}: "
+            f"{step.command}); the node may still be carrying it out"
+            if step is not None
+            else "before its first step"
+        )
+        super().__init__(
+            f"apply interrupted: cluster {cluster} stopped {where}; no later step was sent.\n"
+            f"journal: {journal}\nRun `reconcile plan` to see the safe continuation from here."
+        )
+
+
+class ApplyFailed(ReconcileError):
+    """A step did not complete; nothing after it ran."""
+
+    def __init__(self, step: Step, cause: str, tail: str = "") -> None:
+        message = (
+            f"step {step.id} ({step.action.value}) on {step.node_name} ({step.node}) failed: "
+            f"{cause}\n  command: {step.command}"
+        )
+        if tail:
+            message += "\n  last output:\n    " + "\n    ".join(tail.splitlines()[-8:])
+        super().__init__(message)
+        self.step = step
+        self.cause = cause
+
+
+class LockHeld(ReconcileError):
+    """Another apply holds the cluster's lock."""
+
+
+class LockFailed(ReconcileError):
+    """The lock could not be taken for another reason (a node unreachable, a bad write)."""
+
+
+# --- onboarding ----------------------------------------------------------------------
+class KeyProblem(ReconcileError):
+    """The node's file cannot be taken into git as a key; the message completes "<file> ..."."""
+
+
+class ImportRefused(ConfigError):
+    """The import stopped before writing anything; the message lists every reason."""

@@ -15,15 +15,13 @@ from rich.text import Text
 from reconciler.apply.apply import (
     ApplyOptions,
     ApplyReport,
-    Refused,
-    StalePlan,
     check_authority,
     check_saved_plan,
     clear_markers,
     cluster_locks,
     execute,
 )
-from reconciler.errors import ConfigError, OptionError
+from reconciler.errors import ConfigError, OptionError, Refused, StalePlan
 from reconciler.mmp.session import Redactor
 from reconciler.plan.models import Plan
 from reconciler.plan.render.json import load_plan_json, render_json

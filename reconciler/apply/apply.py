@@ -9,45 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 from reconciler.addresses import canonical_address
 from reconciler.apply import lock as locking
 from reconciler.apply.executor import ClusterOutcome, Executor, Progress
 from reconciler.apply.journal import Journal, operator
 from reconciler.apply.waits import Clock
-from reconciler.errors import ReconcileError
+from reconciler.errors import (
+    ApplyInterrupted as ApplyInterrupted,  # re-exported: cli.py imports it here
+)
+from reconciler.errors import ReconcileError, Refused, StalePlan
 from reconciler.live.models import MASTER_MARKER
 from reconciler.mmp.session import MMPSession, Redactor
-from reconciler.plan.models import Plan, Step
+from reconciler.plan.models import GitInfo, Plan, Step
 from reconciler.run import ReconcileRun
-
-
-class StalePlan(ReconcileError):
-    """A saved plan no longer describes the desired commit or the live state."""
-
-
-class Refused(ReconcileError):
-    """Apply will not start (dirty tree, master change without the flag, no approval)."""
-
-
-class ApplyInterrupted(ReconcileError):
-    """Ctrl-C (or SIGTERM) during apply: where it stopped and what to do next."""
-
-    def __init__(self, cluster: str, step: Step | None, journal: Path) -> None:
-        where = (
-            f"at step {step.id} ({step.action.value} on {step.node_name} {step.node}: "
-            f"{step.command}); the node may still be carrying it out"
-            if step is not None
-            else "before its first step"
-        )
-        super().__init__(
-            f"apply interrupted: cluster {cluster} stopped {where}; no later step was sent.\n"
-            f"journal: {journal}\nRun `reconcile plan` to see the safe continuation from here."
-        )
 
 
 @dataclass(frozen=True)
@@ -57,13 +38,16 @@ class ApplyOptions:
     clock: Clock | None = None
 
 
-@dataclass
-class ApplyReport:
+class ApplyReport(BaseModel):
+    """What ``--apply`` did: the JSON output (``as_json``) and what the renderers read."""
+
+    model_config = ConfigDict(extra="forbid")
+
     started: str
     finished: str = ""
-    git: dict[str, Any] = field(default_factory=dict)
-    clusters: list[ClusterOutcome] = field(default_factory=list)
+    git: GitInfo = GitInfo(commit=None, dirty=False)
     converged: bool = False
+    clusters: list[ClusterOutcome] = []
     final_plan: Plan | None = None
 
     @property
@@ -71,22 +55,7 @@ class ApplyReport:
         return any(cluster.failed for cluster in self.clusters) or not self.converged
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "started": self.started,
-            "finished": self.finished,
-            "git": self.git,
-            "converged": self.converged,
-            "clusters": [
-                {
-                    "name": cluster.name,
-                    "journal": cluster.journal,
-                    "error": cluster.error,
-                    "backups": cluster.backups,
-                    "steps": [vars(step) for step in cluster.steps],
-                }
-                for cluster in self.clusters
-            ],
-        }
+        return self.model_dump(mode="json", exclude={"final_plan"})
 
 
 def _step_difference(saved: list[Step], fresh: list[Step]) -> str | None:
@@ -245,7 +214,7 @@ def execute(
     """Execute every cluster's steps (the caller holds the locks), then plan again."""
     report = ApplyReport(
         started=datetime.now(UTC).isoformat(),
-        git={"commit": plan.git.commit, "dirty": plan.git.dirty},
+        git=plan.git,
     )
     secrets = redactor or Redactor()
     desired = {cluster.name: cluster for cluster in run.clusters}
@@ -266,7 +235,7 @@ def execute(
         journal.write(
             "apply.start",
             cluster=cluster.name,
-            git=report.git,
+            git=report.git.model_dump(mode="json"),
             lock_id=(lock_ids or {}).get(cluster.name),
             **operator(),
             plan=cluster_plan.model_dump(mode="json"),

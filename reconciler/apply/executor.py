@@ -12,10 +12,11 @@ import hashlib
 import json
 import time
 from contextlib import suppress
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
 
 from reconciler.addresses import same_address
 from reconciler.apply.journal import Journal
@@ -23,7 +24,7 @@ from reconciler.apply.safety import plan_problems
 from reconciler.apply.waits import Clock, Waiting, read_status, wait_for_operation
 from reconciler.desired.models import ROLES, Role
 from reconciler.desired.state import DesiredCluster
-from reconciler.errors import ReconcileError
+from reconciler.errors import ApplyFailed, ReconcileError
 from reconciler.live.models import MASTER_MARKER
 from reconciler.mmp.models import ClusterStatus, LastCommand
 from reconciler.mmp.parsers.backup import parse_backup_snapshot
@@ -32,44 +33,73 @@ from reconciler.mmp.session import CommandResult, MMPSession, Redactor
 from reconciler.plan.models import ASYNCHRONOUS, Action, ClusterPlan, Expectation, Step
 from reconciler.workdir import open_private_binary, private_dir
 
-
-class ApplyFailed(ReconcileError):
-    """A step did not complete; nothing after it ran."""
-
-    def __init__(self, step: Step, cause: str, tail: str = "") -> None:
-        message = (
-            f"step {step.id} ({step.action.value}) on {step.node_name} ({step.node}) failed: "
-            f"{cause}\n  command: {step.command}"
-        )
-        if tail:
-            message += "\n  last output:\n    " + "\n    ".join(tail.splitlines()[-8:])
-        super().__init__(message)
-        self.step = step
-        self.cause = cause
+StepState = Literal["done", "failed", "not run"]
 
 
-@dataclass
-class StepOutcome:
+class _Result(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StepOutcome(_Result):
+    """What one step did: ``done`` (it changed the node as planned), ``failed`` (nothing
+    after it ran) or ``not run``; ``seconds`` it took, and ``detail`` (a backup's name, or
+    why it failed)."""
+
     id: int
     node: str
     action: str
     command: str
-    state: str  # done | failed | not run
+    state: StepState
     seconds: float = 0.0
     detail: str | None = None
 
+    @classmethod
+    def of(
+        cls, step: Step, state: StepState, seconds: float = 0.0, detail: str | None = None
+    ) -> StepOutcome:
+        return cls(
+            id=step.id,
+            node=step.node,
+            action=step.action.value,
+            command=step.command,
+            state=state,
+            seconds=seconds,
+            detail=detail,
+        )
 
-@dataclass
-class ClusterOutcome:
+    @property
+    def changed(self) -> bool:
+        return self.state == "done"
+
+    @property
+    def failed(self) -> bool:
+        return self.state == "failed"
+
+
+class BackupRecord(_Result):
+    """A backup a step took: on which node, under which name."""
+
+    node: str
+    backup: str
+
+
+class ClusterOutcome(_Result):
+    """One cluster's apply: every step's outcome in plan order, and the error that stopped
+    it (``None`` when every step was done)."""
+
     name: str
     journal: str
-    steps: list[StepOutcome] = field(default_factory=list)
     error: str | None = None
-    backups: list[dict[str, Any]] = field(default_factory=list)
+    backups: tuple[BackupRecord, ...] = ()
+    steps: tuple[StepOutcome, ...] = ()
 
     @property
     def failed(self) -> bool:
         return self.error is not None
+
+    @property
+    def changed(self) -> bool:
+        return any(step.changed for step in self.steps)
 
 
 class Progress(Protocol):
@@ -83,7 +113,7 @@ class Progress(Protocol):
     def waiting(self, step: Step, wait: Waiting) -> None:
         """``step`` was sent and its node polled: the operation has not finished yet."""
 
-    def ended(self, step: Step, state: str, seconds: float) -> None:
+    def ended(self, step: Step, state: StepState, seconds: float) -> None:
         """``step`` ended ``done`` or ``failed`` after ``seconds``."""
 
 
@@ -96,7 +126,7 @@ class NoProgress:
     def waiting(self, step: Step, wait: Waiting) -> None:
         pass
 
-    def ended(self, step: Step, state: str, seconds: float) -> None:
+    def ended(self, step: Step, state: StepState, seconds: float) -> None:
         pass
 
 
@@ -136,25 +166,26 @@ class Executor:
         self._reform = any(step.action is Action.INITIALIZE for step in plan.steps)
 
     def run(self) -> ClusterOutcome:
-        outcome = ClusterOutcome(self.plan.name, str(self.journal.path))
+        journal = str(self.journal.path)
         problems = plan_problems(self.plan, self.desired)
         if problems:
-            outcome.error = "the plan breaks the safety rules; nothing was sent:\n  " + "\n  ".join(
+            refused = "the plan breaks the safety rules; nothing was sent:\n  " + "\n  ".join(
                 f"step {step.id} ({step.action.value} on {step.node}): {why}"
                 for step, why in problems
             )
-            self.journal.write("plan.refused", error=outcome.error)
-            outcome.steps = [
-                StepOutcome(step.id, step.node, step.action.value, step.command, "not run")
-                for step in self.plan.steps
-            ]
-            return outcome
-        failed = False
+            self.journal.write("plan.refused", error=refused)
+            return ClusterOutcome(
+                name=self.plan.name,
+                journal=journal,
+                error=refused,
+                steps=tuple(StepOutcome.of(step, "not run") for step in self.plan.steps),
+            )
+        steps: list[StepOutcome] = []
+        backups: list[BackupRecord] = []
+        error: str | None = None
         for step in self.plan.steps:
-            if failed:
-                outcome.steps.append(
-                    StepOutcome(step.id, step.node, step.action.value, step.command, "not run")
-                )
+            if error is not None:
+                steps.append(StepOutcome.of(step, "not run"))
                 continue
             self.current_step = step
             self.progress.started(self.plan.name, step, len(self.plan.steps))
@@ -165,44 +196,36 @@ class Executor:
             except KeyboardInterrupt:
                 self.journal.write("step.interrupted", id=step.id, command=step.command)
                 raise
-            except Exception as error:
+            except Exception as exception:
                 seconds = time.monotonic() - began
-                failed = True
-                if isinstance(error, ApplyFailed):
-                    failure = error
-                elif isinstance(error, ReconcileError):
-                    failure = ApplyFailed(step, self.redactor.redact(str(error)))
-                else:
-                    failure = ApplyFailed(
-                        step,
-                        f"unexpected {type(error).__name__}: {self.redactor.redact(str(error))}",
-                    )
-                outcome.error = str(failure)
-                outcome.steps.append(
-                    StepOutcome(
-                        step.id,
-                        step.node,
-                        step.action.value,
-                        step.command,
-                        "failed",
-                        seconds,
-                        failure.cause,
-                    )
-                )
-                self.journal.write("step.failed", id=step.id, seconds=seconds, error=str(failure))
+                failure = self._failure(step, exception)
+                error = str(failure)
+                steps.append(StepOutcome.of(step, "failed", seconds, failure.cause))
+                self.journal.write("step.failed", id=step.id, seconds=seconds, error=error)
                 self.progress.ended(step, "failed", seconds)
                 continue
             seconds = time.monotonic() - began
-            outcome.steps.append(
-                StepOutcome(
-                    step.id, step.node, step.action.value, step.command, "done", seconds, detail
-                )
-            )
+            steps.append(StepOutcome.of(step, "done", seconds, detail))
             if step.action is Action.BACKUP and detail:
-                outcome.backups.append({"node": step.node, "backup": detail})
+                backups.append(BackupRecord(node=step.node, backup=detail))
             self.journal.write("step.done", id=step.id, seconds=seconds, detail=detail)
             self.progress.ended(step, "done", seconds)
-        return outcome
+        return ClusterOutcome(
+            name=self.plan.name,
+            journal=journal,
+            error=error,
+            backups=tuple(backups),
+            steps=tuple(steps),
+        )
+
+    def _failure(self, step: Step, error: Exception) -> ApplyFailed:
+        if isinstance(error, ApplyFailed):
+            return error
+        if isinstance(error, ReconcileError):
+            return ApplyFailed(step, self.redactor.redact(str(error)))
+        return ApplyFailed(
+            step, f"unexpected {type(error).__name__}: {self.redactor.redact(str(error))}"
+        )
 
     # --- one step ---------------------------------------------------------------------
     def _session(self, step: Step) -> MMPSession:

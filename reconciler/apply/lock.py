@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from reconciler.addresses import canonical_address
 from reconciler.apply.journal import operator
-from reconciler.errors import ReconcileError
+from reconciler.errors import LockFailed, LockHeld, ReconcileError
 from reconciler.mmp.session import MMPSession
 from reconciler.workdir import PRIVATE_FILE_MODE, private_dir
 
@@ -36,14 +36,6 @@ LockTarget = tuple[str, MMPSession]
 """A node to lock: its address and the session to it."""
 Reopen = Callable[[str], MMPSession]
 """A new session to the node at this address (the old connection was lost)."""
-
-
-class LockHeld(ReconcileError):
-    """Another apply holds the cluster's lock."""
-
-
-class LockFailed(ReconcileError):
-    """The lock could not be taken for another reason (a node unreachable, a bad write)."""
 
 
 def unlock_command(cluster: str, lock_id: object) -> str:

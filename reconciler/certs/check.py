@@ -27,9 +27,9 @@ from reconciler.desired.certcheck import describe_name
 from reconciler.desired.findings import describe_errors
 from reconciler.desired.loader import load_spec, resolve_cluster_names
 from reconciler.desired.models import ClusterSpec, Role
-from reconciler.desired.pem import MaterialError, load_certificates
-from reconciler.desired.source import DesiredSource, SourceReadError, open_source
-from reconciler.errors import ReconcileError, StatusParseError
+from reconciler.desired.pem import load_certificates
+from reconciler.desired.source import DesiredSource, open_source
+from reconciler.errors import MaterialError, ReconcileError, SourceReadError, StatusParseError
 from reconciler.live.models import LiveNode
 from reconciler.live.reader import NodeTarget, read_clusters
 from reconciler.live.status import (

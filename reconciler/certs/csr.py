@@ -24,9 +24,9 @@ from reconciler.certs.material import (
 from reconciler.certs.target import BundleTarget, load_target
 from reconciler.certs.writing import write_files
 from reconciler.desired.models import Role
-from reconciler.desired.pem import MaterialError, load_certificates
-from reconciler.desired.source import SourceReadError, open_source
-from reconciler.errors import ConfigError
+from reconciler.desired.pem import load_certificates
+from reconciler.desired.source import open_source
+from reconciler.errors import ConfigError, MaterialError, SourceReadError
 
 PENDING = {
     "server": ("server.key", "server.csr"),

@@ -23,8 +23,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from reconciler.desired.certcheck import CLIENT_CN, common_name
 from reconciler.desired.models import ClusterSpec
-from reconciler.desired.pem import MaterialError, check_key_pem, decrypt_key, pem_blocks
-from reconciler.errors import ConfigError
+from reconciler.desired.pem import check_key_pem, decrypt_key, pem_blocks
+from reconciler.errors import ConfigError, MaterialError
 
 KEY_SIZES = (2048, 3072, 4096)
 DEFAULT_KEY_SIZE = 4096

@@ -16,9 +16,9 @@ from pathlib import Path
 from reconciler.desired.findings import describe_errors
 from reconciler.desired.loader import load_spec, resolve_cluster_names
 from reconciler.desired.models import ClusterSpec, Role
-from reconciler.desired.pem import MaterialError, check_key_pem, decrypt_key
-from reconciler.desired.source import DesiredSource, SourceReadError, open_source
-from reconciler.errors import ConfigError
+from reconciler.desired.pem import check_key_pem, decrypt_key
+from reconciler.desired.source import DesiredSource, open_source
+from reconciler.errors import ConfigError, MaterialError, SourceReadError
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from pathlib import Path
 from reconciler.certs.target import BundleTarget, repo_file
 from reconciler.desired.findings import Finding, describe_errors
 from reconciler.desired.loader import load_cluster
-from reconciler.desired.pem import MaterialError, pem_blocks
+from reconciler.desired.pem import pem_blocks
 from reconciler.desired.source import DesiredSource, open_source
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, MaterialError
 
 KEY_MODE = 0o600
 FILE_MODE = 0o644

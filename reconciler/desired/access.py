@@ -14,7 +14,8 @@ from pathlib import Path
 
 from reconciler.desired.findings import FindingList
 from reconciler.desired.models import ClusterSpec
-from reconciler.desired.source import DesiredSource, SourceReadError
+from reconciler.desired.source import DesiredSource
+from reconciler.errors import SourceReadError
 from reconciler.mmp.known_hosts import KnownHostsFile, host_key_name, parse_known_hosts
 
 

@@ -29,15 +29,10 @@ from reconciler.desired.models import (
     Role,
     remote_name_problem,
 )
-from reconciler.desired.pem import (
-    MaterialError,
-    check_key_pem,
-    decrypt_key,
-    load_certificates,
-    unencrypted_pkcs8,
-)
-from reconciler.desired.source import DesiredSource, SourceReadError
+from reconciler.desired.pem import check_key_pem, decrypt_key, load_certificates, unencrypted_pkcs8
+from reconciler.desired.source import DesiredSource
 from reconciler.desired.state import CertFile, CertInfo, KeyInfo, NodeBundle
+from reconciler.errors import MaterialError, SourceReadError
 
 ROLE_LABEL = {
     Role.SERVER_KEY: "server key",

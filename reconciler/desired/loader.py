@@ -20,12 +20,12 @@ from reconciler.desired.access import check_access
 from reconciler.desired.bundle import BundleChecker
 from reconciler.desired.findings import FindingList, Severity, dedupe, with_lines
 from reconciler.desired.models import ClusterSpec
-from reconciler.desired.source import DesiredSource, SourceReadError, cluster_file, open_source
+from reconciler.desired.source import DesiredSource, cluster_file, open_source
 from reconciler.desired.specerrors import findings_from_validation_error
 from reconciler.desired.state import ClusterResult, DesiredCluster, DesiredNode, DesiredState
 from reconciler.desired.topology import check_topology
 from reconciler.desired.yamlfile import parse_yaml
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, SourceReadError
 
 _CLUSTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 

@@ -14,13 +14,11 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
+from reconciler.errors import MaterialError
+
 _BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.DOTALL)
 _BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
 _KEY_LABELS = ("PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "DSA PRIVATE KEY")
-
-
-class MaterialError(Exception):
-    """A file that cannot serve its role; the message completes "<path> ..."."""
 
 
 @dataclass(frozen=True)

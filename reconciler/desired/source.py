@@ -15,7 +15,7 @@ from typing import Any
 
 import git
 
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, SourceReadError
 from reconciler.workdir import WORKDIR_NAME
 
 CLUSTERS_DIR = "clusters"
@@ -33,10 +33,6 @@ def _too_big(path: str, size: int) -> SourceReadError | None:
         f"{path} is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte (1 MiB) limit for a "
         "desired-state file"
     )
-
-
-class SourceReadError(Exception):
-    """A repo path exists but cannot be used (a directory, a link out of the repo, ...)."""
 
 
 class DesiredSource(ABC):

@@ -12,8 +12,8 @@ from pathlib import Path
 from types import TracebackType
 
 from reconciler.desired.models import ClusterSpec, NodeSpec
-from reconciler.desired.source import DesiredSource, SourceReadError
-from reconciler.errors import ConfigError
+from reconciler.desired.source import DesiredSource
+from reconciler.errors import ConfigError, SourceReadError
 from reconciler.mmp.session import MMPShell, Redactor, SSHSession, redactor_for
 from reconciler.mmp.transport import (
     Credentials,

@@ -32,7 +32,8 @@ from cryptography import x509
 from reconciler.addresses import canonical_address
 from reconciler.desired.bundle import ROLE_LABEL
 from reconciler.desired.models import NODE_NAME_PATTERN, ROLES, remote_name_problem
-from reconciler.desired.pem import MaterialError, load_certificates
+from reconciler.desired.pem import load_certificates
+from reconciler.errors import MaterialError
 from reconciler.live.models import CERT_ROLES
 from reconciler.mmp.models import ClusterStatus
 from reconciler.mmp.models import Role as MemberRole

@@ -32,11 +32,11 @@ from reconciler.addresses import canonical_address
 from reconciler.desired.bundle import ROLE_LABEL
 from reconciler.desired.findings import FindingList, describe_errors
 from reconciler.desired.models import ClusterSpec, Role, duration_text
-from reconciler.desired.pem import MaterialError, load_certificates
+from reconciler.desired.pem import load_certificates
 from reconciler.desired.source import cluster_file
 from reconciler.desired.topology import check_topology
-from reconciler.errors import ConfigError
-from reconciler.onboard.keys import KeyProblem, encrypt_key
+from reconciler.errors import ConfigError, KeyProblem, MaterialError
+from reconciler.onboard.keys import encrypt_key
 from reconciler.onboard.reading import NodeFile, NodeReading
 
 SCHEMA_LINE = "# yaml-language-server: $schema=cluster.schema.json"

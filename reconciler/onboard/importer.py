@@ -27,7 +27,7 @@ from reconciler.desired.bundle import ROLE_LABEL
 from reconciler.desired.models import ENV_NAME_PATTERN, NAME_PATTERN
 from reconciler.desired.schema import SCHEMA_FILE, render_schema
 from reconciler.desired.source import cluster_file
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, ImportRefused, KeyProblem
 from reconciler.mmp.session import MMPShell, SSHSession, redactor_for
 from reconciler.mmp.transport import (
     Credentials,
@@ -48,15 +48,11 @@ from reconciler.onboard.hostkeys import (
     repo_file,
     scan_nodes,
 )
-from reconciler.onboard.keys import KeyProblem, upload_sha256_of_encrypted
+from reconciler.onboard.keys import upload_sha256_of_encrypted
 from reconciler.onboard.reading import NodeReading, ReadTarget, read_nodes
 
 EXIT_INCOMPLETE = 2
 """Written, but notes say what to do before the next plan can be empty."""
-
-
-class ImportRefused(ConfigError):
-    """The import stopped before writing anything; the message lists every reason."""
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from reconciler.desired.pem import unencrypted_pkcs8
-
-
-class KeyProblem(Exception):
-    """The node's file cannot be taken into git as a key; the message completes "<file> ..."."""
+from reconciler.errors import KeyProblem
 
 
 @dataclass(frozen=True)

@@ -177,7 +177,7 @@ def _final(report: ApplyReport, name: str, ran: str) -> _Status:
 
 
 def _provenance(report: ApplyReport, plan: Plan) -> str:
-    commit = report.git.get("commit") or plan.git.commit
+    commit = report.git.commit or plan.git.commit
     shown = md_code(str(commit)[:7]) if commit else "no commit"
     text = f"Desired state: {shown}; started {md_text(display_time(report.started))}"
     if report.finished:

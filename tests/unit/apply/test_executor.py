@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.apply.executor import ApplyFailed, Executor
+from reconciler.apply.executor import Executor
 from reconciler.apply.journal import Journal
+from reconciler.errors import ApplyFailed
 from reconciler.plan.models import Action, ClusterPlan, Impact, Step, Strategy
 from tests.support.fake_session import FakeSession
 from tests.unit.apply.test_safety import CERTS, DESIRED

@@ -12,16 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.apply.lock import (
-    REMOTE_LOCK,
-    LockFailed,
-    LockHeld,
-    acquire,
-    process_start,
-    this_process,
-    unlock,
-)
-from reconciler.errors import ReconcileError, TransportError
+from reconciler.apply.lock import REMOTE_LOCK, acquire, process_start, this_process, unlock
+from reconciler.errors import LockFailed, LockHeld, ReconcileError, TransportError
 from tests.support.fake_session import FakeSession
 
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
@@ -68,6 +60,7 @@ def test_two_applies_naming_different_masters_contend_on_the_same_first_node(
     assert {json.loads(s.files[REMOTE_LOCK])["lock_id"] for s in cluster.values()} == {
         first.lock_id
     }
+    first.release()  # closes the local lock file too
 
 
 def test_a_failed_acquisition_releases_what_it_took(tmp_path: Path) -> None:
@@ -78,6 +71,7 @@ def test_a_failed_acquisition_releases_what_it_took(tmp_path: Path) -> None:
     assert REMOTE_LOCK not in cluster["127.0.0.1"].files
     assert REMOTE_LOCK not in cluster["127.0.0.2"].files
     assert json.loads(cluster["127.0.0.3"].files[REMOTE_LOCK])["lock_id"] == other.lock_id
+    other.release()  # closes the local lock file too
 
 
 def test_an_unreachable_node_fails_the_lock_and_releases_the_rest(tmp_path: Path) -> None:
@@ -188,6 +182,7 @@ def test_a_lock_from_another_host_says_liveness_is_unknown(tmp_path: Path) -> No
     assert "cannot be told from this machine" in message
     assert "has expired" in message
     assert f"reconcile unlock --cluster lab --lock-id {old.lock_id}" in message
+    old.release()  # closes the local lock file too
 
 
 def test_unlock_needs_the_right_id_and_clears_every_node(tmp_path: Path) -> None:
@@ -199,6 +194,7 @@ def test_unlock_needs_the_right_id_and_clears_every_node(tmp_path: Path) -> None
     assert "released" in unlock("lab", targets(cluster), held.lock_id)
     assert all(REMOTE_LOCK not in session.files for session in cluster.values())
     assert "not locked" in unlock("lab", targets(cluster), held.lock_id)
+    held.release()  # closes the local lock file too
 
 
 def test_unlock_reports_a_node_it_could_not_reach(tmp_path: Path) -> None:
@@ -302,3 +298,4 @@ def test_unlock_also_releases_nodes_the_lock_file_names(tmp_path: Path) -> None:
     message = unlock("lab", targets(cluster), lock.lock_id, member=lambda address: dropped)
     assert "127.0.0.3" in message
     assert REMOTE_LOCK not in dropped.files
+    lock.release()  # closes the local lock file too

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reconciler.apply.apply import StalePlan, check_saved_plan
+from reconciler.apply.apply import check_saved_plan
+from reconciler.errors import StalePlan
 from reconciler.plan.models import Action, GitInfo, Plan
 from reconciler.plan.planner import plan_cluster
 from reconciler.reconcile import backup_time_of

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from reconciler.desired.findings import Finding, Severity, dedupe, line_of, with_lines
-from reconciler.desired.pem import MaterialError, check_key_pem, load_certificates, pem_blocks
+from reconciler.desired.pem import check_key_pem, load_certificates, pem_blocks
 from reconciler.desired.yamlfile import YamlProblem, parse_yaml
+from reconciler.errors import MaterialError
 from tests.unit.desired.pki import Pki, cert_pem, encrypted_key, plaintext_key
 
 

@@ -10,9 +10,9 @@ import git
 import pytest
 import yaml
 
-from reconciler.desired.source import GitRefSource, SourceReadError, open_source
+from reconciler.desired.source import GitRefSource, open_source
 from reconciler.desired.validate import run_validate
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, SourceReadError
 from tests.unit.desired.labrepo import CERTS, CLUSTER, LabRepo
 from tests.unit.desired.pki import NOW
 

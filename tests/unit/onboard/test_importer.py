@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, ImportRefused
 from reconciler.mmp.transport import Endpoint, KnownHosts, ScannedHostKey, TransportTimeouts
 from reconciler.onboard.describe import ImportSettings
 from reconciler.onboard.hostkeys import Scanner
-from reconciler.onboard.importer import ImportRefused, ImportRequest, run_import
+from reconciler.onboard.importer import ImportRequest, run_import
 from tests.unit.desired.labrepo import fake_host_key
 
 SETTINGS = ImportSettings("prod", 22, "admin", "P_PASSWORD", "P_KEY_PASSPHRASE")

@@ -9,11 +9,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from reconciler.desired.pem import check_key_pem, decrypt_key, unencrypted_pkcs8
-from reconciler.onboard.keys import (
-    KeyProblem,
-    encrypt_key,
-    upload_sha256_of_encrypted,
-)
+from reconciler.errors import KeyProblem
+from reconciler.onboard.keys import encrypt_key, upload_sha256_of_encrypted
 from tests.support.pki import _key
 
 PASSPHRASE = "a passphrase"

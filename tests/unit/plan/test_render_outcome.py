@@ -39,20 +39,24 @@ def outcome(cluster: ClusterPlan, *, fail_at: int | None = None) -> ClusterOutco
     steps: list[StepOutcome] = []
     error = None
     for step in cluster.steps:
-        args = (step.id, step.node, step.action.value, step.command)
         if fail_at is None or step.id < fail_at:
-            steps.append(StepOutcome(*args, "done", 27.4567, None))
+            steps.append(StepOutcome.of(step, "done", 27.4567, None))
         elif step.id == fail_at:
             cause = "join did not finish within 600s (Last command: join (Failed))"
-            steps.append(StepOutcome(*args, "failed", 600.0123, cause))
+            steps.append(StepOutcome.of(step, "failed", 600.0123, cause))
             error = (
                 f"step {step.id} ({step.action.value}) on {step.node_name} ({step.node}) failed: "
                 f"{cause}\n  command: {step.command}\n  last output:\n    ```\n"
                 f"{MARKER}\n    Last command : 'database cluster join' (Failed)"
             )
         else:
-            steps.append(StepOutcome(*args, "not run"))
-    return ClusterOutcome(cluster.name, JOURNAL.replace("lab", cluster.name), steps, error)
+            steps.append(StepOutcome.of(step, "not run"))
+    return ClusterOutcome(
+        name=cluster.name,
+        journal=JOURNAL.replace("lab", cluster.name),
+        steps=tuple(steps),
+        error=error,
+    )
 
 
 def report_of(plan: Plan, outcomes: list[ClusterOutcome], final: Plan | None) -> ApplyReport:

@@ -1,0 +1,108 @@
+"""The ``--apply --format json`` document: typed results, dumped in a fixed shape."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from reconciler.apply.apply import ApplyReport
+from reconciler.apply.executor import BackupRecord, ClusterOutcome, StepOutcome
+from reconciler.plan.models import Action, GitInfo, Step
+
+
+def step(id: int, action: Action, command: str) -> Step:
+    return Step(
+        id=id, node="10.0.0.2", node_name="cms2", action=action, command=command, reason="test"
+    )
+
+
+def report() -> ApplyReport:
+    backup = step(1, Action.BACKUP, "backup snapshot b")
+    remove = step(2, Action.REMOVE, "database cluster remove")
+    join = step(3, Action.JOIN, "database cluster join 10.0.0.1")
+    outcome = ClusterOutcome(
+        name="lab",
+        journal=".reconcile/journal/lab.jsonl",
+        error="step 2 failed",
+        backups=(BackupRecord(node="10.0.0.2", backup="b"),),
+        steps=(
+            StepOutcome.of(backup, "done", 1.5, "b"),
+            StepOutcome.of(remove, "failed", 2.0, "timed out"),
+            StepOutcome.of(join, "not run"),
+        ),
+    )
+    return ApplyReport(
+        started="2026-11-27T07:40:00+00:00",
+        finished="2026-11-27T07:41:00+00:00",
+        git=GitInfo(commit="abc", dirty=False),
+        clusters=[outcome],
+    )
+
+
+def test_the_json_document_keeps_its_shape() -> None:
+    document = report().as_json()
+    assert document == {
+        "started": "2026-11-27T07:40:00+00:00",
+        "finished": "2026-11-27T07:41:00+00:00",
+        "git": {"commit": "abc", "dirty": False},
+        "converged": False,
+        "clusters": [
+            {
+                "name": "lab",
+                "journal": ".reconcile/journal/lab.jsonl",
+                "error": "step 2 failed",
+                "backups": [{"node": "10.0.0.2", "backup": "b"}],
+                "steps": [
+                    {
+                        "id": 1,
+                        "node": "10.0.0.2",
+                        "action": "backup",
+                        "command": "backup snapshot b",
+                        "state": "done",
+                        "seconds": 1.5,
+                        "detail": "b",
+                    },
+                    {
+                        "id": 2,
+                        "node": "10.0.0.2",
+                        "action": "remove",
+                        "command": "database cluster remove",
+                        "state": "failed",
+                        "seconds": 2.0,
+                        "detail": "timed out",
+                    },
+                    {
+                        "id": 3,
+                        "node": "10.0.0.2",
+                        "action": "join",
+                        "command": "database cluster join 10.0.0.1",
+                        "state": "not run",
+                        "seconds": 0.0,
+                        "detail": None,
+                    },
+                ],
+            }
+        ],
+    }
+    assert list(document) == ["started", "finished", "git", "converged", "clusters"]
+    assert list(document["clusters"][0]) == ["name", "journal", "error", "backups", "steps"]
+
+
+def test_results_say_what_happened() -> None:
+    outcome = report().clusters[0]
+    assert outcome.failed
+    assert outcome.changed
+    assert [(s.changed, s.failed) for s in outcome.steps] == [
+        (True, False),
+        (False, True),
+        (False, False),
+    ]
+    assert report().failed
+
+
+def test_results_are_frozen_and_states_are_closed() -> None:
+    outcome = report().clusters[0]
+    with pytest.raises(ValidationError):
+        outcome.steps[0].state = "not run"  # type: ignore[misc]
+    with pytest.raises(ValidationError):
+        StepOutcome.of(step(1, Action.BACKUP, "backup snapshot b"), "skipped")  # type: ignore[arg-type]
