@@ -122,10 +122,22 @@ def _ip_address(value: str) -> str:
         ) from None
 
 
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
 def _host(value: str) -> str:
+    """An IP address or an RFC 1123 host name, nothing else: a value such as
+    ``-oProxyCommand=...`` must never reach anything that might read it as an option."""
     text = value.strip()
-    if not text or any(char.isspace() or ord(char) < 32 for char in text) or "/" in text:
-        raise ValueError(f"{value!r} is not a host name or address")
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        labels = text.rstrip(".").split(".")
+        if len(text) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+            raise ValueError(
+                f"{value!r} is not a host name or IP address (letters, digits, '-' and '.' "
+                "only, no label starting or ending with '-')"
+            ) from None
     return text
 
 

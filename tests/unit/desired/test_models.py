@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from reconciler.desired.models import (
     REMOTE_NAME_PATTERN,
     ClusterSpec,
+    NodeSpec,
     Role,
     duration_text,
     remote_name_problem,
@@ -161,3 +162,20 @@ def test_key_path_and_model_lookup() -> None:
     assert file_model is not None
     assert set(file_model.model_fields) == {"path", "remote_name"}
     assert model_at(ClusterSpec, ("name",)) is None
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["-oProxyCommand=nc evil 22", "cms 1", "cms1;reboot", "a/b", "-cms1", "cms1-.example", ""],
+)
+def test_ssh_host_must_be_a_host_name_or_address(host: str) -> None:
+    """Issue "reliability" (hostile input): `-oProxyCommand=...` used to pass validate."""
+    document = {"name": "cms1", "address": "10.0.0.1", "ssh_host": host}
+    with pytest.raises(ValidationError, match="not a host name or IP address"):
+        NodeSpec.model_validate(document)
+
+
+@pytest.mark.parametrize("host", ["cms1", "cms1.example.com", "10.0.0.1", "fd00::1", "a-b.c."])
+def test_ssh_host_accepts_names_and_addresses(host: str) -> None:
+    node = NodeSpec.model_validate({"name": "cms1", "address": "10.0.0.1", "ssh_host": host})
+    assert node.effective_ssh_host == host
