@@ -16,7 +16,7 @@ from typing import Any
 
 from reconciler.certs.check import CertificateEntry, CheckReport, NodeCheck
 from reconciler.desired.models import duration_text
-from reconciler.live.render import ROLE_LABELS
+from reconciler.live.render import ROLE_LABELS, expiry_text
 
 FORMATS = ("text", "json", "prometheus")
 PREFIX = "cms_reconciler_"
@@ -185,16 +185,7 @@ def _cluster_text(
 def _when(entry: CertificateEntry, now: datetime) -> str:
     if entry.not_after is None:
         return "(expiry not read)"
-    date = entry.not_after.astimezone(UTC).strftime("%Y-%m-%d")
-    if now > entry.not_after:
-        ago = (now - entry.not_after).days
-        return f"{date} ({_days(ago)} ago)" if ago else f"{date} (less than a day ago)"
-    left = (entry.not_after - now).days
-    return f"{date} (in {_days(left)})" if left else f"{date} (in less than a day)"
-
-
-def _days(count: int) -> str:
-    return "1 day" if count == 1 else f"{count} days"
+    return expiry_text(entry.not_after, now)
 
 
 def _verdict(cluster: str, entries: list[CertificateEntry], checks: list[NodeCheck]) -> str:

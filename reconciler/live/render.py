@@ -210,11 +210,17 @@ def _when(health: CertificateHealth, node: LiveNode, now: datetime) -> str:
         if not live_file.present:
             return "(file not on the node)"
         return "(no certificate in the file)"
-    date = health.not_after.astimezone(UTC).strftime("%Y-%m-%d")
-    if now > health.not_after:
-        ago = (now - health.not_after).days
+    return expiry_text(health.not_after, now)
+
+
+def expiry_text(not_after: datetime, now: datetime) -> str:
+    """``2027-12-01 (in 364 days)`` or ``2017-03-09 (3555 days ago)``: status and certs
+    check say a certificate's expiry the same way."""
+    date = not_after.astimezone(UTC).strftime("%Y-%m-%d")
+    if now > not_after:
+        ago = (now - not_after).days
         return f"{date} ({_days(ago)} ago)" if ago else f"{date} (less than a day ago)"
-    left = (health.not_after - now).days
+    left = (not_after - now).days
     return f"{date} (in {_days(left)})" if left else f"{date} (in less than a day)"
 
 
