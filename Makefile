@@ -14,7 +14,7 @@ LAB_ENV := CMS_LAB_PASSWORD=cms-lab CMS_LAB_KEY_PASSPHRASE=cms-lab
 PYTEST_WORKERS ?= 4
 PYTEST := $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
-.PHONY: test demo lint typecheck unit e2e tests bench sim clean system-tools
+.PHONY: test demo lint typecheck unit e2e tests bench sim clean system-tools reliability
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,9 +25,12 @@ $(STAMP): pyproject.toml
 # Debian tools the checks need; installed when missing (CI and developers run as root here).
 # promtool (package prometheus) checks `reconcile certs check --format prometheus`; the
 # package's own service is not started (no recommends, and no init system in CI).
+# openssh-server: the interop tests run their own sshd (tests/support/sshd.py), never the
+# system's (its service is not started either: no init system in CI).
 system-tools:
 	@command -v shellcheck >/dev/null && command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq shellcheck jq >/dev/null; }
 	@command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@test -x /usr/sbin/sshd || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null; }
 
 lint: $(STAMP) system-tools
 	$(BIN)/ruff check .
@@ -49,6 +52,18 @@ e2e: $(STAMP) system-tools
 	$(PYTEST) -m e2e
 
 test: lint typecheck tests
+
+# The reliability-marked tests (also part of `make test`), then docs/reliability.md from their
+# results; the document is written even when a test fails, and shows it failing. `python -m`
+# puts the checkout on sys.path, so `-p` loads the recorder whatever conftests are found.
+RELIABILITY_JSON := .pytest_cache/reliability.json
+reliability: $(STAMP) system-tools
+	rm -f $(RELIABILITY_JSON)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal -p tests.support.reliability \
+		-m reliability --reliability-json $(RELIABILITY_JSON); \
+	status=$$?; \
+	$(BIN)/python scripts/reliability_report.py $(RELIABILITY_JSON) docs/reliability.md \
+		--command "make reliability" && exit $$status
 
 # Not part of `make test`: simulated fleets, timed; rewrites docs/benchmarks.md.
 bench: $(STAMP)

@@ -12,80 +12,29 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from reconciler.simulator.lab import build_cluster, load_topology
 from reconciler.simulator.service import SimulatedCluster
 from reconciler.simulator.state import Durations
-from tests.support.lab import LAB_BUNDLE, REPO, free_lab_addresses, move_lab
+from tests.support import fleet
+from tests.support.fleet import build_fleet
 
 LAB_ENV = {"CMS_LAB_PASSWORD": "cms-lab", "CMS_LAB_KEY_PASSPHRASE": "cms-lab"}
 RECONCILE = [sys.executable, "-m", "reconciler"]
-FAST = Durations(remove=0.3, initialize=0.3, join=0.3, upgrade_schema=0.2)
-# The scenario's certificate keys, in LAB_BUNDLE's order.
-SCENARIO_CERT_KEYS = ("server_key", "server_cert", "client_key", "client_cert", "ca_cert")
-
-
-def _converge_scenario(scenario_dir: Path) -> None:
-    """Seed the nodes with the desired bundle, so the plan is empty."""
-    files = scenario_dir / "device-files"
-    for name in LAB_BUNDLE:
-        shutil.copy(REPO / "certs" / "lab" / name, files / name)
-    path = scenario_dir / "scenario.yaml"
-    scenario = yaml.safe_load(path.read_text())
-    scenario["certs"] = dict(zip(SCENARIO_CERT_KEYS, LAB_BUNDLE, strict=True))
-    path.write_text(yaml.safe_dump(scenario, sort_keys=False))
-
-
-def build_fleet(root: Path, count: int, *, converged: bool) -> tuple[Path, list[str]]:
-    """A repository with ``count`` copies of the lab, ``f000``..., each on its own subnet."""
-    repo = root / "fleet"
-    (repo / "clusters").mkdir(parents=True)
-    shutil.copytree(REPO / "certs", repo / "certs")
-    pins: list[str] = []
-    names = []
-    for index in range(count):
-        name = f"f{index:03d}"
-        source = root / "sources" / name
-        for folder in ("clusters", "sim"):
-            shutil.copytree(REPO / folder, source / folder)
-        move_lab(source, free_lab_addresses())
-        text = (source / "clusters" / "lab.yaml").read_text()
-        (repo / "clusters" / f"{name}.yaml").write_text(text.replace("name: lab", f"name: {name}"))
-        pins += (source / "clusters" / "known_hosts").read_text().splitlines()
-        shutil.copytree(source / "sim" / "lab", repo / "sim" / name)
-        if converged:
-            _converge_scenario(repo / "sim" / name)
-        names.append(name)
-    (repo / "clusters" / "known_hosts").write_text("\n".join(pins) + "\n")
-    return repo, names
 
 
 @contextmanager
 def serving(root: Path, repo: Path, names: Sequence[str]) -> Iterator[list[SimulatedCluster]]:
-    with ExitStack() as stack:
-        clusters = []
-        for name in names:
-            cluster = build_cluster(
-                repo,
-                load_topology(repo, name),
-                env=LAB_ENV,
-                workdir=root / "sim" / name,
-                durations=FAST,
-            )
-            clusters.append(stack.enter_context(cluster))
+    with fleet.serving(root, repo, names, LAB_ENV) as clusters:
         yield clusters
 
 
@@ -154,6 +103,63 @@ def time_plans(root: Path, count: int, *, converged: bool, repeats: int) -> Plan
     )
 
 
+@dataclass
+class ApplyFigures:
+    clusters: int
+    operation_seconds: float
+    runs: int
+    median: float
+    spread: tuple[float, float]
+    critical_path: float  # the device's operation times along the plan's chain of steps
+    operations: int
+    reported_lateness: float  # median of (reported step time - device operation time)
+
+
+DEVICE_OPERATIONS = ("remove", "initialize", "join")
+
+
+def time_applies(
+    root: Path, count: int, *, seconds: float, repeats: int, parallelism: int = 32
+) -> ApplyFigures:
+    """Apply a full re-form of ``count`` drifted clusters whose operations take ``seconds``.
+
+    The critical path is the longest cluster's chain: steps within a cluster run one after
+    another, clusters side by side (``--parallelism``). Each run starts from a fresh fleet.
+    """
+    durations = Durations(seconds, seconds, seconds, seconds)
+    walls: list[float] = []
+    paths: list[float] = []
+    late: list[float] = []
+    operations = 0
+    for attempt in range(repeats):
+        workdir = root / f"apply{attempt}"
+        repo, names = build_fleet(workdir, count, converged=False)
+        with fleet.serving(workdir, repo, names, LAB_ENV, durations):
+            apply = ["--apply", "--auto-approve", "--format", "json", "--repo", str(repo)]
+            result = run([*apply, "--parallelism", str(parallelism)])
+        if result.code != 0:
+            raise SystemExit(f"apply exited {result.code}:\n{result.output[-3000:]}")
+        report = json.loads(result.output[result.output.index("{") :])
+        chains = []
+        for cluster in report["clusters"]:
+            device = [s for s in cluster["steps"] if s["action"] in DEVICE_OPERATIONS]
+            chains.append(len(device) * seconds)
+            late += [s["seconds"] - seconds for s in device]
+            operations = max(operations, len(device))
+        walls.append(result.seconds)
+        paths.append(max(chains))
+    return ApplyFigures(
+        clusters=count,
+        operation_seconds=seconds,
+        runs=repeats,
+        median=statistics.median(walls),
+        spread=(min(walls), max(walls)),
+        critical_path=statistics.median(paths),
+        operations=operations,
+        reported_lateness=statistics.median(late),
+    )
+
+
 def time_help(repeats: int) -> float:
     return statistics.median(run(["--help"]).seconds for _ in range(repeats))
 
@@ -185,6 +191,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--sizes", default="1,10,50", help="cluster counts K, comma-separated")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--write", type=Path, help="write the results here (markdown)")
+    parser.add_argument(
+        "--applies",
+        default="1x1,4x1,1x5",
+        help="apply benchmark cases, CLUSTERSxSECONDS (re-forms whose device operations "
+        "each take SECONDS), comma-separated",
+    )
     options = parser.parse_args(argv)
     sizes = [int(size) for size in options.sizes.split(",")]
     figures = []
@@ -199,10 +211,21 @@ def main(argv: Sequence[str] | None = None) -> None:
                 result = time_plans(workdir, count, converged=converged, repeats=repeats)
                 figures.append(result)
                 print(result, flush=True)
+        applies = []
+        for case in (case for case in options.applies.split(",") if case):
+            count, seconds = case.split("x")
+            applied = time_applies(
+                root / f"apply-{case}",
+                int(count),
+                seconds=float(seconds),
+                repeats=max(3, options.repeats // 2),
+            )
+            applies.append(applied)
+            print(applied, flush=True)
         profiles = {count: profile_plan(root / f"profile{count}", count) for count in (1, 10)}
         print(json.dumps(profiles, indent=2), flush=True)
     if options.write:
-        write_results(options.write, _results_table(help_seconds, figures, profiles))
+        write_results(options.write, _results_table(help_seconds, figures, applies, profiles))
 
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -218,8 +241,33 @@ def write_results(path: Path, results: str) -> None:
     path.write_text(f"{before}{START}\n{stamp}\n\n{results}\n{END}{after}")
 
 
+def _apply_table(applies: Sequence[ApplyFigures]) -> list[str]:
+    lines = [
+        "",
+        "Apply of a full re-form, start-up to exit (drifted clusters, every device operation",
+        "taking the seconds shown; `--parallelism 32`). Critical path: the device's operation",
+        "times along the longest cluster's chain of steps (steps within a cluster run one after",
+        "another). Late by: a step's reported time minus its device operation's.",
+        "",
+        "| clusters | operation s | runs | median s | min-max s | critical path s"
+        " | x critical path | step reported late by (median s) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for a in applies:
+        lines.append(
+            f"| {a.clusters} | {a.operation_seconds:g} | {a.runs} | {a.median:.2f} | "
+            f"{a.spread[0]:.2f}-{a.spread[1]:.2f} | {a.critical_path:.1f} "
+            f"({a.operations} operations) | {a.median / a.critical_path:.2f}x | "
+            f"{a.reported_lateness:.2f} |"
+        )
+    return lines
+
+
 def _results_table(
-    help_seconds: float, figures: Sequence[PlanFigures], profiles: dict[int, dict[str, Any]]
+    help_seconds: float,
+    figures: Sequence[PlanFigures],
+    applies: Sequence[ApplyFigures],
+    profiles: dict[int, dict[str, Any]],
 ) -> str:
     one = {f.state: f.median for f in figures if f.clusters == 1}
     lines = [
@@ -239,6 +287,7 @@ def _results_table(
             f"{f.spread[0]:.2f}-{f.spread[1]:.2f} | {ratio:.1f}x | "
             f"{low if low == high else f'{low}-{high}'} | {f.max_rss_mb:.0f} |"
         )
+    lines += _apply_table(applies)
     lines += [
         "",
         "Phases of one converged plan (`python -m benchmarks.phases`; seconds summed over",

@@ -67,7 +67,7 @@ def main() -> None:
     timed(session.MMPShell, "run", "MMP commands (to the prompt)")
     timed(transport.SSHTransport, "_sftp_client", "open SFTP")
     timed(transport.SSHTransport, "read_file", "SFTP file reads")
-    timed(run.ReconcileRun, "read_live", "read live state (wall, all nodes)")
+    timed(run.Fleet, "read_live", "read live state (wall, all nodes)")
     timed(run, "plan_cluster", "plan (pure)")
     sys.argv = ["reconcile", *sys.argv[1:]]
     code: object = 0

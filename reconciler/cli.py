@@ -25,7 +25,8 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from reconciler.errors import OptionError, ReconcileError
+from reconciler.errors import ApplyInterrupted, OptionError, ReconcileError
+from reconciler.parallelism import DEFAULT_PARALLELISM
 from reconciler.repo_root import find_repo_root
 
 
@@ -155,6 +156,33 @@ PLAN_OPTIONS = [
         ],
         None,
     ),
+    _option(
+        "parallelism",
+        Annotated[
+            int,
+            typer.Option(
+                "--parallelism",
+                metavar="N",
+                min=1,
+                max=256,
+                help="Nodes read at once, and clusters applied at once (steps within a "
+                "cluster always run one after another).",
+            ),
+        ],
+        DEFAULT_PARALLELISM,
+    ),
+    _option(
+        "rehearse",
+        Annotated[
+            bool,
+            typer.Option(
+                "--rehearse",
+                help="Run the plan with the real executor on a twin of the live cluster "
+                "(nothing more is sent to the nodes); exit 1 if it does not converge there.",
+            ),
+        ],
+        False,
+    ),
 ]
 
 
@@ -275,8 +303,7 @@ def _reconcile(ctx: typer.Context, mode: Mode | None, values: dict[str, Any]) ->
     import os
     import signal
 
-    from reconciler.apply.apply import ApplyInterrupted
-    from reconciler.reconcile import ReconcileOptions, Terminal, run_reconcile
+    from reconciler.reconcile import ReconcileOptions, Terminal, plan_or_apply
 
     plan_mode, apply_mode = values.pop("plan_mode", False), values.pop("apply_mode", False)
     values.pop("version", None)
@@ -296,7 +323,7 @@ def _reconcile(ctx: typer.Context, mode: Mode | None, values: dict[str, Any]) ->
     # where the apply stopped.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        code = run_reconcile(options, os.environ, terminal)
+        code = plan_or_apply(options, os.environ, terminal)
     except ApplyInterrupted as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -397,8 +424,9 @@ def status(
     """
     import os
 
+    from reconciler.live.health import status_exit_code
     from reconciler.live.render import print_status, status_json
-    from reconciler.live.status import gather_status, status_exit_code
+    from reconciler.status import gather_status
 
     _check_format(output_format, ("text", "json"))
     try:
@@ -459,8 +487,35 @@ def sim(
         Path | None,
         typer.Option(metavar="FILE", help="Keep a JSON snapshot of every node here."),
     ] = None,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            metavar="NODE:KIND[:ARG][@WHEN]",
+            help="Inject a fault (repeatable), e.g. cms2:fail:join, cms1:down@cms2:database "
+            "cluster join, cms3:disconnect@4 (kinds above).",
+        ),
+    ] = None,
 ) -> None:
-    """Serve the simulated nodes of a cluster file over SSH until interrupted."""
+    """Serve the simulated nodes of a cluster file over SSH until interrupted.
+
+    Faults (--fault, or a `faults:` mapping of node name to specs in sim/CLUSTER/scenario.yaml)
+    are NODE:KIND[:ARG][@WHEN]; NODE * is every node. Without @WHEN a fault holds from the
+    start; with it, it fires once, before the command runs: @N as the node's Nth command
+    arrives, @COMMAND as it receives a command starting with COMMAND, @OTHER:COMMAND as node
+    OTHER does. Kinds:
+
+    \b
+    down[:SECONDS]          node down (SSH refused, peers see Disconnected); back after SECONDS
+    restart[:SECONDS]       SSH service restarts: connections cut, refused SECONDS (default 1)
+    disconnect[:before|after]  drop the connection once (needs @WHEN); after: the command ran
+    fail:OPERATION          remove, initialize, join or upgrade_schema ends (Failed)
+    hang:OPERATION          OPERATION never finishes
+    slow:OPERATION=SECONDS  OPERATION takes SECONDS on this node
+    delay:SECONDS           every command waits SECONDS before answering
+    partition:OTHER         database network to OTHER cut (SSH still works)
+    refuse-get:GLOB, refuse-put:GLOB, corrupt-put:GLOB   SFTP faults
+    """
     import os
     import signal
 
@@ -487,6 +542,7 @@ def sim(
             workdir=workdir,
             durations=durations,
             state_file=state_file,
+            faults=fault or (),
         )
         simulated.start()
     except ReconcileError as error:
@@ -500,6 +556,8 @@ def sim(
     typer.echo("host keys to pin in the cluster's known_hosts:")
     for line in simulated.known_hosts_lines():
         typer.echo(f"  {line}")
+    for spec in fault or ():
+        typer.echo(f"fault: {spec}")
     typer.echo(f"ready: cluster {cluster}, {len(simulated.setups)} simulated nodes", err=False)
     sys.stdout.flush()
     try:

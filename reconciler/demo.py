@@ -14,15 +14,15 @@ from rich.console import Console
 from rich.rule import Rule
 from rich.text import Text
 
-from reconciler.apply.apply import ApplyOptions, cluster_locks, execute
+from reconciler.apply.apply import ApplyOptions, apply_plan, cluster_locks
 from reconciler.live.render import print_status
-from reconciler.live.status import gather_status
 from reconciler.mmp.session import Redactor
 from reconciler.plan.render.text import render_text
 from reconciler.progress import progress_printer
-from reconciler.run import ReconcileRun
+from reconciler.run import Fleet
 from reconciler.simulator.lab import build_cluster, load_topology
 from reconciler.simulator.state import Durations
+from reconciler.status import gather_status
 from reconciler.workdir import private_dir
 from reconciler.workdir import workdir as state_dir
 
@@ -40,18 +40,18 @@ def run_demo(repo: Path, env: Mapping[str, str], console: Console) -> int:
     with build_cluster(repo, topology, env=env, workdir=workdir / "sim", durations=DEMO_DURATIONS):
         console.print(Rule("1. the lab as the Cisco tech note found it: certificates expired"))
         print_status(gather_status(repo, [DEMO_CLUSTER], env), console)
-        with ReconcileRun(repo, [DEMO_CLUSTER], ref=None, env=env) as run:
+        with Fleet(repo, [DEMO_CLUSTER], ref=None, env=env) as fleet:
             console.print(Rule("2. reconcile --plan"))
-            plan = run.plan()
+            plan = fleet.plan()
             render_text(plan, console)
             console.print(Rule("3. reconcile --apply --auto-approve"))
-            secrets = [s for pool in run.pools.values() for s in pool.redactor.secrets]
+            secrets = [s for pool in fleet.pools.values() for s in pool.redactor.secrets]
             with (
-                cluster_locks(run, workdir) as locks,
+                cluster_locks(fleet, workdir) as locks,
                 progress_printer(console, env=env) as progress,
             ):
-                report = execute(
-                    run,
+                report = apply_plan(
+                    fleet,
                     plan,
                     ApplyOptions(workdir),
                     progress=progress,
@@ -65,8 +65,8 @@ def run_demo(repo: Path, env: Mapping[str, str], console: Console) -> int:
         clusters = gather_status(repo, [DEMO_CLUSTER], env)
         print_status(clusters, console)
         console.print(Rule("5. reconcile --plan again"))
-        with ReconcileRun(repo, [DEMO_CLUSTER], ref=None, env=env) as run:
-            final = run.plan()
+        with Fleet(repo, [DEMO_CLUSTER], ref=None, env=env) as fleet:
+            final = fleet.plan()
             render_text(final, console)
         ok = not report.failed and not final.has_changes
         console.print(

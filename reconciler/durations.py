@@ -34,6 +34,18 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=total)
 
 
+def duration_text(delta: timedelta) -> str:
+    """Inverse of ``parse_duration`` for whole seconds: ``30d``, ``10m``, ``300s``."""
+    seconds = delta.total_seconds()
+    if seconds != int(seconds):
+        return f"{seconds}s"
+    whole = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if whole and whole % size == 0:
+            return f"{whole // size}{unit}"
+    return f"{whole}s"
+
+
 def format_duration(delta: timedelta) -> str:
     """Short human form, largest units first (``29d 4h``)."""
     seconds = int(delta.total_seconds())

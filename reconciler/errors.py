@@ -61,6 +61,13 @@ class NotAnMMP(TransportError):
     answered = True
 
 
+class UnreadableOutput(TransportError):
+    """The node's shell output is not MMP output (control characters, a foreign prompt,
+    endless lines): nothing is parsed from it, so no step acts on a misreading."""
+
+    answered = True
+
+
 class PromptTimeout(TransportError):
     """The MMP prompt did not come back in time; carries the tail of the buffer."""
 
@@ -118,19 +125,44 @@ class Refused(ReconcileError):
 
 
 class ApplyInterrupted(ReconcileError):
-    """Ctrl-C (or SIGTERM) during apply: where it stopped and what to do next."""
+    """Ctrl-C (or SIGTERM) during apply: where each cluster stopped and what to do next."""
 
-    def __init__(self, cluster: str, step: Step | None, journal: Path) -> None:
-        where = (
+    def __init__(
+        self,
+        cluster: str,
+        step: Step | None,
+        journal: Path,
+        *,
+        after: Step | None = None,
+        also: tuple[ApplyInterrupted, ...] = (),
+    ) -> None:
+        self.cluster, self.step, self.after, self.journal = cluster, step, after, journal
+        self.where = f"cluster {cluster} stopped {_stopped_where(step, after)}"
+        stops = (self, *also)
+        if not also:
+            text = f"apply interrupted: {self.where}; no later step was sent.\njournal: {journal}"
+        else:  # several clusters were applying at once
+            text = "apply interrupted; no later step was sent:" + "".join(
+                f"\n  {stop.where}\n    journal: {stop.journal}" for stop in stops
+            )
+        super().__init__(text + "\nRun `reconcile plan` to see the safe continuation from here.")
+
+    @classmethod
+    def together(cls, stops: list[ApplyInterrupted]) -> ApplyInterrupted:
+        """One error for several clusters interrupted at once, in the order given."""
+        first, *rest = stops
+        return cls(first.cluster, first.step, first.journal, after=first.after, also=tuple(rest))
+
+
+def _stopped_where(step: Step | None, after: Step | None) -> str:
+    if step is not None:
+        return (
             f"at step {step.id} ({step.action.value} on {step.node_name} {step.node}: "
             f"{step.command}); the node may still be carrying it out"
-            if step is not None
-            else "before its first step"
         )
-        super().__init__(
-            f"apply interrupted: cluster {cluster} stopped {where}; no later step was sent.\n"
-            f"journal: {journal}\nRun `reconcile plan` to see the safe continuation from here."
-        )
+    if after is not None:
+        return f"after step {after.id} ({after.action.value} on {after.node_name}) completed"
+    return "before its first step"
 
 
 class ApplyFailed(ReconcileError):

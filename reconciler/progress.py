@@ -113,34 +113,39 @@ class ApplyProgress:
         self.period = period
         self.clock = clock
         self.show_cluster = show_cluster
-        self._running: _Running | None = None
+        # The step running now in each cluster (several when clusters apply at once), by
+        # the step object's identity: the executor passes the same object to every call.
+        self._running: dict[int, _Running] = {}
         self._lock = threading.Lock()  # the live display reads from its own thread
         self._display: Live | None = None
 
     # --- the executor's Progress --------------------------------------------------------
     def started(self, cluster: str, step: Step, total: int) -> None:
         with self._lock:
-            self._running = _Running(cluster, step, total, self.clock(), next_line=self.period)
+            self._running[id(step)] = _Running(
+                cluster, step, total, self.clock(), next_line=self.period
+            )
 
     def waiting(self, step: Step, wait: Waiting) -> None:
         with self._lock:
-            running = self._running
-            if running is None or running.step != step:
-                running = self._running = _Running("", step, 0, self.clock())
+            running = self._running.get(id(step))
+            if running is None:
+                running = self._running[id(step)] = _Running("", step, 0, self.clock())
             running.wait = wait
             running.wait_seen = self.clock()
             due = not self.live and wait.elapsed >= running.next_line
             if due:
                 running.next_line = (math.floor(wait.elapsed / self.period) + 1) * self.period
         if due:
-            self._print(Text(still_waiting(step, wait)))
+            self._print(Text(self._cluster_prefix(running.cluster) + still_waiting(step, wait)))
 
     def ended(self, step: Step, state: str, seconds: float) -> None:
         with self._lock:
-            running = self._running
-            total = running.total if running is not None and running.step == step else 0
-            self._running = None
+            running = self._running.pop(id(step), None)
+        total = running.total if running is not None else 0
         line = Text(f"{state:>6}", style=ENDED_STYLE.get(state, ""))
+        if running is not None and self._cluster_prefix(running.cluster):
+            line.append(f" {running.cluster}", style="bold")
         number = f"{step.id:>{len(str(total))}}/{total}" if total else f"{step.id}."
         line.append(
             f" {number} [{step.node_name or step.node}] {step.action.value:<10} {step.command}"
@@ -149,27 +154,31 @@ class ApplyProgress:
         self._print(line)
 
     # --- the live line ---------------------------------------------------------------------
+    def _cluster_prefix(self, cluster: str) -> str:
+        return f"{cluster} " if self.show_cluster and cluster else ""
+
     def line(self) -> Text:
-        """The live line for the step running now (empty between steps)."""
+        """The live line of each step running now, one per cluster (empty between steps)."""
         with self._lock:
-            running = self._running
-            if running is None:
-                return Text("")
+            running = sorted(self._running.values(), key=lambda item: item.cluster)
             now = self.clock()
-            text = Text(no_wrap=True, overflow="ellipsis")
-            if self.show_cluster and running.cluster:
-                text.append(f"{running.cluster} ", style="bold")
-            text.append(f"{running.step.id}/{running.total} " if running.total else "")
-            text.append(f"[{running.step.node_name or running.step.node}] ")
-            text.append(short_command(running.step), style="bold")
-            wait = running.wait
-            if wait is None:
-                text.append(f" {clock_text(now - running.started)}", style="dim")
-                return text
-            elapsed = wait.elapsed + (now - running.wait_seen)
-            text.append(f" — waiting for {EXPECTED[wait.expect]} ")
-            text.append(f"{clock_text(elapsed)} / {clock_text(wait.timeout)}", style="cyan")
+            separator = Text("\n", no_wrap=True, overflow="ellipsis")
+            return separator.join(self._line(item, now) for item in running)
+
+    def _line(self, running: _Running, now: float) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(self._cluster_prefix(running.cluster), style="bold")
+        text.append(f"{running.step.id}/{running.total} " if running.total else "")
+        text.append(f"[{running.step.node_name or running.step.node}] ")
+        text.append(short_command(running.step), style="bold")
+        wait = running.wait
+        if wait is None:
+            text.append(f" {clock_text(now - running.started)}", style="dim")
             return text
+        elapsed = wait.elapsed + (now - running.wait_seen)
+        text.append(f" — waiting for {EXPECTED[wait.expect]} ")
+        text.append(f"{clock_text(elapsed)} / {clock_text(wait.timeout)}", style="cyan")
+        return text
 
     def __rich__(self) -> Text:
         return self.line()
@@ -199,7 +208,7 @@ class ApplyProgress:
         """Clear the live line (a finished step's lines stay); safe to call twice."""
         display, self._display = self._display, None
         with self._lock:
-            self._running = None
+            self._running.clear()
         if display is not None:
             display.stop()
 

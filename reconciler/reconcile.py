@@ -8,29 +8,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.text import Text
 
-from reconciler.apply.apply import (
-    ApplyOptions,
-    ApplyReport,
-    check_authority,
-    check_saved_plan,
-    clear_markers,
-    cluster_locks,
-    execute,
-)
 from reconciler.errors import ConfigError, OptionError, Refused, StalePlan
-from reconciler.mmp.session import Redactor
+from reconciler.parallelism import DEFAULT_PARALLELISM
 from reconciler.plan.models import Plan
 from reconciler.plan.render.json import load_plan_json, render_json
 from reconciler.plan.render.markdown import render_markdown
-from reconciler.plan.render.outcome import render_apply_markdown
 from reconciler.plan.render.text import render_text
-from reconciler.progress import progress_printer
-from reconciler.run import ReconcileRun
-from reconciler.workdir import workdir
+from reconciler.run import Fleet
+
+if TYPE_CHECKING:
+    from reconciler.apply.apply import ApplyReport
 
 EXIT_CONVERGED, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
@@ -48,6 +40,8 @@ class ReconcileOptions:
     allow_dirty: bool = False
     allow_master_change: bool = False
     repo_given: bool = True  # False: found from the current folder (the --out hint omits it)
+    parallelism: int = DEFAULT_PARALLELISM  # nodes read at once, clusters applied at once
+    rehearse: bool = False  # plan only: run the plan on a twin of the live cluster
 
 
 APPLY_ONLY_FLAGS = {
@@ -72,6 +66,12 @@ def check_options(options: ReconcileOptions) -> None:
                 f"changes nothing): drop {'it' if len(given) == 1 else 'them'}, or run "
                 "`reconcile apply` instead"
             )
+    elif options.rehearse:
+        raise OptionError(
+            "--rehearse has no effect on apply, which runs the plan for real: rehearse it "
+            "with `reconcile plan --rehearse --out FILE`, then apply that file with "
+            "`reconcile apply --plan-file FILE`"
+        )
     elif options.allow_dirty and options.ref is not None:
         raise OptionError(
             "--allow-dirty has no effect with --ref: apply then reads the desired state from "
@@ -88,67 +88,112 @@ class Terminal:
     ask: Callable[[str], str] | None  # None when there is no TTY to ask on
 
 
-def run_reconcile(options: ReconcileOptions, env: Mapping[str, str], terminal: Terminal) -> int:
+def plan_or_apply(options: ReconcileOptions, env: Mapping[str, str], terminal: Terminal) -> int:
+    """The root command, whichever of plan and apply it is; returns the exit code."""
     check_options(options)
     saved = _load_plan_file(options.plan_file) if options.plan_file is not None else None
     clusters = options.clusters
     if saved is not None and options.apply:
         clusters = _clusters_of_plan_file(saved, options)
-    with ReconcileRun(options.repo, clusters, ref=options.ref, env=env) as run:
+        from reconciler.rehearse.plans import refuse_failed_rehearsal
+
+        refuse_failed_rehearsal(saved, options.plan_file or "")
+    with Fleet(
+        options.repo,
+        clusters,
+        ref=options.ref,
+        env=env,
+        parallelism=options.parallelism,
+        check_key_consistency=options.apply,  # a plan sends nothing: see pem.decrypt_key
+    ) as fleet:
         if not options.apply:
-            plan = run.plan()
+            plan = fleet.plan()
+            if options.rehearse:
+                from reconciler.rehearse.plans import rehearse_plan
+
+                plan = rehearse_plan(plan, fleet.clusters, fleet.live)
             _save_and_show(plan, options, terminal)
-            if plan.blocked:
+            if plan.blocked or plan.rehearsal_failed:
                 return EXIT_ERROR
             return EXIT_CHANGES if plan.has_changes else EXIT_CONVERGED
-        if run.desired.dirty and options.ref is None and not options.allow_dirty:
-            raise Refused(
-                "the working tree has uncommitted changes ("
-                + _listed(run.desired.dirty_paths)
-                + "); apply uses committed desired state: commit them, pass --ref, or "
-                "--allow-dirty"
+        return _apply(fleet, saved, options, env, terminal)
+
+
+def _apply(
+    fleet: Fleet,
+    saved: Plan | None,
+    options: ReconcileOptions,
+    env: Mapping[str, str],
+    terminal: Terminal,
+) -> int:
+    """Lock, plan again, check, ask, execute. The apply machinery is imported here, so a
+    plan (the CI path run on every pull request) does not pay for it at start-up."""
+    from reconciler.apply.apply import (
+        ApplyOptions,
+        ApplyReport,
+        apply_plan,
+        check_authority,
+        check_saved_plan,
+        clear_markers,
+        cluster_locks,
+    )
+    from reconciler.mmp.session import Redactor
+    from reconciler.plan.render.outcome import render_apply_markdown
+    from reconciler.progress import progress_printer
+    from reconciler.workdir import workdir
+
+    if fleet.desired.dirty and options.ref is None and not options.allow_dirty:
+        raise Refused(
+            "the working tree has uncommitted changes ("
+            + _listed(fleet.desired.dirty_paths)
+            + "); apply uses committed desired state: commit them, pass --ref, or "
+            "--allow-dirty"
+        )
+    with cluster_locks(
+        fleet,
+        workdir(options.repo),
+        warn=lambda text: terminal.err.print(Text(text), soft_wrap=True),
+    ) as locks:
+        backup_time = backup_time_of(saved) if saved is not None else None
+        plan = fleet.plan(backup_time=backup_time)
+        if saved is not None:
+            check_saved_plan(saved, plan)
+        locks.cover(plan)
+        _save_and_show(plan, options, terminal)
+        if plan.blocked:
+            return EXIT_ERROR
+        if not plan.has_changes:
+            clear_markers(fleet, plan)
+            if options.output_format == "json":
+                terminal.out.print_json(json.dumps({"converged": True, "clusters": []}))
+            elif options.output_format == "markdown":
+                nothing = ApplyReport(started=plan.created_at, converged=True, final_plan=plan)
+                terminal.out.file.write(render_apply_markdown(nothing, plan))
+            return EXIT_CONVERGED
+        check_authority(plan, options.allow_master_change)
+        if _approve(plan, options, terminal):
+            # Time passed while a person read the plan: it must still describe the nodes.
+            check_saved_plan(plan, fleet.plan(backup_time=backup_time))
+        redactor = Redactor(
+            [secret for pool in fleet.pools.values() for secret in pool.redactor.secrets]
+        )
+        several = sum(1 for cluster in plan.clusters if cluster.steps) > 1
+        # Leaving this block (Ctrl-C included) clears the live line before any message.
+        with progress_printer(terminal.err, env=env, show_cluster=several) as progress:
+            report = apply_plan(
+                fleet,
+                plan,
+                ApplyOptions(
+                    workdir(options.repo),
+                    options.allow_master_change,
+                    parallelism=options.parallelism,
+                ),
+                progress=progress,
+                redactor=redactor,
+                lock_ids=locks.ids,
             )
-        with cluster_locks(
-            run,
-            workdir(options.repo),
-            warn=lambda text: terminal.err.print(Text(text), soft_wrap=True),
-        ) as locks:
-            backup_time = backup_time_of(saved) if saved is not None else None
-            plan = run.plan(backup_time=backup_time)
-            if saved is not None:
-                check_saved_plan(saved, plan)
-            locks.cover(plan)
-            _save_and_show(plan, options, terminal)
-            if plan.blocked:
-                return EXIT_ERROR
-            if not plan.has_changes:
-                clear_markers(run, plan)
-                if options.output_format == "json":
-                    terminal.out.print_json(json.dumps({"converged": True, "clusters": []}))
-                elif options.output_format == "markdown":
-                    nothing = ApplyReport(started=plan.created_at, converged=True, final_plan=plan)
-                    terminal.out.file.write(render_apply_markdown(nothing, plan))
-                return EXIT_CONVERGED
-            check_authority(plan, options.allow_master_change)
-            if _approve(plan, options, terminal):
-                # Time passed while a person read the plan: it must still describe the nodes.
-                check_saved_plan(plan, run.plan(backup_time=backup_time))
-            redactor = Redactor(
-                [secret for pool in run.pools.values() for secret in pool.redactor.secrets]
-            )
-            several = sum(1 for cluster in plan.clusters if cluster.steps) > 1
-            # Leaving this block (Ctrl-C included) clears the live line before any message.
-            with progress_printer(terminal.err, env=env, show_cluster=several) as progress:
-                report = execute(
-                    run,
-                    plan,
-                    ApplyOptions(workdir(options.repo), options.allow_master_change),
-                    progress=progress,
-                    redactor=redactor,
-                    lock_ids=locks.ids,
-                )
-        _report(report, plan, options, terminal)
-        return EXIT_ERROR if report.failed else EXIT_CONVERGED
+    _report(report, plan, options, terminal)
+    return EXIT_ERROR if report.failed else EXIT_CONVERGED
 
 
 def _listed(paths: Sequence[str], at_most: int = 5) -> str:
@@ -228,6 +273,8 @@ def saved_plan_message(plan: Plan, options: ReconcileOptions) -> str:
 
 
 def _report(report: ApplyReport, plan: Plan, options: ReconcileOptions, terminal: Terminal) -> None:
+    from reconciler.plan.render.outcome import render_apply_markdown
+
     for cluster in report.clusters:
         if cluster.error:
             terminal.err.print(Text.assemble(("error: ", "bold red"), f"cluster {cluster.name}: "))

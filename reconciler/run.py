@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 
 from reconciler.addresses import canonical_address
+from reconciler.connect import SessionPool, describe_missing, missing_variables
 from reconciler.desired.findings import describe_errors
 from reconciler.desired.loader import load_desired
 from reconciler.desired.source import open_source
@@ -20,8 +21,8 @@ from reconciler.desired.state import DesiredCluster, DesiredState
 from reconciler.errors import ConfigError
 from reconciler.live.models import LiveCluster
 from reconciler.live.reader import NodeTarget, read_clusters
-from reconciler.mmp.connect import SessionPool, describe_missing, missing_variables
 from reconciler.mmp.transport import TransportTimeouts
+from reconciler.parallelism import DEFAULT_PARALLELISM
 from reconciler.plan.models import ClusterPlan, GitInfo, Plan
 from reconciler.plan.planner import plan_cluster
 
@@ -54,8 +55,9 @@ def _check_desired(desired: DesiredState, env: Mapping[str, str]) -> None:
         raise ConfigError("\n".join(parts))
 
 
-class ReconcileRun:
-    """Desired state, sessions and live state of the clusters one command works on."""
+class Fleet:
+    """The clusters one command works on: their desired state, one session pool each (one
+    SSH session per node, shared by plan and apply) and their live state once read."""
 
     def __init__(
         self,
@@ -66,11 +68,22 @@ class ReconcileRun:
         env: Mapping[str, str],
         timeouts: TransportTimeouts | None = None,
         now: datetime | None = None,
+        parallelism: int = DEFAULT_PARALLELISM,
+        check_key_consistency: bool = True,
     ) -> None:
         self.repo = repo
+        self.parallelism = parallelism  # nodes read at once
         self.env = env
         self.now = now or datetime.now(UTC)
-        self.desired: DesiredState = load_desired(repo, clusters, ref, env=env, now=self.now)
+        # A plan sends nothing, so it may skip the costly RSA key check (pem.decrypt_key).
+        self.desired: DesiredState = load_desired(
+            repo,
+            clusters,
+            ref,
+            env=env,
+            now=self.now,
+            check_key_consistency=check_key_consistency,
+        )
         _check_desired(self.desired, env)
         self.clusters: list[DesiredCluster] = [result.require() for result in self.desired.clusters]
         self._stack = ExitStack()
@@ -86,7 +99,7 @@ class ReconcileRun:
             raise
         self.live: dict[str, LiveCluster] = {}
 
-    def __enter__(self) -> ReconcileRun:
+    def __enter__(self) -> Fleet:
         return self
 
     def __exit__(
@@ -118,7 +131,7 @@ class ReconcileRun:
             for cluster in self.clusters
             for node in cluster.nodes
         ]
-        first = {live.name: live for live in read_clusters(targets)}
+        first = {live.name: live for live in read_clusters(targets, max_parallel=self.parallelism)}
         extra_targets = []
         for cluster in self.clusters:
             known = {canonical_address(node.address) for node in cluster.nodes}
@@ -131,7 +144,14 @@ class ReconcileRun:
             for address in sorted(listed - known):
                 session = self.pools[cluster.name].member_session(address)
                 extra_targets.append(NodeTarget(cluster.name, address, address, session))
-        extra = {live.name: live for live in read_clusters(extra_targets)} if extra_targets else {}
+        extra = (
+            {
+                live.name: live
+                for live in read_clusters(extra_targets, max_parallel=self.parallelism)
+            }
+            if extra_targets
+            else {}
+        )
         for name, live in first.items():
             if name in extra:
                 live = live.model_copy(update={"nodes": live.nodes + extra[name].nodes})

@@ -7,7 +7,9 @@ result is judged by planning again, not by trusting the steps.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,14 +23,11 @@ from reconciler.apply import lock as locking
 from reconciler.apply.executor import ClusterOutcome, Executor, Progress
 from reconciler.apply.journal import Journal, operator
 from reconciler.apply.waits import Clock
-from reconciler.errors import (
-    ApplyInterrupted as ApplyInterrupted,  # re-exported: cli.py imports it here
-)
-from reconciler.errors import ReconcileError, Refused, StalePlan
+from reconciler.errors import ApplyInterrupted, ReconcileError, Refused, StalePlan
 from reconciler.live.models import MASTER_MARKER
 from reconciler.mmp.session import MMPSession, Redactor
-from reconciler.plan.models import GitInfo, Plan, Step
-from reconciler.run import ReconcileRun
+from reconciler.plan.models import ClusterPlan, GitInfo, Plan, Step
+from reconciler.run import Fleet
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,7 @@ class ApplyOptions:
     workdir: Path  # .reconcile/ of the repository: journal/, backups/, locks/
     allow_master_change: bool = False
     clock: Clock | None = None
+    parallelism: int = 1  # clusters applied at once
 
 
 class ApplyReport(BaseModel):
@@ -126,8 +126,8 @@ def check_authority(plan: Plan, allow_master_change: bool) -> None:
 class ClusterLocks:
     """Every cluster's apply lock, held for the whole apply."""
 
-    def __init__(self, run: ReconcileRun, locks: list[locking.ClusterLock]) -> None:
-        self._run = run
+    def __init__(self, fleet: Fleet, locks: list[locking.ClusterLock]) -> None:
+        self._fleet = fleet
         self._locks = {lock.cluster: lock for lock in locks}
 
     @property
@@ -139,7 +139,7 @@ class ClusterLocks:
         (members to drop): the lock must cover every node the apply may change."""
         for cluster in plan.clusters:
             lock = self._locks[cluster.name]
-            pool = self._run.pools[cluster.name]
+            pool = self._fleet.pools[cluster.name]
             known = {canonical_address(address) for address, _ in lock.nodes}
             extra = sorted(
                 {step.node for step in cluster.steps if canonical_address(step.node) not in known}
@@ -149,20 +149,22 @@ class ClusterLocks:
 
 @contextmanager
 def cluster_locks(
-    run: ReconcileRun, workdir: Path, warn: Callable[[str], None] = lambda message: None
+    fleet: Fleet, workdir: Path, warn: Callable[[str], None] = lambda message: None
 ) -> Iterator[ClusterLocks]:
     """Hold every cluster's apply lock on every node its file lists (taken before the plan
     is read, so nothing moves between planning and applying); all or none."""
     held: list[locking.ClusterLock] = []
-    reopen = {cluster.name: run.pools[cluster.name].reopen for cluster in run.clusters}
+    reopen = {cluster.name: fleet.pools[cluster.name].reopen for cluster in fleet.clusters}
     try:
-        for cluster in sorted(run.clusters, key=lambda item: item.name):
-            pool = run.pools[cluster.name]
+        for cluster in sorted(fleet.clusters, key=lambda item: item.name):
+            pool = fleet.pools[cluster.name]
             targets = [(node.address, pool.session(node.spec)) for node in cluster.nodes]
             held.append(
-                locking.acquire(cluster.name, targets, workdir / "locks", commit=run.desired.commit)
+                locking.acquire(
+                    cluster.name, targets, workdir / "locks", commit=fleet.desired.commit
+                )
             )
-        yield ClusterLocks(run, held)
+        yield ClusterLocks(fleet, held)
     finally:
         for lock in reversed(held):
             try:
@@ -177,18 +179,18 @@ def cluster_locks(
                 )
 
 
-def clear_markers(run: ReconcileRun, plan: Plan) -> None:
+def clear_markers(fleet: Fleet, plan: Plan) -> None:
     """A converged cluster needs no evidence of its last master: drop any marker left over
     (say, when removing it failed after initialize), so it cannot mislead a later plan."""
     converged = {c.name for c in plan.clusters if not c.steps and not c.blocked}
-    for cluster in run.clusters:
-        live = run.live.get(cluster.name)
+    for cluster in fleet.clusters:
+        live = fleet.live.get(cluster.name)
         if cluster.name not in converged or live is None:
             continue
         master = live.node(cluster.master.address)
         if master.master_marker is not None:
             with suppress(ReconcileError):
-                run.pools[cluster.name].session(cluster.master.spec).remove_file(MASTER_MARKER)
+                fleet.pools[cluster.name].session(cluster.master.spec).remove_file(MASTER_MARKER)
 
 
 def _write_transcripts(journal: Journal, sessions: dict[str, MMPSession]) -> None:
@@ -203,26 +205,31 @@ def _write_transcripts(journal: Journal, sessions: dict[str, MMPSession]) -> Non
         )
 
 
-def execute(
-    run: ReconcileRun,
-    plan: Plan,
-    options: ApplyOptions,
-    progress: Progress | None = None,
-    redactor: Redactor | None = None,
-    lock_ids: dict[str, str] | None = None,
-) -> ApplyReport:
-    """Execute every cluster's steps (the caller holds the locks), then plan again."""
-    report = ApplyReport(
-        started=datetime.now(UTC).isoformat(),
-        git=plan.git,
-    )
-    secrets = redactor or Redactor()
-    desired = {cluster.name: cluster for cluster in run.clusters}
-    for cluster_plan in plan.clusters:
-        if not cluster_plan.steps:
-            continue
-        cluster = desired[cluster_plan.name]
-        pool = run.pools[cluster.name]
+class _ClusterApply:
+    """Applies one cluster's plan: sessions, journal, executor, transcripts."""
+
+    def __init__(
+        self,
+        fleet: Fleet,
+        options: ApplyOptions,
+        progress: Progress | None,
+        secrets: Redactor,
+        lock_ids: dict[str, str],
+        git: GitInfo,
+    ) -> None:
+        self.fleet = fleet
+        self.options = options
+        self.progress = progress
+        self.secrets = secrets
+        self.lock_ids = lock_ids
+        self.git = git
+        self.desired = {cluster.name: cluster for cluster in fleet.clusters}
+
+    def __call__(
+        self, cluster_plan: ClusterPlan, cancel: threading.Event | None = None
+    ) -> ClusterOutcome:
+        cluster = self.desired[cluster_plan.name]
+        pool = self.fleet.pools[cluster.name]
         sessions: dict[str, MMPSession] = {
             node.address: pool.session(node.spec) for node in cluster.nodes
         }
@@ -230,13 +237,13 @@ def execute(
             if step.node not in sessions:
                 sessions[step.node] = pool.member_session(step.node)
         journal = Journal.create(
-            options.workdir / "journal", cluster.name, datetime.now(UTC), secrets
+            self.options.workdir / "journal", cluster.name, datetime.now(UTC), self.secrets
         )
         journal.write(
             "apply.start",
             cluster=cluster.name,
-            git=report.git.model_dump(mode="json"),
-            lock_id=(lock_ids or {}).get(cluster.name),
+            git=self.git.model_dump(mode="json"),
+            lock_id=self.lock_ids.get(cluster.name),
             **operator(),
             plan=cluster_plan.model_dump(mode="json"),
         )
@@ -245,13 +252,14 @@ def execute(
             cluster,
             sessions,
             journal=journal,
-            backup_dir=options.workdir / "backups",
-            progress=progress,
-            clock=options.clock,
-            redactor=secrets,
+            backup_dir=self.options.workdir / "backups",
+            progress=self.progress,
+            clock=self.options.clock,
+            redactor=self.secrets,
+            cancel=cancel,
         )
         try:
-            outcome = executor.run()
+            outcome = executor.run_steps()
         except KeyboardInterrupt:
             _write_transcripts(journal, sessions)
             stopped_at = executor.current_step
@@ -259,18 +267,90 @@ def execute(
                 "apply.end",
                 interrupted=True,
                 step=stopped_at.id if stopped_at else None,
+                after=executor.last_done.id if executor.last_done and not stopped_at else None,
                 error="interrupted",
             )
-            raise ApplyInterrupted(cluster.name, stopped_at, journal.path) from None
-        report.clusters.append(outcome)
+            raise ApplyInterrupted(
+                cluster.name, stopped_at, journal.path, after=executor.last_done
+            ) from None
         _write_transcripts(journal, sessions)
         journal.write("apply.end", error=outcome.error)
-        if outcome.failed:
-            break
+        return outcome
+
+
+def apply_plan(
+    fleet: Fleet,
+    plan: Plan,
+    options: ApplyOptions,
+    progress: Progress | None = None,
+    redactor: Redactor | None = None,
+    lock_ids: dict[str, str] | None = None,
+) -> ApplyReport:
+    """Apply every cluster's plan (the caller holds the locks), then plan again.
+
+    Clusters are independent (each has its own nodes, lock and journal), so up to
+    ``options.parallelism`` apply at once; within a cluster the steps keep the plan's order.
+    After a cluster fails no further cluster starts: one failure is often everyone's (a CA,
+    a passphrase), and the clusters already running finish their own plans.
+    """
+    report = ApplyReport(started=datetime.now(UTC).isoformat(), git=plan.git)
+    apply = _ClusterApply(
+        fleet, options, progress, redactor or Redactor(), lock_ids or {}, plan.git
+    )
+    work = [cluster_plan for cluster_plan in plan.clusters if cluster_plan.steps]
+    if options.parallelism <= 1 or len(work) <= 1:
+        for cluster_plan in work:  # in this thread: Ctrl-C lands inside the running step
+            outcome = apply(cluster_plan)
+            report.clusters.append(outcome)
+            if outcome.failed:
+                break
+    else:
+        report.clusters.extend(_concurrently(apply, work, options.parallelism))
     if not any(cluster.failed for cluster in report.clusters):
-        final = run.plan()
+        final = fleet.plan()
         report.final_plan = final
         report.converged = not final.has_changes and not final.blocked
-        clear_markers(run, final)
+        clear_markers(fleet, final)
     report.finished = datetime.now(UTC).isoformat()
     return report
+
+
+def _concurrently(
+    apply: _ClusterApply, work: list[ClusterPlan], parallelism: int
+) -> list[ClusterOutcome]:
+    """Apply clusters in worker threads; outcomes in plan order. Ctrl-C reaches only the
+    main thread, which tells every running cluster to stop at its next step or poll, waits
+    for them, and raises one ApplyInterrupted naming where each stopped."""
+    no_more = threading.Event()  # a cluster failed: start no other
+    cancel = threading.Event()  # Ctrl-C: the running ones stop too
+    stops: list[ApplyInterrupted] = []
+
+    def one(cluster_plan: ClusterPlan) -> ClusterOutcome | None:
+        if no_more.is_set():
+            return None
+        try:
+            outcome = apply(cluster_plan, cancel)
+        except ApplyInterrupted as stop:
+            stops.append(stop)
+            return None
+        if outcome.failed:
+            no_more.set()
+        return outcome
+
+    workers = ThreadPoolExecutor(min(parallelism, len(work)), thread_name_prefix="apply")
+    futures = [workers.submit(one, cluster_plan) for cluster_plan in work]
+    try:
+        try:
+            while wait(futures, timeout=0.25).not_done:
+                pass  # a timed wait, so Ctrl-C is delivered here promptly
+        except KeyboardInterrupt:
+            no_more.set()
+            cancel.set()
+            wait(futures)  # a second Ctrl-C leaves at once (journals may lack their end)
+        outcomes = [future.result() for future in futures]
+    finally:
+        workers.shutdown(wait=False, cancel_futures=True)
+    if stops:
+        order = [cluster_plan.name for cluster_plan in work]
+        raise ApplyInterrupted.together(sorted(stops, key=lambda stop: order.index(stop.cluster)))
+    return [outcome for outcome in outcomes if outcome is not None]

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,15 +24,22 @@ from reconciler.addresses import same_address
 from reconciler.apply.journal import Journal
 from reconciler.apply.safety import plan_problems
 from reconciler.apply.waits import Clock, Waiting, read_status, wait_for_operation
-from reconciler.desired.models import ROLES, Role
 from reconciler.desired.state import DesiredCluster
 from reconciler.errors import ApplyFailed, ReconcileError
 from reconciler.live.models import MASTER_MARKER
-from reconciler.mmp.models import ClusterStatus, LastCommand
+from reconciler.mmp.models import CertRole, ClusterStatus, LastCommand
 from reconciler.mmp.parsers.backup import parse_backup_snapshot
 from reconciler.mmp.parsers.certs import check_certs_updated
 from reconciler.mmp.session import CommandResult, MMPSession, Redactor
-from reconciler.plan.models import ASYNCHRONOUS, Action, ClusterPlan, Expectation, Step
+from reconciler.plan.models import (
+    ASYNCHRONOUS,
+    DESTRUCTIVE,
+    Action,
+    ClusterPlan,
+    Expectation,
+    Step,
+)
+from reconciler.plan.timeouts import operation_timeouts
 from reconciler.workdir import open_private_binary, private_dir
 
 StepState = Literal["done", "failed", "not run"]
@@ -130,6 +139,25 @@ class NoProgress:
         pass
 
 
+def _cancellable(
+    sleep: Callable[[float], None], cancel: threading.Event
+) -> Callable[[float], None]:
+    """``sleep`` that raises KeyboardInterrupt, in the sleeping thread, once ``cancel`` is set."""
+
+    def sleeping(seconds: float) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        if sleep is time.sleep:
+            if cancel.wait(seconds):
+                raise KeyboardInterrupt
+        else:  # an injected clock (tests): its own sleep, then look again
+            sleep(seconds)
+            if cancel.is_set():
+                raise KeyboardInterrupt
+
+    return sleeping
+
+
 class Executor:
     """Executes one cluster's plan through the run's sessions."""
 
@@ -144,6 +172,7 @@ class Executor:
         progress: Progress | None = None,
         clock: Clock | None = None,
         redactor: Redactor | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.plan = plan
         self.redactor = redactor or Redactor()
@@ -154,18 +183,19 @@ class Executor:
         self.progress: Progress = progress or NoProgress()
         self.clock = clock or Clock()
         self.master = desired.master.address
-        timeouts = desired.spec.timeouts
-        self.timeouts = {
-            Action.REMOVE: timeouts.remove.total_seconds(),
-            Action.INITIALIZE: timeouts.initialize.total_seconds(),
-            Action.JOIN: timeouts.join.total_seconds(),
-        }
+        self.timeouts = operation_timeouts(desired.spec.timeouts)
         self.backed_up: set[str] = set()
         self.current_step: Step | None = None  # the step running now (for an interrupt)
+        self.last_done: Step | None = None  # the last step that completed
+        # Set by another thread (Ctrl-C while several clusters apply at once): stop before
+        # the next step, or at the next poll of a wait, as Ctrl-C would.
+        self.cancel = cancel
+        if cancel is not None:
+            self.clock = Clock(now=self.clock.now, sleep=_cancellable(self.clock.sleep, cancel))
         self.marker_written = False
         self._reform = any(step.action is Action.INITIALIZE for step in plan.steps)
 
-    def run(self) -> ClusterOutcome:
+    def run_steps(self) -> ClusterOutcome:
         journal = str(self.journal.path)
         problems = plan_problems(self.plan, self.desired)
         if problems:
@@ -187,9 +217,13 @@ class Executor:
             if error is not None:
                 steps.append(StepOutcome.of(step, "not run"))
                 continue
-            self.current_step = step
+            if self.cancel is not None and self.cancel.is_set():
+                self.current_step = None
+                raise KeyboardInterrupt
             self.progress.started(self.plan.name, step, len(self.plan.steps))
             self.journal.write("step.start", step=step.model_dump(mode="json"))
+            # Only now: Ctrl-C before this line stopped the apply *after* the last step done.
+            self.current_step = step
             began = time.monotonic()
             try:
                 detail = self._execute(step)
@@ -205,6 +239,7 @@ class Executor:
                 self.progress.ended(step, "failed", seconds)
                 continue
             seconds = time.monotonic() - began
+            self.current_step, self.last_done = None, step
             steps.append(StepOutcome.of(step, "done", seconds, detail))
             if step.action is Action.BACKUP and detail:
                 backups.append(BackupRecord(node=step.node, backup=detail))
@@ -235,8 +270,7 @@ class Executor:
         return session
 
     def _execute(self, step: Step) -> str | None:
-        destructive = step.action not in (Action.BACKUP, Action.UPLOAD)
-        if destructive and step.node not in self.backed_up:
+        if step.action in DESTRUCTIVE and step.node not in self.backed_up:
             raise ApplyFailed(step, "no backup of this node was taken in this apply (SPEC §6.2)")
         handlers = {
             Action.BACKUP: self._backup,
@@ -292,7 +326,7 @@ class Executor:
         if upload is None:
             raise ApplyFailed(step, "upload step without a file")
         node = self.desired.node(step.node)
-        wanted = node.bundle.file(Role(upload.role))
+        wanted = node.bundle.file(CertRole(upload.role))
         if wanted.sha256 != upload.sha256 or wanted.remote_name != upload.remote_name:
             raise ApplyFailed(step, "the desired file changed since the plan was made")
         session = self._session(step)
@@ -435,7 +469,7 @@ class Executor:
             raise ApplyFailed(
                 step, f"the desired master {self.master} is {status.status_text}, not the master"
             )
-        refs = [getattr(status.certificates, role.value) for role in ROLES]
+        refs = [getattr(status.certificates, role.value) for role in CertRole]
         wanted = self.desired.master.bundle.remote_names()
         if [ref.file if ref else None for ref in refs] != wanted:
             raise ApplyFailed(step, "the desired master does not run the desired certificates")

@@ -97,8 +97,8 @@ def holder_liveness(holder: dict[str, Any]) -> str:
     if start is not None and start == holder.get("pid_start"):
         return f"That apply is still running on this machine (pid {pid}): wait for it to end."
     return (
-        f"That apply (pid {pid} on this machine) is no longer running: it crashed or was "
-        "killed, and left the lock behind."
+        f"That apply (pid {pid} on this machine) is no longer running: it crashed, was "
+        "killed, or could not reach this node to release it, and left the lock behind."
     )
 
 
@@ -183,8 +183,10 @@ class ClusterLock:
                 created = session.create_file(REMOTE_LOCK, payload)
                 data = session.read_file(REMOTE_LOCK)
         except ReconcileError as error:
+            reason = str(error)
+            stop = "" if reason.endswith((".", "?", "!")) else "."
             raise LockFailed(
-                f"cluster {self.cluster}: cannot take the apply lock on {address}: {error}. "
+                f"cluster {self.cluster}: cannot take the apply lock on {address}: {reason}{stop} "
                 "Apply locks every node it may change before it reads the plan, so nothing "
                 "was changed; fix this and run apply again"
             ) from error
@@ -342,50 +344,74 @@ def unlock(
     a live apply is not broken). Besides the given nodes, the nodes the lock files name
     (members the crashed apply was dropping) are visited through ``member``. Nodes that
     cannot be reached are reported, not skipped."""
-    released: list[str] = []
-    refused: list[str] = []
-    unreachable: list[str] = []
-    holders: list[dict[str, Any]] = []
+    release = _Release(lock_id)
     pending = _ordered(targets)
     visited: set[str] = set()
     while pending:
         address, session = pending.pop(0)
         visited.add(canonical_address(address))
+        holder = release.visit(address, session)
+        if holder is None or member is None:
+            continue
+        queued = visited | {canonical_address(queued) for queued, _ in pending}
+        for other in _named_nodes(holder):
+            if canonical_address(other) not in queued:
+                queued.add(canonical_address(other))
+                pending.append((other, member(other)))
+    return release.report(cluster)
+
+
+@dataclass
+class _Release:
+    """What ``unlock`` did on each node it visited."""
+
+    lock_id: str
+    released: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)
+    holders: list[dict[str, Any]] = field(default_factory=list)
+
+    def visit(self, address: str, session: MMPSession) -> dict[str, Any] | None:
+        """Remove the node's lock file if it is ours to remove; its holder when removed."""
         try:
             holder = _read_remote(session)
             if holder is None:
-                continue
-            if holder.get("lock_id") != lock_id:
-                refused.append(f"{address}: the lock there is {_describe(holder)}")
-                continue
+                return None
+            if holder.get("lock_id") != self.lock_id:
+                self.refused.append(f"{address}: the lock there is {_describe(holder)}")
+                return None
             session.remove_file(REMOTE_LOCK)
         except ReconcileError as error:
-            unreachable.append(f"{address}: {error}")
-            continue
-        released.append(address)
-        holders.append(holder)
-        named = holder.get("nodes")
-        if member is None or not isinstance(named, list):
-            continue
-        for other in map(str, named):
-            key = canonical_address(other)
-            if key not in visited and all(canonical_address(a) != key for a, _ in pending):
-                pending.append((other, member(other)))
-    lines = []
-    if released:
-        lines.append(
-            f"cluster {cluster}: released the lock {_describe(holders[0])} on "
-            + ", ".join(released)
-        )
-    if refused:
-        lines.append(
-            f"cluster {cluster}: left alone (not lock id {lock_id}):\n  " + "\n  ".join(refused)
-        )
-    if unreachable:
-        lines.append(
-            f"cluster {cluster}: could not check or release (run unlock again when they are "
-            "reachable):\n  " + "\n  ".join(unreachable)
-        )
-    if refused or unreachable:
-        raise ReconcileError("\n".join(lines))
-    return "\n".join(lines) if lines else f"cluster {cluster} is not locked"
+            self.unreachable.append(f"{address}: {error}")
+            return None
+        self.released.append(address)
+        self.holders.append(holder)
+        return holder
+
+    def report(self, cluster: str) -> str:
+        """What was released; raises when a node was left locked or could not be checked."""
+        lines = []
+        if self.released:
+            lines.append(
+                f"cluster {cluster}: released the lock {_describe(self.holders[0])} on "
+                + ", ".join(self.released)
+            )
+        if self.refused:
+            lines.append(
+                f"cluster {cluster}: left alone (not lock id {self.lock_id}):\n  "
+                + "\n  ".join(self.refused)
+            )
+        if self.unreachable:
+            lines.append(
+                f"cluster {cluster}: could not check or release (run unlock again when they "
+                "are reachable):\n  " + "\n  ".join(self.unreachable)
+            )
+        if self.refused or self.unreachable:
+            raise ReconcileError("\n".join(lines))
+        return "\n".join(lines) if lines else f"cluster {cluster} is not locked"
+
+
+def _named_nodes(holder: dict[str, Any]) -> list[str]:
+    """The nodes a lock file says its apply locked (it may name members the file dropped)."""
+    named = holder.get("nodes")
+    return list(map(str, named)) if isinstance(named, list) else []

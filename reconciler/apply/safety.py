@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from reconciler.desired.models import Role
-from reconciler.desired.state import DesiredCluster
+from reconciler.desired.state import DesiredCluster, DesiredNode
+from reconciler.mmp.models import CertRole
 from reconciler.plan.models import DESTRUCTIVE, Action, ClusterPlan, Step
 
 BACKUP_COMMAND = re.compile(r"^backup snapshot [A-Za-z0-9_-]+$")
@@ -17,55 +17,89 @@ BACKUP_COMMAND = re.compile(r"^backup snapshot [A-Za-z0-9_-]+$")
 
 def plan_problems(plan: ClusterPlan, desired: DesiredCluster) -> list[tuple[Step, str]]:
     """Every step that must not run, with the rule it breaks."""
-    master = desired.master.address
-    nodes = {node.address: node for node in desired.nodes}
-    backed_up: set[str] = set()
-    initialized = False
-    problems: list[tuple[Step, str]] = []
-    for step in plan.steps:
-        node = nodes.get(step.node)
+    rules = _Rules(desired)
+    return [(step, why) for step in plan.steps for why in rules.problems(step)]
+
+
+class _Rules:
+    """The rules, read in plan order: some depend on what came before a step (which nodes
+    were backed up, whether the new cluster was formed)."""
+
+    def __init__(self, desired: DesiredCluster) -> None:
+        self.master = desired.master.address
+        self.nodes = {node.address: node for node in desired.nodes}
+        self.backed_up: set[str] = set()
+        self.initialized = False
+
+    def problems(self, step: Step) -> list[str]:
+        """The rules ``step`` breaks, given the steps before it."""
         if step.action is Action.BACKUP:
-            if (
-                not BACKUP_COMMAND.match(step.command)
-                or step.backup_name != step.command.split()[-1]
-            ):
-                problems.append((step, "not a backup snapshot command"))
-            backed_up.add(step.node)
-            continue
-        if step.action in DESTRUCTIVE and step.node not in backed_up:
-            problems.append((step, "destructive step before a backup of this node (SPEC §6.2)"))
+            self.backed_up.add(step.node)
+            return _backup_problems(step)
+        found = []
+        if step.action in DESTRUCTIVE and step.node not in self.backed_up:
+            found.append("destructive step before a backup of this node (SPEC §6.2)")
+        node = self.nodes.get(step.node)
         if node is None:
-            # A member the file does not list may only be backed up and removed.
-            if step.action is not Action.REMOVE:
-                problems.append((step, f"{step.node} is not a node of the cluster file"))
-            elif step.command != "database cluster remove":
-                problems.append((step, "unexpected command"))
-            continue
-        expected = {
-            Action.REMOVE: "database cluster remove",
-            Action.INITIALIZE: "database cluster initialize",
-            Action.JOIN: f"database cluster join {master}",
-            Action.CERTS: "database cluster certs " + " ".join(node.bundle.remote_names()),
-        }.get(step.action)
-        if expected is not None and step.command != expected:
-            problems.append((step, f"the command should be {expected!r}"))
-        if step.action is Action.INITIALIZE and step.node != master:
-            problems.append((step, "initialize only runs on the desired master (SPEC §6.6)"))
-        if step.action is Action.INITIALIZE:
-            initialized = True
-        if step.action is Action.JOIN and step.node == master:
-            problems.append((step, "the master never joins (SPEC §6.5)"))
-        if step.action is Action.REMOVE and step.node == master and initialized:
-            problems.append((step, "the master would leave the cluster it just formed"))
+            return found + _undesired_node_problems(step)
+        found += _command_problems(step, node, self.master)
+        found += self._master_problems(step)
         if step.action is Action.UPLOAD:
-            upload = step.upload
-            wanted = node.bundle.file(Role(upload.role)) if upload is not None else None
-            if (
-                upload is None
-                or wanted is None
-                or wanted.sha256 != upload.sha256
-                or wanted.remote_name != upload.remote_name
-                or wanted.path != upload.repo_path
-            ):
-                problems.append((step, "the upload does not match the desired file"))
-    return problems
+            found += _upload_problems(step, node)
+        return found
+
+    def _master_problems(self, step: Step) -> list[str]:
+        """Only the master forms the cluster, never joins, and stays in what it formed."""
+        found = []
+        on_master = step.node == self.master
+        if step.action is Action.INITIALIZE:
+            if not on_master:
+                found.append("initialize only runs on the desired master (SPEC §6.6)")
+            self.initialized = True
+        elif step.action is Action.JOIN and on_master:
+            found.append("the master never joins (SPEC §6.5)")
+        elif step.action is Action.REMOVE and on_master and self.initialized:
+            found.append("the master would leave the cluster it just formed")
+        return found
+
+
+def _backup_problems(step: Step) -> list[str]:
+    if not BACKUP_COMMAND.match(step.command) or step.backup_name != step.command.split()[-1]:
+        return ["not a backup snapshot command"]
+    return []
+
+
+def _undesired_node_problems(step: Step) -> list[str]:
+    """A member the file does not list may only be backed up and removed."""
+    if step.action is not Action.REMOVE:
+        return [f"{step.node} is not a node of the cluster file"]
+    if step.command != "database cluster remove":
+        return ["unexpected command"]
+    return []
+
+
+def _command_problems(step: Step, node: DesiredNode, master: str) -> list[str]:
+    """The MMP command line each action must send, exactly."""
+    expected = {
+        Action.REMOVE: "database cluster remove",
+        Action.INITIALIZE: "database cluster initialize",
+        Action.JOIN: f"database cluster join {master}",
+        Action.CERTS: "database cluster certs " + " ".join(node.bundle.remote_names()),
+    }.get(step.action)
+    if expected is not None and step.command != expected:
+        return [f"the command should be {expected!r}"]
+    return []
+
+
+def _upload_problems(step: Step, node: DesiredNode) -> list[str]:
+    upload = step.upload
+    wanted = node.bundle.file(CertRole(upload.role)) if upload is not None else None
+    if (
+        upload is None
+        or wanted is None
+        or wanted.sha256 != upload.sha256
+        or wanted.remote_name != upload.remote_name
+        or wanted.path != upload.repo_path
+    ):
+        return ["the upload does not match the desired file"]
+    return []

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from reconciler.apply.lock import unlock
+from reconciler.connect import SessionPool
 from reconciler.desired.loader import load_spec
 from reconciler.desired.source import open_source
 from reconciler.errors import ConfigError
-from reconciler.mmp.connect import SessionPool
 
 
 def release_lock(repo: Path, cluster: str, lock_id: str, env: Mapping[str, str]) -> str:

@@ -3,7 +3,7 @@
 For every cluster: the certificate files of the desired bundle in git (``node`` is
 ``desired``), and the files each node's status names as in use, read like ``status`` reads
 them (SFTP, ``pki inspect`` where SFTP cannot). Each is judged with ``status``'s own rule
-(``live.status.judge_certificate``): expired, due (within the window: ``--within``, else the
+(``live.health.judge_certificate``): expired, due (within the window: ``--within``, else the
 cluster file's ``renew_before``), ok, or unknown. A file's expiry is that of its first
 certificate (the leaf; the first CA of a CA file), the one ``status`` and ``pki inspect`` show.
 
@@ -23,23 +23,24 @@ from typing import Literal
 from cryptography import x509
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from reconciler.connect import SessionPool
 from reconciler.desired.certcheck import describe_name
 from reconciler.desired.findings import describe_errors
 from reconciler.desired.loader import load_spec, resolve_cluster_names
-from reconciler.desired.models import ClusterSpec, Role
+from reconciler.desired.models import ClusterSpec
 from reconciler.desired.pem import load_certificates
 from reconciler.desired.source import DesiredSource, open_source
 from reconciler.errors import MaterialError, ReconcileError, SourceReadError, StatusParseError
-from reconciler.live.models import LiveNode
-from reconciler.live.reader import NodeTarget, read_clusters
-from reconciler.live.status import (
+from reconciler.live.health import (
     CERTIFICATE_ROLES,
     CertificateHealth,
     CertificateState,
     judge_certificate,
     node_certificates,
 )
-from reconciler.mmp.connect import SessionPool
+from reconciler.live.models import LiveNode
+from reconciler.live.reader import NodeTarget, read_clusters
+from reconciler.mmp.models import CertRole
 from reconciler.mmp.parsers.pki import parse_pki_inspect
 from reconciler.mmp.session import CommandResult, MMPSession, TranscriptEntry
 from reconciler.mmp.transport import TransportTimeouts
@@ -59,7 +60,7 @@ class CertificateEntry(BaseModel):
     node: str
     address: str | None
     source: Literal["git", "live"]
-    role: Role
+    role: CertRole
     file: str
     """Repo-relative path in git; the file name on the node for live files."""
     not_after: AwareDatetime | None
@@ -167,7 +168,7 @@ def _desired(
     """Every distinct certificate file of the cluster's bundle (overrides included)."""
     entries: list[CertificateEntry] = []
     problems: list[str] = []
-    seen: set[tuple[Role, str]] = set()
+    seen: set[tuple[CertRole, str]] = set()
     for node in spec.nodes:
         bundle = spec.node_certs(node)
         for role in CERTIFICATE_ROLES:

@@ -23,10 +23,10 @@ from reconciler.certs.material import (
 )
 from reconciler.certs.target import BundleTarget, load_target
 from reconciler.certs.writing import write_files
-from reconciler.desired.models import Role
 from reconciler.desired.pem import load_certificates
 from reconciler.desired.source import open_source
 from reconciler.errors import ConfigError, MaterialError, SourceReadError
+from reconciler.mmp.models import CertRole
 
 PENDING = {
     "server": ("server.key", "server.csr"),
@@ -80,7 +80,7 @@ def run_csr(request: CsrRequest, env: Mapping[str, str]) -> CsrReport:
 
 def current_server_cert(target: BundleTarget) -> x509.Certificate | None:
     """The server certificate in git now (to keep its CN), or None when it cannot be read."""
-    path = target.path(Role.SERVER_CERT)
+    path = target.path(CertRole.SERVER_CERT)
     with open_source(target.repo) as source:
         try:
             return load_certificates(source.read_bytes(path), path)[0]

@@ -26,9 +26,9 @@ from reconciler.certs.material import (
 from reconciler.certs.target import BundleTarget, load_target
 from reconciler.certs.writing import check_new_bundle, write_files
 from reconciler.desired.certcheck import describe_name
-from reconciler.desired.findings import Finding
-from reconciler.desired.models import Role
+from reconciler.desired.findings import SpecFinding
 from reconciler.errors import ConfigError
+from reconciler.mmp.models import CertRole
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class InstallRequest:
 class InstallReport:
     cluster: str
     written: list[str]
-    warnings: list[Finding]
+    warnings: list[SpecFinding]
     removed: list[Path]
 
 
@@ -69,11 +69,11 @@ def run_install(
     _pair(server[0], request.server_cert, server_key, client_key)
     _pair(client[0], request.client_cert, client_key, server_key)
     files = {
-        target.path(Role.SERVER_KEY): server_key.encrypted,
-        target.path(Role.SERVER_CERT): certificates_pem(server),
-        target.path(Role.CLIENT_KEY): client_key.encrypted,
-        target.path(Role.CLIENT_CERT): certificates_pem(client),
-        target.path(Role.CA_CERT): certificates_pem(ca),
+        target.path(CertRole.SERVER_KEY): server_key.encrypted,
+        target.path(CertRole.SERVER_CERT): certificates_pem(server),
+        target.path(CertRole.CLIENT_KEY): client_key.encrypted,
+        target.path(CertRole.CLIENT_CERT): certificates_pem(client),
+        target.path(CertRole.CA_CERT): certificates_pem(ca),
     }
     warnings = check_new_bundle(target, files, env, now or datetime.now(UTC))
     written = write_files(target.repo, files)

@@ -26,9 +26,9 @@ from reconciler.certs.material import (
 from reconciler.certs.target import load_target
 from reconciler.certs.writing import check_new_bundle, write_files
 from reconciler.desired.certcheck import describe_name
-from reconciler.desired.findings import Finding
-from reconciler.desired.models import Role
+from reconciler.desired.findings import SpecFinding
 from reconciler.errors import ConfigError
+from reconciler.mmp.models import CertRole
 
 DEFAULT_DAYS = 365
 
@@ -55,7 +55,7 @@ class IssueReport:
     server: str
     client: str
     written: list[str]
-    warnings: list[Finding]
+    warnings: list[SpecFinding]
 
 
 def run_issue(
@@ -74,14 +74,14 @@ def run_issue(
     not_before = moment - BACKDATE
     files: dict[str, bytes] = {}
     for key_role, cert_role, identity in (
-        (Role.SERVER_KEY, Role.SERVER_CERT, server),
-        (Role.CLIENT_KEY, Role.CLIENT_CERT, CLIENT_IDENTITY),
+        (CertRole.SERVER_KEY, CertRole.SERVER_CERT, server),
+        (CertRole.CLIENT_KEY, CertRole.CLIENT_CERT, CLIENT_IDENTITY),
     ):
         key = new_key(request.key_size)
         cert = authority.sign(key.public_key(), identity, not_before, not_after)
         files[target.path(key_role)] = encrypt_key(key, target.passphrase)
         files[target.path(cert_role)] = certificates_pem([cert])
-    files[target.path(Role.CA_CERT)] = certificates_pem(authority.certificates)
+    files[target.path(CertRole.CA_CERT)] = certificates_pem(authority.certificates)
     warnings = check_new_bundle(target, files, env, moment)
     written = write_files(target.repo, files)
     return IssueReport(

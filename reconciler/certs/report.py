@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.certs.check import CertificateEntry, CheckReport, NodeCheck
-from reconciler.desired.models import duration_text
+from reconciler.durations import duration_text
 from reconciler.live.render import ROLE_LABELS, expiry_text
 
 FORMATS = ("text", "json", "prometheus")

@@ -15,10 +15,11 @@ from pathlib import Path
 
 from reconciler.desired.findings import describe_errors
 from reconciler.desired.loader import load_spec, resolve_cluster_names
-from reconciler.desired.models import ClusterSpec, Role
+from reconciler.desired.models import ClusterSpec
 from reconciler.desired.pem import check_key_pem, decrypt_key
 from reconciler.desired.source import DesiredSource, open_source
 from reconciler.errors import ConfigError, MaterialError, SourceReadError
+from reconciler.mmp.models import CertRole
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class BundleTarget:
     def passphrase_env(self) -> str:
         return self.spec.certs.key_passphrase_env
 
-    def path(self, role: Role) -> str:
+    def path(self, role: CertRole) -> str:
         return self.spec.certs.file(role).path
 
     def pending_dir(self) -> Path:
@@ -94,7 +95,7 @@ def _passphrase(spec: ClusterSpec, env: Mapping[str, str]) -> str:
 def _check_passphrase(source: DesiredSource, spec: ClusterSpec, passphrase: str) -> None:
     """The passphrase must open the cluster's current keys, where there are readable ones."""
     name = spec.certs.key_passphrase_env
-    for role in (Role.SERVER_KEY, Role.CLIENT_KEY):
+    for role in (CertRole.SERVER_KEY, CertRole.CLIENT_KEY):
         path = spec.certs.file(role).path
         try:
             block = check_key_pem(source.read_bytes(path), path)

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from reconciler.certs.target import BundleTarget, repo_file
-from reconciler.desired.findings import Finding, describe_errors
+from reconciler.desired.findings import SpecFinding, describe_errors
 from reconciler.desired.loader import load_cluster
 from reconciler.desired.pem import pem_blocks
 from reconciler.desired.source import DesiredSource, open_source
@@ -53,7 +53,7 @@ class _Overlay(DesiredSource):
 
 def check_new_bundle(
     target: BundleTarget, files: Mapping[str, bytes], env: Mapping[str, str], now: datetime
-) -> list[Finding]:
+) -> list[SpecFinding]:
     """The warnings ``validate`` would print with ``files`` in place; ``ConfigError`` listing
     the errors when it would fail."""
     with open_source(target.repo) as source:

@@ -22,33 +22,28 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from reconciler.desired import certcheck
 from reconciler.desired.certcheck import Problem
 from reconciler.desired.findings import FindingList
-from reconciler.desired.models import (
-    CertFileSpec,
-    ClusterSpec,
-    NodeSpec,
-    Role,
-    remote_name_problem,
-)
+from reconciler.desired.models import CertFileSpec, ClusterSpec, NodeSpec, remote_name_problem
 from reconciler.desired.pem import check_key_pem, decrypt_key, load_certificates, unencrypted_pkcs8
 from reconciler.desired.source import DesiredSource
 from reconciler.desired.state import CertFile, CertInfo, KeyInfo, NodeBundle
 from reconciler.errors import MaterialError, SourceReadError
+from reconciler.mmp.models import CertRole
 
 ROLE_LABEL = {
-    Role.SERVER_KEY: "server key",
-    Role.SERVER_CERT: "server certificate",
-    Role.CLIENT_KEY: "client key",
-    Role.CLIENT_CERT: "client certificate",
-    Role.CA_CERT: "CA file",
+    CertRole.SERVER_KEY: "server key",
+    CertRole.SERVER_CERT: "server certificate",
+    CertRole.CLIENT_KEY: "client key",
+    CertRole.CLIENT_CERT: "client certificate",
+    CertRole.CA_CERT: "CA file",
 }
-_PAIRS = ((Role.SERVER_KEY, Role.SERVER_CERT), (Role.CLIENT_KEY, Role.CLIENT_CERT))
+_PAIRS = ((CertRole.SERVER_KEY, CertRole.SERVER_CERT), (CertRole.CLIENT_KEY, CertRole.CLIENT_CERT))
 
 
 @dataclass(frozen=True)
 class _Use:
     """One role of one node: which file, and where the YAML declares it."""
 
-    role: Role
+    role: CertRole
     file: CertFileSpec
     key: str
     override: bool
@@ -74,8 +69,11 @@ class BundleChecker:
         env: Mapping[str, str],
         now: datetime,
         findings: FindingList,
+        *,
+        check_key_consistency: bool = True,
     ) -> None:
         self.spec = spec
+        self.check_key_consistency = check_key_consistency  # see pem.decrypt_key
         self.source = source
         self.env = env
         self.now = now
@@ -97,16 +95,16 @@ class BundleChecker:
                 bundles[node.address] = bundle
             if ca_fingerprints is not None:
                 ca_by_node.append(
-                    (index, node, self._uses(index, node)[Role.CA_CERT], ca_fingerprints)
+                    (index, node, self._uses(index, node)[CertRole.CA_CERT], ca_fingerprints)
                 )
         self._same_ca(ca_by_node)
         return bundles
 
     # -- per node -------------------------------------------------------------------------
 
-    def _uses(self, index: int, node: NodeSpec) -> dict[Role, _Use]:
-        uses: dict[Role, _Use] = {}
-        for role in Role:
+    def _uses(self, index: int, node: NodeSpec) -> dict[CertRole, _Use]:
+        uses: dict[CertRole, _Use] = {}
+        for role in CertRole:
             override = node.certs.file(role) if node.certs else None
             if override is not None:
                 uses[role] = _Use(role, override, f"nodes[{index}].certs.{role.value}", True)
@@ -126,8 +124,8 @@ class BundleChecker:
         env_name, env_key, env_override = self._passphrase_key(index, node)
         self._remote_names(node, uses)
 
-        keys: dict[Role, _Key] = {}
-        certs: dict[Role, list[x509.Certificate]] = {}
+        keys: dict[CertRole, _Key] = {}
+        certs: dict[CertRole, list[x509.Certificate]] = {}
         for role, use in uses.items():
             if role.is_key:
                 loaded_key = self._load_key(node, use, env_name, env_key, env_override)
@@ -139,18 +137,18 @@ class BundleChecker:
                     certs[role] = loaded
 
         self._leaf_checks(node, uses, certs)
-        self._ca_checks(node, uses[Role.CA_CERT], certs.get(Role.CA_CERT))
+        self._ca_checks(node, uses[CertRole.CA_CERT], certs.get(CertRole.CA_CERT))
         self._pair_checks(node, uses, keys, certs)
         self._chain_checks(node, uses, certs)
 
-        ca = certs.get(Role.CA_CERT)
+        ca = certs.get(CertRole.CA_CERT)
         fingerprints = frozenset(cert.fingerprint(hashes.SHA256()) for cert in ca) if ca else None
-        if len(keys) + len(certs) < len(Role):
+        if len(keys) + len(certs) < len(CertRole):
             return None, fingerprints
         files = {
-            role: self._cert_file(uses[role], keys.get(role), certs.get(role)) for role in Role
+            role: self._cert_file(uses[role], keys.get(role), certs.get(role)) for role in CertRole
         }
-        return NodeBundle(**{role.value: files[role] for role in Role}), fingerprints
+        return NodeBundle(**{role.value: files[role] for role in CertRole}), fingerprints
 
     def _node_id(self, node: NodeSpec, *overridden: bool) -> str | None:
         return node.address if any(overridden) else None
@@ -161,7 +159,7 @@ class BundleChecker:
 
     # -- remote names ---------------------------------------------------------------------
 
-    def _remote_names(self, node: NodeSpec, uses: dict[Role, _Use]) -> None:
+    def _remote_names(self, node: NodeSpec, uses: dict[CertRole, _Use]) -> None:
         claimed: dict[str, _Use] = {}
         for use in uses.values():
             name = use.file.effective_remote_name
@@ -245,7 +243,9 @@ class BundleChecker:
                 )
                 result = None
             else:
-                key = decrypt_key(block, passphrase, env_name)
+                key = decrypt_key(
+                    block, passphrase, env_name, check_consistency=self.check_key_consistency
+                )
                 result = _Key(key, unencrypted_pkcs8(key))
                 self._key_type(node_id, use, key)
         except MaterialError as error:
@@ -268,17 +268,20 @@ class BundleChecker:
     # -- checks ---------------------------------------------------------------------------
 
     def _leaf_checks(
-        self, node: NodeSpec, uses: dict[Role, _Use], certs: dict[Role, list[x509.Certificate]]
+        self,
+        node: NodeSpec,
+        uses: dict[CertRole, _Use],
+        certs: dict[CertRole, list[x509.Certificate]],
     ) -> None:
         renew = self.spec.renew_before
         for role, required, use_text in (
             (
-                Role.SERVER_CERT,
+                CertRole.SERVER_CERT,
                 ExtendedKeyUsageOID.SERVER_AUTH,
                 "the database server presents it to its peers",
             ),
             (
-                Role.CLIENT_CERT,
+                CertRole.CLIENT_CERT,
                 ExtendedKeyUsageOID.CLIENT_AUTH,
                 "the nodes present it when they connect to the database",
             ),
@@ -293,7 +296,7 @@ class BundleChecker:
             problems += certcheck.signature_algorithm(leaf, use.label)
             problems += certcheck.extended_key_usage(leaf, use.label, required, use_text)
             problems += certcheck.key_usage(leaf, use.label)
-            if role is Role.CLIENT_CERT:
+            if role is CertRole.CLIENT_CERT:
                 problems += certcheck.client_common_name(leaf, use.label)
             for extra in extras:
                 label = f"{certcheck.describe_name(extra.subject)} in {use.file.path}"
@@ -317,9 +320,9 @@ class BundleChecker:
     def _pair_checks(
         self,
         node: NodeSpec,
-        uses: dict[Role, _Use],
-        keys: dict[Role, _Key],
-        certs: dict[Role, list[x509.Certificate]],
+        uses: dict[CertRole, _Use],
+        keys: dict[CertRole, _Key],
+        certs: dict[CertRole, list[x509.Certificate]],
     ) -> None:
         for key_role, cert_role in _PAIRS:
             key, chain = keys.get(key_role), certs.get(cert_role)
@@ -334,13 +337,16 @@ class BundleChecker:
             )
 
     def _chain_checks(
-        self, node: NodeSpec, uses: dict[Role, _Use], certs: dict[Role, list[x509.Certificate]]
+        self,
+        node: NodeSpec,
+        uses: dict[CertRole, _Use],
+        certs: dict[CertRole, list[x509.Certificate]],
     ) -> None:
-        ca = certs.get(Role.CA_CERT)
+        ca = certs.get(CertRole.CA_CERT)
         if not ca:
             return
-        ca_use = uses[Role.CA_CERT]
-        for role in (Role.SERVER_CERT, Role.CLIENT_CERT):
+        ca_use = uses[CertRole.CA_CERT]
+        for role in (CertRole.SERVER_CERT, CertRole.CLIENT_CERT):
             chain = certs.get(role)
             if not chain:
                 continue

@@ -45,7 +45,7 @@ from typing import Any
 import git
 
 from reconciler.desired.loader import load_spec
-from reconciler.desired.models import ROLES, ClusterSpec
+from reconciler.desired.models import ClusterSpec
 from reconciler.desired.source import (
     CLUSTER_SUFFIX,
     CLUSTERS_DIR,
@@ -57,6 +57,7 @@ from reconciler.desired.source import (
 )
 from reconciler.errors import ConfigError
 from reconciler.mmp.known_hosts import HostKeyLine, Marker, host_key_name, parse_known_hosts
+from reconciler.mmp.models import CertRole
 
 _ZERO_SHA = re.compile(r"0{40}|0{64}")
 _CLUSTER_FILE = re.compile(rf"{CLUSTERS_DIR}/([^/]+){re.escape(CLUSTER_SUFFIX)}")
@@ -113,10 +114,10 @@ def cluster_inputs(name: str, spec: ClusterSpec | None) -> ClusterInputs:
     file = cluster_file(name)
     if spec is None:
         return ClusterInputs(name=name, file=file, env=(), paths=frozenset({file}), loaded=False)
-    paths = {file, *(spec.certs.file(role).path for role in ROLES)}
+    paths = {file, *(spec.certs.file(role).path for role in CertRole)}
     for node in spec.nodes:
         if node.certs is not None:
-            paths.update(cert.path for role in ROLES if (cert := node.certs.file(role)))
+            paths.update(cert.path for role in CertRole if (cert := node.certs.file(role)))
     return ClusterInputs(
         name=name,
         file=file,

@@ -1,8 +1,10 @@
 """Findings: what validation reports instead of raising.
 
-Every problem with desired state is a ``Finding`` naming the cluster file, the key path inside
-it (``nodes[1].address``) and, where it concerns one node only, that node's address. Checks
-return findings so that one run reports every mistake in a pull request, not just the first.
+Every problem with desired state is a ``SpecFinding`` naming the cluster file, the key path
+inside it (``nodes[1].address``) and, where it concerns one node only, that node's address.
+Checks return findings so that one run reports every mistake in a pull request, not just the
+first. (A plan's ``plan.models.Finding`` is another thing: a difference between desired and
+live.)
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
-class Finding(BaseModel):
-    """One problem in desired state, phrased so that the reader knows what to fix."""
+class SpecFinding(BaseModel):
+    """One problem in a cluster file (or the files it names), phrased so that the reader
+    knows what to fix."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -51,7 +54,7 @@ class Finding(BaseModel):
         )
 
 
-def describe_errors(findings: Iterable[Finding]) -> str:
+def describe_errors(findings: Iterable[SpecFinding]) -> str:
     """The errors, one per indented line, for a ``ConfigError`` message."""
     return "\n  ".join(finding.describe() for finding in findings if finding.is_error)
 
@@ -61,7 +64,7 @@ class FindingList:
 
     def __init__(self, file: str) -> None:
         self.file = file
-        self.items: list[Finding] = []
+        self.items: list[SpecFinding] = []
 
     def error(self, key: str, message: str, node: str | None = None) -> None:
         self.add(Severity.ERROR, key, message, node)
@@ -80,7 +83,7 @@ class FindingList:
         column: int | None = None,
     ) -> None:
         self.items.append(
-            Finding(
+            SpecFinding(
                 severity=severity,
                 file=self.file,
                 key=key,
@@ -91,7 +94,7 @@ class FindingList:
             )
         )
 
-    def extend(self, findings: Iterable[Finding]) -> None:
+    def extend(self, findings: Iterable[SpecFinding]) -> None:
         self.items.extend(findings)
 
     @property
@@ -99,14 +102,14 @@ class FindingList:
         return has_errors(self.items)
 
 
-def has_errors(findings: Iterable[Finding]) -> bool:
+def has_errors(findings: Iterable[SpecFinding]) -> bool:
     return any(finding.is_error for finding in findings)
 
 
-def dedupe(findings: Iterable[Finding]) -> list[Finding]:
+def dedupe(findings: Iterable[SpecFinding]) -> list[SpecFinding]:
     """Drop repeats (a shared certificate checked once per node), keeping first order."""
-    seen: set[Finding] = set()
-    unique: list[Finding] = []
+    seen: set[SpecFinding] = set()
+    unique: list[SpecFinding] = []
     for finding in findings:
         if finding not in seen:
             seen.add(finding)
@@ -115,13 +118,13 @@ def dedupe(findings: Iterable[Finding]) -> list[Finding]:
 
 
 def with_lines(
-    findings: Iterable[Finding],
+    findings: Iterable[SpecFinding],
     lines: Mapping[str, int],
     columns: Mapping[str, int] | None = None,
-) -> list[Finding]:
+) -> list[SpecFinding]:
     """Attach the line (and column) of the longest known prefix of each finding's key path;
     a finding that already knows its position keeps it."""
-    located: list[Finding] = []
+    located: list[SpecFinding] = []
     for finding in findings:
         key = _known_prefix(finding.key, lines)
         if finding.line is not None or key is None:

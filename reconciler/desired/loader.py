@@ -95,8 +95,13 @@ def load_cluster(
     name: str,
     env: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    *,
+    check_key_consistency: bool = True,
 ) -> ClusterResult:
-    """Load and check one cluster; ``cluster`` is set only when there is no error."""
+    """Load and check one cluster; ``cluster`` is set only when there is no error.
+
+    ``check_key_consistency=False`` is for a plan, which sends nothing (``pem.decrypt_key``).
+    """
     environment = os.environ if env is None else env
     moment = now or datetime.now(UTC)
     file = cluster_file(name)
@@ -104,7 +109,14 @@ def load_cluster(
     cluster: DesiredCluster | None = None
     if spec is not None:
         check_access(spec, source, environment, findings)
-        checker = BundleChecker(spec, source, environment, moment, findings)
+        checker = BundleChecker(
+            spec,
+            source,
+            environment,
+            moment,
+            findings,
+            check_key_consistency=check_key_consistency,
+        )
         bundles = checker.check()
         if not findings.has_errors and len(bundles) == len(spec.nodes):
             master = spec.master_node()
@@ -143,11 +155,16 @@ def load_desired(
     ref: str | None = None,
     env: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    *,
+    check_key_consistency: bool = True,
 ) -> DesiredState:
     """Every requested cluster from the working tree of ``repo`` or from commit ``ref``."""
     with open_source(repo, ref) as source:
         names = resolve_cluster_names(source, clusters)
-        results = tuple(load_cluster(source, name, env, now) for name in names)
+        results = tuple(
+            load_cluster(source, name, env, now, check_key_consistency=check_key_consistency)
+            for name in names
+        )
         return DesiredState(
             commit=source.commit,
             dirty=source.dirty,

@@ -9,10 +9,10 @@ everywhere (``extra="forbid"``): a misspelt key must not be silently ignored.
 from __future__ import annotations
 
 import ipaddress
+import math
 import posixpath
 import re
 from datetime import timedelta
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
@@ -25,7 +25,8 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from reconciler.durations import parse_duration
+from reconciler.durations import duration_text, parse_duration
+from reconciler.mmp.models import CertRole
 
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 REMOTE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -33,23 +34,6 @@ REMOTE_NAME_MAX = 128
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 NODE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 DURATION_PATTERN = r"^\s*(\d+(\.\d+)?|(\d+(\.\d+)?(ms|w|d|h|m|s))+)\s*$"
-
-
-class Role(StrEnum):
-    """The five files of ``database cluster certs``, in the MMP's argument order."""
-
-    SERVER_KEY = "server_key"
-    SERVER_CERT = "server_cert"
-    CLIENT_KEY = "client_key"
-    CLIENT_CERT = "client_cert"
-    CA_CERT = "ca_cert"
-
-    @property
-    def is_key(self) -> bool:
-        return self in (Role.SERVER_KEY, Role.CLIENT_KEY)
-
-
-ROLES: tuple[Role, ...] = tuple(Role)
 
 
 # --- value types -------------------------------------------------------------------------
@@ -99,6 +83,9 @@ def _repo_path(value: str) -> str:
         raise ValueError("is empty; give a path relative to the repository root")
     if "\\" in text:
         raise ValueError(f"{value!r} uses '\\'; write repository paths with '/'")
+    if any(ord(char) < 32 or ord(char) == 127 for char in text):
+        # A NUL cannot be opened at all, and a newline would split every message naming it.
+        raise ValueError(f"{value!r} contains a control character; rename the file")
     if text.startswith("/") or re.match(r"^[A-Za-z]:", text):
         raise ValueError(
             f"{value!r} is absolute; give a path relative to the repository root "
@@ -110,6 +97,13 @@ def _repo_path(value: str) -> str:
     if not parts:
         raise ValueError(f"{value!r} names no file")
     return "/".join(parts)
+
+
+def _printable(value: str) -> str:
+    """No control characters: the value is sent to the device and quoted in one-line errors."""
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise ValueError(f"{value!r} contains a control character")
+    return value
 
 
 def _ip_address(value: str) -> str:
@@ -141,28 +135,31 @@ def _host(value: str) -> str:
     return text
 
 
+MAX_DURATION = timedelta(days=36500)
+"""Longest duration accepted (a century): longer ones are mistakes, and overflow date
+arithmetic; a renew_before of years is legitimate (it makes every certificate due)."""
+
+
 def _duration(value: object) -> object:
     if isinstance(value, bool):
         raise ValueError("expected a duration such as '30d' or '300s', got a boolean")
-    if isinstance(value, int | float):
-        return timedelta(seconds=value)
-    if isinstance(value, str):
-        return parse_duration(value)
     if isinstance(value, timedelta):
-        return value
-    raise ValueError(f"expected a duration such as '30d' or '300s', got {type(value).__name__}")
-
-
-def duration_text(delta: timedelta) -> str:
-    """Inverse of ``parse_duration`` for whole seconds: ``30d``, ``10m``, ``300s``."""
-    seconds = delta.total_seconds()
-    if seconds != int(seconds):
-        return f"{seconds}s"
-    whole = int(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if whole and whole % size == 0:
-            return f"{whole // size}{unit}"
-    return f"{whole}s"
+        delta = value
+    elif isinstance(value, int | float | str):
+        try:
+            if isinstance(value, str):
+                delta = parse_duration(value)
+            elif not math.isfinite(value):
+                raise ValueError(f"{value!r} is not a number of seconds")
+            else:
+                delta = timedelta(seconds=value)
+        except OverflowError:
+            delta = MAX_DURATION * 2  # refused just below, in the same words
+    else:
+        raise ValueError(f"expected a duration such as '30d' or '300s', got {type(value).__name__}")
+    if abs(delta) > MAX_DURATION:
+        raise ValueError(f"{value!r} is too long a duration; at most {MAX_DURATION.days}d")
+    return delta
 
 
 def _not_negative(delta: timedelta) -> timedelta:
@@ -282,7 +279,7 @@ class CertBundleSpec(StrictModel):
     ca_cert: CertRef
     key_passphrase_env: EnvName
 
-    def file(self, role: Role) -> CertFileSpec:
+    def file(self, role: CertRole) -> CertFileSpec:
         value: CertFileSpec = getattr(self, role.value)
         return value
 
@@ -297,7 +294,7 @@ class CertOverrideSpec(StrictModel):
     ca_cert: CertRef | None = None
     key_passphrase_env: EnvName | None = None
 
-    def file(self, role: Role) -> CertFileSpec | None:
+    def file(self, role: CertRole) -> CertFileSpec | None:
         value: CertFileSpec | None = getattr(self, role.value)
         return value
 
@@ -308,7 +305,7 @@ class CertOverrideSpec(StrictModel):
 class SSHSpec(StrictModel):
     """How to log in to the MMP of every node (credentials come from the environment)."""
 
-    username: NonEmptyText
+    username: Annotated[NonEmptyText, AfterValidator(_printable)]
     password_env: EnvName | None = None
     key_file_env: EnvName | None = Field(
         default=None, description="Environment variable holding the path of an SSH private key."

@@ -157,7 +157,10 @@ class WorkingTreeSource(DesiredSource):
             repo.close()
 
     def read_bytes(self, path: str) -> bytes:
-        target = (self.root / path).resolve()
+        try:
+            target = (self.root / path).resolve()
+        except (ValueError, OSError) as error:  # a NUL byte; a symlink loop
+            raise SourceReadError(f"{path!r} cannot be opened: {error}") from None
         if not target.is_relative_to(self.root):
             raise SourceReadError(f"{path} resolves outside the repository (symlink?)")
         if not target.exists():

@@ -16,7 +16,7 @@ from typing import Any, Union
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from reconciler.desired.findings import Finding, Severity
+from reconciler.desired.findings import Severity, SpecFinding
 from reconciler.desired.models import CertFileSpec
 
 _TYPE_WORDS = {
@@ -48,12 +48,12 @@ def key_path(loc: Sequence[int | str]) -> str:
 
 def findings_from_validation_error(
     error: ValidationError, root: type[BaseModel], file: str
-) -> list[Finding]:
-    findings: list[Finding] = []
+) -> list[SpecFinding]:
+    findings: list[SpecFinding] = []
     for detail in error.errors(include_url=False):
         loc = tuple(detail["loc"])
         findings.append(
-            Finding(
+            SpecFinding(
                 severity=Severity.ERROR,
                 file=file,
                 key=key_path(loc),

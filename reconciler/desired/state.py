@@ -13,9 +13,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reconciler.desired.findings import Finding, describe_errors, has_errors
-from reconciler.desired.models import ROLES, ClusterSpec, NodeSpec, Role
+from reconciler.desired.findings import SpecFinding, describe_errors, has_errors
+from reconciler.desired.models import ClusterSpec, NodeSpec
 from reconciler.errors import ConfigError
+from reconciler.mmp.models import CertRole
 
 
 class CertInfo(BaseModel):
@@ -50,7 +51,7 @@ class CertFile(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    role: Role
+    role: CertRole
     path: str
     """Repo-relative path in git."""
     remote_name: str
@@ -68,7 +69,7 @@ class CertFile(BaseModel):
     @classmethod
     def build(
         cls,
-        role: Role,
+        role: CertRole,
         path: str,
         remote_name: str,
         upload_bytes: bytes,
@@ -102,13 +103,13 @@ class NodeBundle(BaseModel):
     client_cert: CertFile
     ca_cert: CertFile
 
-    def file(self, role: Role) -> CertFile:
+    def file(self, role: CertRole) -> CertFile:
         value: CertFile = getattr(self, role.value)
         return value
 
     def files(self) -> Iterator[CertFile]:
         """The five files in MMP argument order."""
-        for role in ROLES:
+        for role in CertRole:
             yield self.file(role)
 
     def remote_names(self) -> list[str]:
@@ -165,7 +166,7 @@ class ClusterResult(BaseModel):
 
     name: str
     file: str
-    findings: tuple[Finding, ...]
+    findings: tuple[SpecFinding, ...]
     spec: ClusterSpec | None = None
     cluster: DesiredCluster | None = None
 
@@ -173,7 +174,7 @@ class ClusterResult(BaseModel):
     def ok(self) -> bool:
         return not has_errors(self.findings)
 
-    def errors(self) -> list[Finding]:
+    def errors(self) -> list[SpecFinding]:
         return [finding for finding in self.findings if finding.is_error]
 
     def require(self) -> DesiredCluster:

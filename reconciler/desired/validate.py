@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reconciler.desired.findings import Finding, Severity
+from reconciler.desired.findings import Severity, SpecFinding
 from reconciler.desired.loader import load_desired
 from reconciler.desired.state import ClusterResult, DesiredState
 from reconciler.errors import ConfigError
@@ -78,7 +78,7 @@ def render_github(state: DesiredState) -> str:
     return "\n".join(lines)
 
 
-def github_annotation(finding: Finding) -> str:
+def github_annotation(finding: SpecFinding) -> str:
     """``::error file=clusters/lab.yaml,line=7,col=5::ssh.pasword_env: unknown key ...``."""
     properties = [f"file={_escape_property(finding.file)}"]
     if finding.line is not None:
@@ -100,7 +100,7 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def format_finding(finding: Finding) -> str:
+def format_finding(finding: SpecFinding) -> str:
     """``error   clusters/lab.yaml: nodes[1].address: duplicate address ...``."""
     where = finding.file
     if finding.key:

@@ -9,9 +9,9 @@ from typing import Literal
 from cryptography import x509
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from reconciler.mmp.models import ClusterStatus
+from reconciler.mmp.models import CertRole, ClusterStatus
 
-CERT_ROLES: tuple[str, ...] = ("server_key", "server_cert", "client_key", "client_cert", "ca_cert")
+CERT_ROLES: tuple[str, ...] = tuple(role.value for role in CertRole)
 # Written by apply on the desired master just before it leaves the cluster, removed once it
 # has initialized again: the proof, while every node is Disabled, of whose data is newest.
 MASTER_MARKER = "reconcile-master.json"

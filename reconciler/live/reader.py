@@ -17,8 +17,7 @@ from reconciler.live.models import CERT_ROLES, MASTER_MARKER, LiveCluster, LiveF
 from reconciler.mmp.parsers.pki import parse_pki_inspect
 from reconciler.mmp.parsers.status import parse_cluster_status
 from reconciler.mmp.session import MMPSession
-
-MAX_PARALLEL_NODES = 8
+from reconciler.parallelism import DEFAULT_PARALLELISM
 
 
 @dataclass(frozen=True)
@@ -139,7 +138,7 @@ def _inspect_file(session: MMPSession, name: str) -> LiveFile:
 def read_clusters(
     targets: Sequence[NodeTarget],
     *,
-    max_parallel: int = MAX_PARALLEL_NODES,
+    max_parallel: int = DEFAULT_PARALLELISM,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> list[LiveCluster]:
     """Read every target in parallel (bounded) and group the results by cluster, in order."""

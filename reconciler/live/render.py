@@ -17,21 +17,22 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from reconciler.desired.models import ROLES, Role, duration_text
+from reconciler.durations import duration_text
+from reconciler.live.health import CertificateHealth, CertificateState, ClusterReport
 from reconciler.live.models import LiveNode
-from reconciler.live.status import CertificateHealth, CertificateState, ClusterReport
+from reconciler.mmp.models import CertRole
 
 LINE_WIDTH = 80
 INDENT = "  "
 LABEL_WIDTH = len("last command") + 2
 GAP = "  "
 
-ROLE_LABELS: dict[Role, str] = {
-    Role.SERVER_KEY: "server key",
-    Role.SERVER_CERT: "server cert",
-    Role.CLIENT_KEY: "client key",
-    Role.CLIENT_CERT: "client cert",
-    Role.CA_CERT: "CA cert",
+ROLE_LABELS: dict[CertRole, str] = {
+    CertRole.SERVER_KEY: "server key",
+    CertRole.SERVER_CERT: "server cert",
+    CertRole.CLIENT_KEY: "client key",
+    CertRole.CLIENT_CERT: "client cert",
+    CertRole.CA_CERT: "CA cert",
 }
 STATE_STYLES: dict[CertificateState, str] = {
     "expired": "bold red",
@@ -45,7 +46,7 @@ STATE_WIDTH = max(len(state) for state in STATE_STYLES)
 # --- JSON ---------------------------------------------------------------------------------
 
 
-def node_json(node: LiveNode, judged: dict[Role, CertificateHealth]) -> dict[str, Any]:
+def node_json(node: LiveNode, judged: dict[CertRole, CertificateHealth]) -> dict[str, Any]:
     """One node of the Status JSON; key hashes stay internal (only certificates get sha256)."""
     status = node.status
     data: dict[str, Any] = {
@@ -66,7 +67,7 @@ def node_json(node: LiveNode, judged: dict[Role, CertificateHealth]) -> dict[str
     if status is None:
         return data
     certificates: dict[str, Any] = {}
-    for role in ROLES:
+    for role in CertRole:
         ref = getattr(status.certificates, role.value)
         if ref is None:
             continue
@@ -177,7 +178,7 @@ def _certificate_lines(report: ClusterReport, node: LiveNode, column: int) -> li
     assert node.status is not None
     judged = report.certificates(node)
     lines: list[Text] = []
-    for role in ROLES:
+    for role in CertRole:
         ref = getattr(node.status.certificates, role.value)
         if ref is None:
             continue

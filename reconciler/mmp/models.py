@@ -32,7 +32,7 @@ class _Frozen(BaseModel):
         return data
 
 
-class Role(StrEnum):
+class MemberRole(StrEnum):
     """A member's role, whichever wording the release prints."""
 
     MASTER = "master"  # "Master" (old wording) or "Primary" (new wording)
@@ -55,10 +55,25 @@ class Member(_Frozen):
     state: str
     """The raw state text after the colon, e.g. ``Connected Slave ( In Sync )``."""
     connected: bool
-    role: Role | None
+    role: MemberRole | None
     """None for ``Disconnected``: the node cannot know a disconnected peer's role."""
     in_sync: bool | None
     """Replicas only: True with ``( In Sync )``, False without it; None otherwise."""
+
+
+class CertRole(StrEnum):
+    """The five files of ``database cluster certs``, in the MMP's argument order: the
+    ``Certificates`` block's lines, and the cluster file's ``certs`` keys."""
+
+    SERVER_KEY = "server_key"
+    SERVER_CERT = "server_cert"
+    CLIENT_KEY = "client_key"
+    CLIENT_CERT = "client_cert"
+    CA_CERT = "ca_cert"
+
+    @property
+    def is_key(self) -> bool:
+        return self in (CertRole.SERVER_KEY, CertRole.CLIENT_KEY)
 
 
 class CertFileRef(_Frozen):
@@ -119,7 +134,7 @@ class ClusterStatus(_Frozen):
         me = self.me
         if me is None or me.role is None:
             return "none"
-        return "master" if me.role is Role.MASTER else "replica"
+        return "master" if me.role is MemberRole.MASTER else "replica"
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -139,7 +154,7 @@ class ClusterStatus(_Frozen):
         use`` then names the node's own replica and must not be taken for one.
         """
         for member in self.members:
-            if member.role is Role.MASTER:
+            if member.role is MemberRole.MASTER:
                 return member.address
         if self.state == "Enabled" and not self.members:
             return self.node_in_use

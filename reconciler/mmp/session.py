@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from reconciler.errors import NotAnMMP, PromptTimeout, TransportError
+from reconciler.errors import NotAnMMP, PromptTimeout, TransportError, UnreadableOutput
 from reconciler.mmp.parsers.errors import find_rejection
 
 PROMPT_AT_END = re.compile(r"(?:^|\n)([A-Za-z0-9_.-]+)> ?$")
@@ -24,9 +24,23 @@ CONFIRMATION = re.compile(r"\(Y/n\)")
 # What a Unix shell shows (``admin@host:~$ ``, ``root@host:/# ``, zsh's ``% ``): SSH reached a
 # host's own OpenSSH, not the MMP.
 SHELL_PROMPT = re.compile(r"[$#%] $")
+# Mid-session a whole line must look like one (``bash-5.1$ ``, ``root@host:/# ``), so that
+# MMP text such as "50% " is never taken for a shell.
+SHELL_PROMPT_LINE = re.compile(r"^[\w.@:~/\[\]-]*[$#%] $")
 # The last line of a warning block: the restart (or reboot) sentence, join's NOTE lines, or
 # the lone "." of a 79-column wrap as in S1's initialize transcript.
 BLOCK_END = re.compile(r"(?:procedure\.?|will be removed|^\.)\s*$", re.MULTILINE)
+NOTE_END = re.compile(r"will be removed\s*$", re.MULTILINE)  # join's NOTE lines, when shown
+JOIN = re.compile(r"database cluster join\b")
+SETTLE = 0.05  # quiet after a block's last line before answering: the rest of that write
+# Output the MMP never prints (reference: plain text, CRLF): C0 controls but tab and newline
+# (CR is normalised away first), DEL and C1 (0x9b is a one-byte CSI). ANSI colour, a NUL or a
+# terminal reset means something else is talking, or the text is not what it seems.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+MAX_LINE = 16_384
+"""Longest line read; the MMP's are under 200 characters."""
+MAX_OUTPUT = 1_048_576
+"""Most output kept while waiting for one prompt; the longest MMP answer is a few kilobytes."""
 SECRET_BLOCK = re.compile(
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL
 )
@@ -128,9 +142,41 @@ class MMPShell:
         if not data:
             return False
         data = data.replace("\r\n", "\n").replace("\r", "")
+        start = self._buffer.rfind("\n") + 1  # the line still open before this data
         self._buffer += data
+        try:
+            self._refuse_unreadable(start)
+        except UnreadableOutput:  # kept as evidence, but escaped and short
+            self._record("received", f"[refused, unreadable: {data[:200]!a}]")
+            raise
         self._record("received", data)
         return True
+
+    def _refuse_unreadable(self, start: int) -> None:
+        """Fail closed on output no MMP prints, before anything is parsed from it."""
+        fresh = self._buffer[start:]
+        control = CONTROL.search(fresh)
+        if control is not None:
+            around = self.redactor.redact(fresh[max(control.start() - 30, 0) : control.end() + 30])
+            raise UnreadableOutput(
+                self.node,
+                f"the node printed the control character {control.group()!r} (ANSI escape, "
+                f"NUL or similar), which the MMP never prints; refusing to read its output "
+                f"near {around!r}",
+            )
+        if len(self._buffer) > MAX_OUTPUT:
+            raise UnreadableOutput(
+                self.node,
+                f"more than {MAX_OUTPUT} characters of output without a prompt; refusing to "
+                f"read further (last output: {self._tail()[-80:]!r})",
+            )
+        longest = max(len(line) for line in fresh.split("\n"))
+        if longest > MAX_LINE:
+            raise UnreadableOutput(
+                self.node,
+                f"a line of more than {MAX_LINE} characters, which the MMP never prints; "
+                f"refusing to read its output (it starts {self.redactor.redact(fresh[:60])!r})",
+            )
 
     def _read_until(self, done: Callable[[str], bool], timeout: float, waiting_for: str) -> None:
         deadline = self._clock() + timeout
@@ -140,11 +186,27 @@ class MMPShell:
                 raise PromptTimeout(
                     self.node, f"no {waiting_for} within {timeout:g} s", self._tail()
                 )
-            self._receive(min(remaining, 0.5))
+            if not self._receive(min(remaining, 0.5)):
+                self._refuse_foreign_prompt()
 
     def _prompt_seen(self, text: str) -> bool:
-        match = PROMPT_AT_END.search(text)
-        return match is not None
+        """The node's own prompt ends the text; before ``start``, anyone's (checked there)."""
+        # Only the last line (and a newline after it) can hold it: never rescan all output.
+        match = PROMPT_AT_END.search(text, max(text.rfind("\n", 0, len(text) - 1), 0))
+        return match is not None and (not self._started or match.group(1) == self.hostname)
+
+    def _refuse_foreign_prompt(self) -> None:
+        """Output went quiet on a prompt that is not this node's: another host, or a Unix
+        shell, now answers; what it printed is not this MMP's answer."""
+        last = self._buffer[self._buffer.rfind("\n") + 1 :]
+        other = PROMPT_AT_END.search(last)
+        if (other is not None and other.group(1) != self.hostname) or SHELL_PROMPT_LINE.match(last):
+            raise UnreadableOutput(
+                self.node,
+                f"the output ended at the prompt {self.redactor.redact(last)[-80:]!r}, not "
+                f"'{self.hostname}> ': something other than this node's MMP is answering; "
+                "nothing it printed is used",
+            )
 
     def _tail(self) -> str:
         return self.redactor.redact(self._buffer[-400:])
@@ -206,6 +268,12 @@ class MMPShell:
                 f"SSH works, but the node closed the session before showing an MMP prompt "
                 f"({error.detail}); is this an MMP?",
             ) from error
+        except UnreadableOutput as error:  # e.g. bash's bracketed-paste escape before its prompt
+            raise NotAnMMP(
+                self.node,
+                f"SSH works, but this is not an MMP: after login {error.detail}. Is ssh_port "
+                "the MMP's SSH port, and not the host's own SSH server?",
+            ) from error
 
     def _last_line(self) -> str:
         return self.redactor.redact(self._buffer.rsplit("\n", 1)[-1])[-80:]
@@ -241,15 +309,20 @@ class MMPShell:
         if not CONFIRMATION.search(self._buffer):
             output = _clean(self._take(), command, answer=None)
             return CommandResult(self.node, command, output, False, self._clock() - began)
-        self._wait_for_whole_block(began + limit)
+        self._wait_for_whole_block(began + limit, command)
         self._send("Y\r")
         remaining = max(began + limit - self._clock(), 0.001)
         self._read_until(self._prompt_seen, remaining, "prompt after confirming")
         output = _clean(self._take(), command, answer="Y")
         return CommandResult(self.node, command, output, True, self._clock() - began)
 
-    def _wait_for_whole_block(self, deadline: float) -> None:
-        """The device reads the answer only after printing every warning line (§1.4)."""
+    def _wait_for_whole_block(self, deadline: float, command: str) -> None:
+        """The device reads the answer only after printing every warning line (§1.4).
+
+        A block seen to end is answered after a short settle, so a device operation starts
+        promptly; but after join's "procedure." line the NOTE lines of a node already in a
+        cluster may still come, so there the whole quiet period is waited (S1's transcript).
+        """
         longest_quiet = 8 * self.quiet_period
         quiet_since = self._clock()
         while True:
@@ -258,12 +331,20 @@ class MMPShell:
                 raise PromptTimeout(self.node, "the warning block did not finish", self._tail())
             after_question = self._buffer[CONFIRMATION.search(self._buffer).end() :]  # type: ignore[union-attr]
             quiet = now - quiet_since
-            if quiet >= self.quiet_period and BLOCK_END.search(after_question):
+            enough = (
+                self._settle(command, after_question)
+                if BLOCK_END.search(after_question)
+                else longest_quiet
+            )
+            if quiet >= enough:
                 return
-            if quiet >= longest_quiet:
-                return
-            if self._receive(min(self.quiet_period, deadline - now)):
+            # Read no longer than the quiet still needed: a settle is not a quiet period.
+            if self._receive(min(enough - quiet, self.quiet_period, deadline - now)):
                 quiet_since = self._clock()
+
+    def _settle(self, command: str, block: str) -> float:
+        note_may_follow = JOIN.match(command) is not None and NOTE_END.search(block) is None
+        return self.quiet_period if note_may_follow else min(SETTLE, self.quiet_period)
 
 
 def _clean(text: str, command: str, answer: str | None) -> str:
@@ -293,8 +374,9 @@ class FileArea(Protocol):
     def file_size(self, name: str) -> int | None: ...
 
 
-class MMPSession(Protocol):
-    """What the planner's readers and the executor use; SSH or a fake in tests."""
+class MMPSession(FileArea, Protocol):
+    """What the planner's readers and the executor use: the node's MMP commands and its
+    file area; SSH, the rehearsal's twin, or a fake in tests."""
 
     @property
     def node(self) -> str: ...
@@ -302,18 +384,6 @@ class MMPSession(Protocol):
     def run(self, command: str, timeout: float | None = None) -> CommandResult: ...
 
     def run_confirmed(self, command: str, timeout: float | None = None) -> CommandResult: ...
-
-    def read_file(self, name: str) -> bytes | None: ...
-
-    def write_file(self, name: str, data: bytes) -> None: ...
-
-    def create_file(self, name: str, data: bytes) -> bool: ...
-
-    def remove_file(self, name: str) -> None: ...
-
-    def download(self, name: str, local: Path) -> int: ...
-
-    def file_size(self, name: str) -> int | None: ...
 
     @property
     def transcript(self) -> list[TranscriptEntry]: ...

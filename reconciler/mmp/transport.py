@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 
 import paramiko
 
@@ -38,6 +39,29 @@ _PARAMIKO_LOG.propagate = False
 
 _LOST = (paramiko.SSHException, EOFError, OSError)
 """What paramiko raises when a connection breaks (EOFError when the peer just closes)."""
+
+
+def _in_sftp_prefetch(traceback: TracebackType | None) -> bool:
+    while traceback is not None:
+        code = traceback.tb_frame.f_code
+        if code.co_name == "_prefetch_thread" and code.co_filename.endswith("sftp_file.py"):
+            return True
+        traceback = traceback.tb_next
+    return False
+
+
+def _quiet_lost_prefetch(args: threading.ExceptHookArgs) -> None:
+    """paramiko's SFTP download reads ahead in a thread of its own; when the connection
+    drops mid-download, that thread dies with a traceback on stderr while the download
+    itself fails with our one-line error. Only that case is silenced."""
+    lost = issubclass(args.exc_type, _LOST)
+    if lost and _in_sftp_prefetch(args.exc_traceback):
+        return
+    _previous_excepthook(args)
+
+
+_previous_excepthook = threading.excepthook
+threading.excepthook = _quiet_lost_prefetch
 
 _HOST_KEY_ALGORITHMS = {"ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256")}
 """An RSA host key is offered under its SHA-2 signature algorithms; others under their type."""

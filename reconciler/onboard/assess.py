@@ -31,12 +31,11 @@ from cryptography import x509
 
 from reconciler.addresses import canonical_address
 from reconciler.desired.bundle import ROLE_LABEL
-from reconciler.desired.models import NODE_NAME_PATTERN, ROLES, remote_name_problem
+from reconciler.desired.models import NODE_NAME_PATTERN, remote_name_problem
 from reconciler.desired.pem import load_certificates
 from reconciler.errors import MaterialError
 from reconciler.live.models import CERT_ROLES
-from reconciler.mmp.models import ClusterStatus
-from reconciler.mmp.models import Role as MemberRole
+from reconciler.mmp.models import CertRole, ClusterStatus, MemberRole
 from reconciler.onboard.reading import NodeReading
 
 EXPIRED_HINT = (
@@ -111,7 +110,7 @@ def _names(reading: NodeReading, status: ClusterStatus) -> list[str]:
 
 
 def _label(role: str) -> str:
-    return next(ROLE_LABEL[known] for known in ROLES if known.value == role)
+    return next(ROLE_LABEL[known] for known in CertRole if known.value == role)
 
 
 def _certificates(

@@ -31,18 +31,23 @@ from pydantic import ValidationError
 from reconciler.addresses import canonical_address
 from reconciler.desired.bundle import ROLE_LABEL
 from reconciler.desired.findings import FindingList, describe_errors
-from reconciler.desired.models import ClusterSpec, Role, duration_text
+from reconciler.desired.models import ClusterSpec
 from reconciler.desired.pem import load_certificates
 from reconciler.desired.source import cluster_file
 from reconciler.desired.topology import check_topology
+from reconciler.durations import duration_text
 from reconciler.errors import ConfigError, KeyProblem, MaterialError
+from reconciler.mmp.models import CertRole
 from reconciler.onboard.keys import encrypt_key
 from reconciler.onboard.reading import NodeFile, NodeReading
 
 SCHEMA_LINE = "# yaml-language-server: $schema=cluster.schema.json"
 RENEW_BEFORE = timedelta(days=30)
-_CERT_ROLES = (Role.SERVER_CERT, Role.CLIENT_CERT, Role.CA_CERT)
-_KEY_PAIRS = ((Role.SERVER_KEY, Role.SERVER_CERT), (Role.CLIENT_KEY, Role.CLIENT_CERT))
+_CERT_ROLES = (CertRole.SERVER_CERT, CertRole.CLIENT_CERT, CertRole.CA_CERT)
+_KEY_PAIRS = (
+    (CertRole.SERVER_KEY, CertRole.SERVER_CERT),
+    (CertRole.CLIENT_KEY, CertRole.CLIENT_CERT),
+)
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,7 @@ class DraftFile:
     """A file the cluster file names, and what to write there (None: it could not be read)."""
 
     path: str
-    roles: tuple[Role, ...]
+    roles: tuple[CertRole, ...]
     remote_name: str
     nodes: tuple[str, ...]
     data: bytes | None = field(default=None, repr=False)
@@ -104,7 +109,7 @@ class _Node:
 class _Variant:
     """One distinct file of a role, and the nodes that use it."""
 
-    role: Role
+    role: CertRole
     remote_name: str
     identity: tuple[str, ...]
     nodes: list[_Node]
@@ -155,7 +160,7 @@ def _address_key(address: str) -> tuple[int, int, str]:
 # --- variants and paths -------------------------------------------------------------------
 
 
-def _identity(node: _Node, role: Role) -> tuple[str, ...]:
+def _identity(node: _Node, role: CertRole) -> tuple[str, ...]:
     file = node.reading.file_for(role.value)
     assert file is not None
     if file.data is not None:
@@ -165,10 +170,10 @@ def _identity(node: _Node, role: Role) -> tuple[str, ...]:
     return ("unread on", node.name)
 
 
-def _variants(nodes: list[_Node], cluster: str) -> dict[Role, list[_Variant]]:
-    identities: dict[tuple[str, Role], tuple[str, ...]] = {}
-    variants: dict[Role, list[_Variant]] = {}
-    for role in (*_CERT_ROLES, Role.SERVER_KEY, Role.CLIENT_KEY):
+def _variants(nodes: list[_Node], cluster: str) -> dict[CertRole, list[_Variant]]:
+    identities: dict[tuple[str, CertRole], tuple[str, ...]] = {}
+    variants: dict[CertRole, list[_Variant]] = {}
+    for role in (*_CERT_ROLES, CertRole.SERVER_KEY, CertRole.CLIENT_KEY):
         found: list[_Variant] = []
         # Keys that were read first, so that an unread key can join the key of its certificate.
         for node in sorted(nodes, key=lambda n: _unread(n, role)):
@@ -200,13 +205,13 @@ def _variants(nodes: list[_Node], cluster: str) -> dict[Role, list[_Variant]]:
     return variants
 
 
-def _unread(node: _Node, role: Role) -> bool:
+def _unread(node: _Node, role: CertRole) -> bool:
     file = node.reading.file_for(role.value)
     return file is None or file.data is None
 
 
 def _unread_certificate_identity(
-    node: _Node, role: Role, file: NodeFile, found: list[_Variant]
+    node: _Node, role: CertRole, file: NodeFile, found: list[_Variant]
 ) -> tuple[str, ...]:
     """A certificate SFTP could not read, known by ``pki inspect``: the same file as one read
     elsewhere under the same name with the same serial and issuer (as the planner compares)."""
@@ -242,10 +247,10 @@ def _dn(text: str) -> frozenset[str]:
 
 def _unread_key_identity(
     node: _Node,
-    role: Role,
+    role: CertRole,
     name: str,
     found: list[_Variant],
-    identities: dict[tuple[str, Role], tuple[str, ...]],
+    identities: dict[tuple[str, CertRole], tuple[str, ...]],
 ) -> tuple[str, ...]:
     """A key that could not be read is the key of its certificate (a certificate has exactly
     one private key): the same file as a key read elsewhere under the same name for the same
@@ -260,7 +265,7 @@ def _unread_key_identity(
     return ("key of", *certificate)
 
 
-def _check_paths(variants: dict[Role, list[_Variant]]) -> None:
+def _check_paths(variants: dict[CertRole, list[_Variant]]) -> None:
     claimed: dict[str, _Variant] = {}
     for role_variants in variants.values():
         for variant in role_variants:
@@ -281,7 +286,7 @@ def _default(variants: list[_Variant]) -> _Variant:
 
 
 def _files(
-    variants: dict[Role, list[_Variant]],
+    variants: dict[CertRole, list[_Variant]],
     settings: ImportSettings,
     passphrase: str,
     notes: list[Note],
@@ -442,7 +447,7 @@ def _document(
     settings: ImportSettings,
     nodes: list[_Node],
     master: _Node,
-    variants: dict[Role, list[_Variant]],
+    variants: dict[CertRole, list[_Variant]],
 ) -> dict[str, Any]:
     interfaces = {node.reading.status.interface for node in nodes if node.reading.status}
     node_entries: list[dict[str, Any]] = []
@@ -452,13 +457,13 @@ def _document(
             entry["ssh_host"] = node.ssh_host
         overrides = {
             role.value: variant.path
-            for role in Role
+            for role in CertRole
             for variant in variants[role][1:]
             if node in variant.nodes
         }
         if overrides:
             entry["certs"] = {
-                role.value: overrides[role.value] for role in Role if role.value in overrides
+                role.value: overrides[role.value] for role in CertRole if role.value in overrides
             }
         node_entries.append(entry)
     document: dict[str, Any] = {"name": settings.cluster, "master": master.address}
@@ -473,7 +478,7 @@ def _document(
         "known_hosts": settings.known_hosts,
     }
     document["certs"] = {
-        **{role.value: _default(variants[role]).path for role in Role},
+        **{role.value: _default(variants[role]).path for role in CertRole},
         "key_passphrase_env": settings.key_passphrase_env,
     }
     document["renew_before"] = duration_text(RENEW_BEFORE)

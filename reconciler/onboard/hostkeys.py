@@ -15,13 +15,13 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
+from reconciler.connect import timeouts_for
 from reconciler.desired.findings import describe_errors
 from reconciler.desired.loader import load_spec, resolve_cluster_names
 from reconciler.desired.models import ClusterSpec
 from reconciler.desired.source import open_source
 from reconciler.errors import ConfigError, TransportError
 from reconciler.mmp import known_hosts as kh
-from reconciler.mmp.connect import timeouts_for
 from reconciler.mmp.transport import (
     Endpoint,
     KnownHosts,

@@ -63,6 +63,8 @@ class Step(_Model):
     action: Action
     command: str  # the exact MMP command line, or for upload the SFTP transfer
     reason: str
+    # Ids of the steps on other nodes that must be done first (plan.dependencies); steps
+    # on one node run in their listed order. None: it waits for no other node.
     after: list[int] | None = None
     expect: Expectation | None = None
     upload: UploadFile | None = None
@@ -80,7 +82,8 @@ class CertificateDetail(_Model):
 
 
 class Finding(_Model):
-    """One difference between live and desired (or a problem that blocks planning)."""
+    """One difference between live and desired (or a problem that blocks planning); a
+    problem in a cluster file itself is a ``desired.findings.SpecFinding``."""
 
     node: str | None
     what: str
@@ -111,6 +114,36 @@ class Impact(_Model):
     action_seconds: dict[Action, int] | None = None
 
 
+class RehearsedNode(_Model):
+    """A node's state at the end of a rehearsal, as the twin's status showed it."""
+
+    name: str
+    address: str
+    status: str | None  # the Status word (Enabled, Disabled, Error); None when unknown
+    role: Literal["master", "replica", "none"]
+    in_sync: bool | None
+
+
+class Rehearsal(_Model):
+    """The plan run by the real executor against a twin of the live cluster (``--rehearse``).
+
+    ``converges``: every step ran and planning again from the twin's end state plans nothing.
+    ``problem``: the executor's own error (or why planning again still finds work), else None.
+    ``device_seconds``: modelled time of the device's work (waits and operations), not of
+    the rehearsal itself; ``outage_seconds``: of that, the time the cluster has no master
+    serving (a re-form), 0 when it stays up. ``assumptions``: what the live read could not
+    tell the twin, and what the twin assumed instead.
+    """
+
+    converges: bool
+    steps_run: int
+    problem: str | None = None
+    device_seconds: float = 0.0
+    outage_seconds: float = 0.0
+    final: list[RehearsedNode] = []
+    assumptions: list[str] = []
+
+
 class ClusterPlan(_Model):
     name: str
     state_fingerprint: str
@@ -123,6 +156,7 @@ class ClusterPlan(_Model):
     # Every node's name by address (desired nodes and members to drop), for renderers:
     # findings and data authority carry only addresses, and not every node gets a step.
     node_names: dict[str, str] | None = None
+    rehearsal: Rehearsal | None = None  # only with --rehearse
 
     @property
     def errors(self) -> list[Finding]:
@@ -147,3 +181,11 @@ class Plan(_Model):
     @property
     def blocked(self) -> bool:
         return any(cluster.blocked for cluster in self.clusters)
+
+    @property
+    def rehearsal_failed(self) -> bool:
+        """A cluster was rehearsed on its twin and did not converge there."""
+        return any(
+            cluster.rehearsal is not None and not cluster.rehearsal.converges
+            for cluster in self.clusters
+        )

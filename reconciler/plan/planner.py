@@ -11,25 +11,27 @@ Three shapes (SPEC §5 ``strategy``):
   master initializes a new cluster with its own data, and the others join it one by one.
 
 Whatever the shape, the desired master never runs ``join`` and nothing but the desired
-master runs ``initialize`` (SPEC §6.5, §6.6).
+master runs ``initialize`` (SPEC §6.5, §6.6). Whose database that keeps, and whether it
+changes the master, is ``reconciler.plan.authority``'s question.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from reconciler.addresses import same_address
 from reconciler.desired.state import CertFile, DesiredCluster
 from reconciler.live.models import LiveCluster
-from reconciler.plan.facts import ClusterFacts, NodeFacts, gather_facts
+from reconciler.plan.authority import authority_finding, data_authority
+from reconciler.plan.dependencies import with_dependencies
+from reconciler.plan.facts import ClusterFacts, FileDiff, NodeFacts, gather_facts
 from reconciler.plan.fingerprint import state_fingerprint
 from reconciler.plan.models import (
     ASYNCHRONOUS,
     Action,
     CertificateDetail,
     ClusterPlan,
-    DataAuthority,
     Expectation,
     Finding,
     Impact,
@@ -37,10 +39,9 @@ from reconciler.plan.models import (
     Strategy,
     UploadFile,
 )
+from reconciler.plan.timeouts import step_allowances
 
 RESTART_NOTE = "callbridge and web admin restart"
-MARKER_MAX_AGE = timedelta(hours=24)
-SYNC_STEP_SECONDS = 10
 
 
 class _Steps:
@@ -106,7 +107,6 @@ def plan_cluster(
             node_names=_node_names(facts),
         )
     findings = _differences(facts)
-    master = facts.master
     steps = _Steps()
     name = backup_name(desired.name, backup_time or now)
     if _master_is_healthy(facts):
@@ -114,27 +114,22 @@ def plan_cluster(
     else:
         strategy = Strategy.REFORM
         _plan_reform(facts, steps, name)
-    authority = _data_authority(facts, steps.items, now) if steps.items else None
+    ordered = with_dependencies(
+        steps.items,
+        reform=strategy is Strategy.REFORM,
+        master=facts.master.address,
+        live_masters=[node.address for node in facts.nodes + facts.extras if node.is_live_master],
+    )
+    authority = data_authority(facts, ordered, now) if ordered else None
     if authority is not None:
-        findings.append(
-            Finding(
-                node=authority.source,
-                what="data",
-                live=f"master copy on {authority.source}",
-                desired=f"master copy on {master.address}",
-                severity="info"
-                if master.is_live_master and not authority.master_change
-                else "warning",
-                message=authority.statement,
-            )
-        )
+        findings.append(authority_finding(facts, authority))
     return ClusterPlan(
         name=desired.name,
         state_fingerprint=fingerprint,
-        strategy=strategy if steps.items else Strategy.NONE,
+        strategy=strategy if ordered else Strategy.NONE,
         findings=findings,
-        steps=steps.items,
-        impact=_impact(facts, steps.items, strategy),
+        steps=ordered,
+        impact=_impact(facts, ordered, strategy),
         data_authority=authority,
         node_names=_node_names(facts),
     )
@@ -257,22 +252,7 @@ def _plan_reform(facts: ClusterFacts, steps: _Steps, name: str) -> None:
         _backup(steps, node.address, node.name, name)
     for extra in facts.extras:
         _backup(steps, extra.address, extra.name, name)
-    # Replicas, then members to drop, then any other live master, the desired master last:
-    # while a live master remains, the nodes that are left never form a majority without it.
-    for node in replicas:
-        if not node.disabled and not node.is_live_master:
-            _remove(steps, node.address, node.name, "every node leaves the old cluster first")
-    for extra in facts.extras:
-        if not extra.is_live_master:
-            _remove(steps, extra.address, extra.name, "not in the desired cluster")
-    for extra in facts.extras:
-        if extra.is_live_master:
-            _remove(steps, extra.address, extra.name, "not in the desired cluster")
-    for node in replicas:
-        if not node.disabled and node.is_live_master:
-            _remove(steps, node.address, node.name, "every node leaves the old cluster first")
-    if not master.disabled:
-        _remove(steps, master.address, master.name, "the master leaves last; it keeps its database")
+    _take_apart(facts, steps, replicas)
     # Every node is Disabled now: configure it even where the files already match, because
     # the database service runs what 'certs' last loaded, not what is on disk.
     for node in [master, *replicas]:
@@ -287,6 +267,28 @@ def _plan_reform(facts: ClusterFacts, steps: _Steps, name: str) -> None:
     )
     for node in replicas:
         _join(steps, node, master)
+
+
+def _take_apart(facts: ClusterFacts, steps: _Steps, replicas: list[NodeFacts]) -> None:
+    """Replicas, then members to drop, then any other live master, the desired master last:
+    while a live master remains, the nodes that are left never form a majority without it."""
+    master = facts.master
+    leaving = [node for node in replicas if not node.disabled]
+    for node in leaving:
+        if not node.is_live_master:
+            _remove(steps, node.address, node.name, "every node leaves the old cluster first")
+    dropped = "not in the desired cluster"
+    for extra in facts.extras:
+        if not extra.is_live_master:
+            _remove(steps, extra.address, extra.name, dropped)
+    for extra in facts.extras:
+        if extra.is_live_master:
+            _remove(steps, extra.address, extra.name, dropped)
+    for node in leaving:
+        if node.is_live_master:
+            _remove(steps, node.address, node.name, "every node leaves the old cluster first")
+    if not master.disabled:
+        _remove(steps, master.address, master.name, "the master leaves last; it keeps its database")
 
 
 def _replica_is_healthy(node: NodeFacts, master: NodeFacts) -> bool:
@@ -339,201 +341,113 @@ def _live_expiry(node: NodeFacts, configured: str | None) -> str | None:
 
 def _differences(facts: ClusterFacts) -> list[Finding]:
     findings: list[Finding] = []
-    master = facts.master
     for node in _by_address(facts.nodes):
-        for diff in node.files:
-            if diff.matches:
-                continue
-            live = diff.configured or "not configured"
-            ends = _live_expiry(node, diff.configured)
-            notes = []
-            if diff.expired:
-                notes.append(f"expired {ends}" if ends else "expired")
-            else:
-                if diff.configured == diff.desired.remote_name:
-                    notes.append("other content")
-                if ends:
-                    notes.append(f"valid until {ends}")
-            if notes:
-                live += f" ({', '.join(notes)})"
-            findings.append(
-                Finding(
-                    node=node.address,
-                    what=diff.role,
-                    live=live,
-                    desired=f"{diff.desired.remote_name} sha256:{diff.desired.sha256[:16]}",
-                    severity="change",
-                    desired_certificate=_certificate_detail(diff.desired),
-                )
-            )
-        wanted = "Enabled, master" if node is master else f"replica of {master.address}, in sync"
-        healthy = (
-            master.status.state == "Enabled" and master.status.role == "master"
-            if node is master
-            else node.replica_of(master.address)
-        )
-        if not healthy:
-            findings.append(
-                Finding(
-                    node=node.address,
-                    what="membership",
-                    live=_membership_text(node),
-                    desired=wanted,
-                    severity="change",
-                )
-            )
-        interface = facts.desired.spec.interface
-        if interface and node.status.interface and node.status.interface != interface:
-            findings.append(
-                Finding(
-                    node=node.address,
-                    what="interface",
-                    live=node.status.interface,
-                    desired=interface,
-                    severity="warning",
-                    message="informational: set it with 'database cluster localnode' by hand",
-                )
-            )
-    for extra in facts.extras:
-        findings.append(
-            Finding(
-                node=extra.address,
-                what="membership",
-                live=f"member (listed by {extra.listed_by})",
-                desired="not a member",
-                severity="change",
-            )
-        )
-    for extra in facts.idle_extras:
-        findings.append(
-            Finding(
-                node=extra.address,
-                what="membership",
-                live=f"listed by {extra.listed_by}, but Disabled itself",
-                desired="not a member",
-                severity="warning",
-                message="nothing to run on it; it disappears from the list once peers notice",
-            )
-        )
-    return findings
+        findings += _file_findings(node)
+        findings += _membership_findings(node, facts.master)
+        findings += _interface_findings(node, facts.desired.spec.interface)
+    return findings + _extra_findings(facts)
 
 
-def _marker_time(marker: dict[str, str]) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(marker.get("time", ""))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
-
-
-def _believes_another_master(facts: ClusterFacts) -> list[str]:
-    """Nodes whose own status points at a master other than the desired one."""
-    master = facts.master.address
-    statuses = [(node.address, node.status) for node in facts.nodes if node is not facts.master]
-    statuses += [(extra.address, extra.status) for extra in facts.extras + facts.idle_extras]
+def _file_findings(node: NodeFacts) -> list[Finding]:
+    """One change per certificate role the node is not configured with as desired."""
     return [
-        address
-        for address, status in statuses
-        if status.state in ("Enabled", "Error")
-        and status.node_in_use is not None
-        and not same_address(status.node_in_use, master)
+        Finding(
+            node=node.address,
+            what=diff.role,
+            live=_live_file_text(node, diff),
+            desired=f"{diff.desired.remote_name} sha256:{diff.desired.sha256[:16]}",
+            severity="change",
+            desired_certificate=_certificate_detail(diff.desired),
+        )
+        for diff in node.files
+        if not diff.matches
     ]
 
 
-def _last_master_evidence(facts: ClusterFacts, now: datetime) -> str | None:
-    """Why the desired master's local database is the newest, when no node is master.
+def _live_file_text(node: NodeFacts, diff: FileDiff) -> str:
+    """The configured file, with why it does not do: expired, or other content."""
+    live = diff.configured or "not configured"
+    ends = _live_expiry(node, diff.configured)
+    notes = []
+    if diff.expired:
+        notes.append(f"expired {ends}" if ends else "expired")
+    else:
+        if diff.configured == diff.desired.remote_name:
+            notes.append("other content")
+        if ends:
+            notes.append(f"valid until {ends}")
+    if notes:
+        live += f" ({', '.join(notes)})"
+    return live
 
-    Evidence counts only when no other node contradicts it (a node that uses another
-    master). The marker bridges an interrupted apply, so it counts only while the master
-    is still as apply left it (Disabled, or naming itself) and for ``MARKER_MAX_AGE``.
-    """
-    master = facts.master
-    if _believes_another_master(facts):
-        return None
-    names_itself = same_address(master.status.node_in_use, master.address)
-    marker = master.live.master_marker
-    written = _marker_time(marker) if marker is not None else None
-    if (
-        marker is not None
-        and written is not None
-        and marker.get("cluster") == facts.desired.name
-        and timedelta(0) <= now - written <= MARKER_MAX_AGE
-        and (master.disabled or names_itself)
-    ):
-        when = written.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        return f"was the master when reconcile started taking the cluster apart ({when})"
-    followers = [
-        node
-        for node in facts.nodes
-        if node is not master
-        and node.enabled
-        and same_address(node.status.node_in_use, master.address)
+
+def _membership_findings(node: NodeFacts, master: NodeFacts) -> list[Finding]:
+    if node is master:
+        wanted = "Enabled, master"
+        healthy = master.status.state == "Enabled" and master.status.role == "master"
+    else:
+        wanted = f"replica of {master.address}, in sync"
+        healthy = node.replica_of(master.address)
+    if healthy:
+        return []
+    return [
+        Finding(
+            node=node.address,
+            what="membership",
+            live=_membership_text(node),
+            desired=wanted,
+            severity="change",
+        )
     ]
-    if master.status.role == "replica" and names_itself and followers:
-        return (
-            "still uses itself as the node in use and "
-            + ", ".join(node.name for node in followers)
-            + " still use it: a master that lost sight of its peers (S7)"
-        )
-    return None
 
 
-def _data_authority(facts: ClusterFacts, steps: list[Step], now: datetime) -> DataAuthority:
-    master = facts.master
-    joined = [step.node for step in steps if step.action is Action.JOIN]
-    replaced = ", ".join(joined) or "no other node"
-    others = [node.address for node in facts.nodes if node.is_live_master and node is not master]
-    others += [extra.address for extra in facts.extras if extra.is_live_master]
-    who = f"{master.name} ({master.address})"
+def _interface_findings(node: NodeFacts, interface: str | None) -> list[Finding]:
+    """The cluster interface is only reported: reconcile does not set it."""
+    if not interface or not node.status.interface or node.status.interface == interface:
+        return []
+    return [
+        Finding(
+            node=node.address,
+            what="interface",
+            live=node.status.interface,
+            desired=interface,
+            severity="warning",
+            message="informational: set it with 'database cluster localnode' by hand",
+        )
+    ]
 
-    def decided(statement: str, master_change: bool) -> DataAuthority:
-        return DataAuthority(
-            source=master.address, replaces=joined, statement=statement, master_change=master_change
-        )
 
-    if others:
-        return decided(
-            f"{', '.join(others)} is the live master, but the cluster file names {who}: "
-            f"{who}'s database becomes the master copy and replaces the database of "
-            f"{replaced}; writes made on {', '.join(others)} that {master.name} does not have "
-            "are lost",
-            True,
+def _extra_findings(facts: ClusterFacts) -> list[Finding]:
+    """Members the file does not list: to be removed, or (Disabled already) only noted."""
+    findings = [
+        Finding(
+            node=extra.address,
+            what="membership",
+            live=f"member (listed by {extra.listed_by})",
+            desired="not a member",
+            severity="change",
         )
-    if master.is_live_master:
-        statement = f"{who} is the master and keeps its database"
-        if joined:
-            statement += f"; {', '.join(joined)} will copy it (their own databases are replaced)"
-        return decided(statement, False)
-    evidence = _last_master_evidence(facts, now)
-    if evidence is not None:
-        return decided(
-            f"no node reports itself master; {who} {evidence}, so its local database becomes "
-            f"the master copy and replaces the database of {replaced}",
-            False,
+        for extra in facts.extras
+    ]
+    findings += [
+        Finding(
+            node=extra.address,
+            what="membership",
+            live=f"listed by {extra.listed_by}, but Disabled itself",
+            desired="not a member",
+            severity="warning",
+            message="nothing to run on it; it disappears from the list once peers notice",
         )
-    state = (
-        "is a replica that is not in sync"
-        if master.status.role == "replica"
-        else "is not the master, and nothing shows it was the last one"
-    )
-    return decided(
-        f"no node reports itself master and {who} {state}: its possibly stale local database "
-        f"becomes the master copy and replaces the database of {replaced}",
-        True,
-    )
+        for extra in facts.idle_extras
+    ]
+    return findings
 
 
 def _impact(facts: ClusterFacts, steps: list[Step], strategy: Strategy) -> Impact:
     if not steps:
         return Impact(restarts=[], max_nodes_out=0, estimated_seconds=0, summary="no change")
     restarts = sorted({step.node for step in steps if step.action in ASYNCHRONOUS})
-    timeouts = facts.desired.spec.timeouts
-    seconds = {
-        Action.REMOVE: timeouts.remove.total_seconds(),
-        Action.INITIALIZE: timeouts.initialize.total_seconds(),
-        Action.JOIN: timeouts.join.total_seconds(),
-    }
-    allowance = {action: int(seconds.get(action, SYNC_STEP_SECONDS)) for action in Action}
+    allowance = step_allowances(facts.desired.spec.timeouts)
     estimate = sum(allowance[step.action] for step in steps)
     if strategy is Strategy.REFORM:
         out = len({step.node for step in steps if step.action is Action.REMOVE}) or len(restarts)

@@ -145,6 +145,8 @@ class ClusterModel:
                 operation = node.operation
                 if operation is None or operation.finishes > now:
                     continue
+                if operation.kind in node.faults.hang_operations:
+                    continue  # a fault: it finishes (at once) only when the fault is lifted
                 # Elect and replicate as of that moment, so later operations see its effect.
                 self._elect_all()
                 self._complete(node, operation, operation.finishes)
@@ -205,7 +207,8 @@ class ClusterModel:
     def start(self, node: SimNode, kind: str, command: str, target: str | None = None) -> None:
         with self.lock:
             now = self.clock.now()
-            finishes = now + timedelta(seconds=self.durations.of(kind))
+            seconds = node.faults.operation_seconds.get(kind, self.durations.of(kind))
+            finishes = now + timedelta(seconds=seconds)
             node.operation = Operation(kind, command, now, finishes, target)
 
     def _complete(self, node: SimNode, operation: Operation, when: datetime) -> None:

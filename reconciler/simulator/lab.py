@@ -8,7 +8,7 @@ under the work directory, so they stay pinnable across runs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import paramiko
 from reconciler.desired.models import ClusterSpec
 from reconciler.errors import ConfigError
 from reconciler.simulator import scenario as scenarios
+from reconciler.simulator.faults import parse_faults, scenario_faults
 from reconciler.simulator.service import NodeSetup, SimulatedCluster
 from reconciler.simulator.state import Durations, SimClock
 
@@ -54,14 +55,26 @@ def build_cluster(
     clock: SimClock | None = None,
     state_file: Path | None = None,
     expiry_breaks_visibility: bool | None = None,
+    faults: Sequence[str] = (),
 ) -> SimulatedCluster:
-    """A ready-to-start simulated cluster for ``topology``, seeded from its scenario."""
+    """A ready-to-start simulated cluster for ``topology``, seeded from its scenario.
+
+    Faults come from the scenario's ``faults:`` mapping and then ``faults`` (the specs of
+    ``reconcile sim --fault``); both are checked before anything is served.
+    """
     directory = scenario_directory(repo, topology.name)
     scenario = (
         scenarios.load_scenario(directory)
         if (directory / scenarios.SCENARIO_FILE).is_file()
         else {}
     )
+    names = [node.name for node in topology.nodes]
+    fault_specs = [
+        *scenario_faults(
+            scenario.get("faults"), names, path=str(directory / scenarios.SCENARIO_FILE)
+        ),
+        *parse_faults(faults, names, source="--fault"),
+    ]
     passphrase = scenario.get("key_passphrase")
     host_key_dir = directory / str(scenario.get("host_keys", "host_keys"))
     setups = []
@@ -98,6 +111,7 @@ def build_cluster(
                 [str(member) for member in group["members"]],
                 cluster.model.new_group,
             )
+    cluster.install_faults(fault_specs)
     return cluster
 
 

@@ -22,9 +22,10 @@ import paramiko
 
 from reconciler.simulator.cluster import ClusterModel
 from reconciler.simulator.commands import DisconnectRequested, Interpreter
+from reconciler.simulator.faults import FaultEngine, FaultSpec, parse_faults
 from reconciler.simulator.render import TRANSITIONAL
 from reconciler.simulator.ssh_server import Disconnect, NodeServer, ShellIO
-from reconciler.simulator.state import Durations, SimClock, SimNode, Wording
+from reconciler.simulator.state import Durations, Faults, SimClock, SimNode, Wording
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ class NodeHandler:
         self._cluster.save_state()
 
     def run_command(self, line: str, io: ShellIO, username: str) -> None:
+        if self._cluster.fault_engine.on_command(self._node, line):
+            self._cluster.save_state()
+            raise Disconnect(f"fault fired as {line.strip()!r} arrived")
         try:
             self._cluster.interpreter.run(self._node, line, io, username)
         except DisconnectRequested as request:
@@ -133,6 +137,7 @@ class SimulatedCluster:
         self.interpreter = Interpreter(self.model)
         self._servers: dict[str, NodeServer] = {}
         self._save_lock = threading.Lock()
+        self.fault_engine = FaultEngine(self)
 
     # --- lifecycle -------------------------------------------------------------------
     def start(self) -> SimulatedCluster:
@@ -143,10 +148,13 @@ class SimulatedCluster:
             )
             server.start()
             self._servers[setup.address] = server
+            if node.faults.down:  # a scenario or --fault said so before serving
+                server.set_down(True)
         self.save_state()
         return self
 
     def stop(self) -> None:
+        self.fault_engine.cancel()
         for server in self._servers.values():
             server.stop()
         self._servers.clear()
@@ -237,6 +245,65 @@ class SimulatedCluster:
         """Slow responses: every command waits this long before answering."""
         with self.model.lock:
             self.model.node(key).faults.delay = seconds
+
+    def hang_operation(self, key: str, operation: str, hang: bool = True) -> None:
+        """``operation`` never finishes on this node; lifting the fault lets it finish."""
+        faults = self.model.node(key).faults
+        with self.model.lock:
+            self.model.settle()
+            (faults.hang_operations.add if hang else faults.hang_operations.discard)(operation)
+
+    def slow_operation(self, key: str, operation: str, seconds: float | None) -> None:
+        """``operation`` takes ``seconds`` on this node (None: the cluster's duration)."""
+        faults = self.model.node(key).faults
+        with self.model.lock:
+            if seconds is None:
+                faults.operation_seconds.pop(operation, None)
+            else:
+                faults.operation_seconds[operation] = seconds
+
+    def stop_serving(self, key: str) -> None:
+        """The node's SSH service stops (connections cut); its database goes on."""
+        address = self.model.node(key).address
+        if address in self._servers:
+            self._servers[address].stop()
+
+    def resume_serving(self, key: str) -> None:
+        node = self.model.node(key)
+        if node.address in self._servers and not node.faults.down:
+            self._servers[node.address].start()
+
+    def clear_faults(self) -> None:
+        """Lift every fault: nodes up and serving, network healed, no trigger armed.
+
+        A hung operation then finishes at the next status read; what already happened
+        (operations that failed, connections cut) stays as it was, as on a device.
+        """
+        self.fault_engine.cancel()
+        with self.model.lock:
+            self.model.settle()
+            for node in self.model.nodes.values():
+                down = node.faults.down
+                node.faults = Faults()
+                node.faults.down = down
+            self.model.partitions.clear()
+        for setup in self.setups:
+            self.set_down(setup.name, down=False)
+            self.resume_serving(setup.name)
+
+    def inject(self, *specs: str) -> None:
+        """Faults written as ``reconcile sim --fault`` takes them (see faults.py)."""
+        names = [setup.name for setup in self.setups]
+        self.install_faults(parse_faults(specs, names, source="fault"))
+
+    def install_faults(self, specs: list[FaultSpec]) -> None:
+        self.fault_engine.install(specs)
+
+    def note_fault(self, key: str, text: str) -> None:
+        """Record a fired fault in the node's log (kind ``fault``), for whoever replays it."""
+        node = self.model.node(key)
+        self.model.log(node, "simulator", "fault", text)
+        self.model.events.append(f"{node.name}: {text}")
 
     def write_data(self, key: str) -> str:
         return self.model.write_data(key)

@@ -2,7 +2,8 @@
 
 This module only moves bytes: it authenticates, runs a shell loop or an exec
 request, echoes like a terminal when a pty was asked for, and serves the SFTP
-subsystem. What a command *means* belongs to the `NodeHandler` (device.py).
+subsystem. What a command *means* belongs to the `NodeHandler` (service.py, which hands
+commands to the interpreter in commands.py).
 
 Threads: one accept thread per `NodeServer`, one thread per SSH connection,
 paramiko's own transport thread, and one thread per shell/exec channel.
@@ -38,6 +39,7 @@ from paramiko.message import Message
 from reconciler.simulator.sftp_server import FlatSFTPInterface
 
 __all__ = [
+    "ByteChannel",
     "Disconnect",
     "NodeHandler",
     "NodeServer",
@@ -89,12 +91,25 @@ class ShellIO(Protocol):
         ...
 
 
+class ByteChannel(Protocol):
+    """The byte stream a `_ChannelIO` runs on: a paramiko channel, or the Unix socket of an
+    OpenSSH session relayed by ``relay_server.py``."""
+
+    def settimeout(self, timeout: float | None) -> None: ...
+
+    def recv(self, nbytes: int) -> bytes: ...
+
+    def sendall(self, data: bytes) -> None: ...
+
+    def get_id(self) -> int: ...
+
+
 class Disconnect(Exception):
     """Raised by a handler to drop the whole SSH connection at once (fault injection)."""
 
 
 class NodeHandler(Protocol):
-    """Device side of one simulated node (implemented in device.py)."""
+    """Device side of one simulated node (implemented by ``service.NodeHandler``)."""
 
     def prompt(self) -> str: ...
 
@@ -137,7 +152,7 @@ class _ChannelIO:
     erases, and output newlines become CRLF. Input lines end on CR, LF or CRLF.
     """
 
-    def __init__(self, channel: paramiko.Channel, pty: bool) -> None:
+    def __init__(self, channel: ByteChannel, pty: bool) -> None:
         self._chan = channel
         self._pty = pty
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")

@@ -86,6 +86,8 @@ class Faults:
     delay: float = 0.0
     sftp_refuse: set[tuple[str, str]] = field(default_factory=set)  # (get|put, name glob)
     corrupt_uploads: str | None = None  # name glob: such files written over SFTP land damaged
+    hang_operations: set[str] = field(default_factory=set)  # never finish while set
+    operation_seconds: dict[str, float] = field(default_factory=dict)  # per-node durations
 
 
 @dataclass(frozen=True)

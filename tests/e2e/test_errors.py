@@ -162,6 +162,10 @@ def unix_host(lab_repo: Path, tmp_path: Path) -> Iterator[NodeServer]:
         server.stop()
 
 
+@pytest.mark.reliability(
+    section="hostile-input",
+    case="a Unix shell instead of the MMP at login fails closed at once",
+)
 def test_a_shell_that_is_not_an_mmp_is_named_as_such_at_once(
     lab_sim: SimulatedCluster, lab_repo: Path, unix_host: NodeServer
 ) -> None:
@@ -179,6 +183,10 @@ def test_a_shell_that_is_not_an_mmp_is_named_as_such_at_once(
 # --- missing variables ----------------------------------------------------------------------
 
 
+@pytest.mark.reliability(
+    section="hostile-input",
+    case="missing environment variables are named in one error, before any connection",
+)
 @pytest.mark.parametrize("command", [["--plan"], ["--apply", "--auto-approve"]])
 def test_both_missing_variables_are_named_in_one_error(lab_repo: Path, command: list[str]) -> None:
     result = reconcile(

@@ -1,8 +1,8 @@
 """The pull-request loop end to end: exactly the commands the workflows run, in a temporary
 GitOps repository (no .gitignore), against the simulated lab over real SSH.
 
-plan.yml: `clusters --changed-since`, `validate --format github`, `--plan --format markdown
---out`; apply.yml: `--apply --auto-approve --ref SHA --cluster X --format markdown`;
+plan.yml: `clusters --changed-since`, `validate --format github`, `--plan --rehearse --format
+markdown --out`; apply.yml: `--apply --auto-approve --ref SHA --cluster X --format markdown`;
 drift.yml: `--plan --cluster X --format markdown`, whose exit code opens or closes the issue.
 """
 
@@ -103,10 +103,19 @@ def test_the_workflow_commands_rotate_the_lab_and_report_drift(
 
     plan_file = repo.parent / "plan.json"  # the workflow keeps it outside the tree too
     planned = reconcile(
-        "--plan", "--cluster", "lab", "--format", "markdown", "--out", str(plan_file), repo=repo
+        "--plan",
+        "--rehearse",
+        "--cluster",
+        "lab",
+        "--format",
+        "markdown",
+        "--out",
+        str(plan_file),
+        repo=repo,
     )
     assert planned.returncode == 2, planned.stderr
     comment = planned.stdout
+    assert "**Rehearsal:** rehearsed on a twin: converges in 27 steps" in comment
     assert comment.startswith("<!-- cms-reconciler plan")
     assert "<!-- cms-reconciler plan: lab -->" in comment
     assert len(comment) < 65_536

@@ -66,6 +66,10 @@ def _nobody_contacted(sim: RunningSim, repo: Path) -> None:
 # --- @revoked -----------------------------------------------------------------------------
 
 
+@pytest.mark.reliability(
+    section="hostile-input",
+    case="a revoked host key is refused, naming its known_hosts line",
+)
 def test_revoked_master_key_is_refused_with_its_line(
     running_lab: RunningSim, lab_repo: Path
 ) -> None:
@@ -99,6 +103,10 @@ def test_revoked_master_key_is_refused_with_its_line(
 # --- lines that are not usable pins -------------------------------------------------------
 
 
+@pytest.mark.reliability(
+    section="hostile-input",
+    case="a malformed known_hosts line is refused and no node is contacted",
+)
 @pytest.mark.parametrize(
     ("bad_line", "expected"),
     [

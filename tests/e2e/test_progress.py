@@ -1,6 +1,6 @@
 """Progress of a long apply, end to end: lines in a CI log, a live line on a terminal, Ctrl-C.
 
-The lab's joins are made slow (3 s) and the log period short (RECONCILE_PROGRESS_PERIOD=1)
+The lab's joins are made slow (2.6 s) and the log period short (RECONCILE_PROGRESS_PERIOD=1)
 so a test sees several "still waiting" lines without waiting ten seconds for each.
 """
 
@@ -21,7 +21,7 @@ from tests.e2e.conftest import LAB_ENV, reconcile
 from tests.support.terminal import ANSI, run_in_terminal
 
 pytestmark = pytest.mark.e2e
-SLOW = Durations(remove=2.0, initialize=0.3, join=3.0, upgrade_schema=0.2)
+SLOW = Durations(remove=1.4, initialize=0.3, join=2.6, upgrade_schema=0.2)
 STILL_WAITING = re.compile(
     r"^\[(cms[23])\] join (\S+): still waiting for In Sync \((\d+)s elapsed, timeout 10m\)$",
     re.MULTILINE,
@@ -58,7 +58,7 @@ def test_a_ci_log_hears_that_a_slow_join_is_still_waiting(
     for node in ("cms2", "cms3"):
         seconds = [int(elapsed) for name, target, elapsed in lines if name == node]
         assert {target for name, target, _ in lines if name == node} == {master}
-        assert len(seconds) >= 2, result.stderr  # a 3 s join, a line every second
+        assert len(seconds) >= 2, result.stderr  # a 2.6 s join, a line every second
         assert seconds == sorted(seconds)
     assert "still waiting for Disabled" in result.stderr  # the 2 s removes, too
     # A log gets no live line: no cursor movements, no colour.

@@ -236,10 +236,13 @@ def test_the_tools_own_files_never_make_the_tree_dirty_and_are_private(
     assert ".reconcile" not in dirty.stderr
 
 
+FAST_SIM = ("--operation-seconds", "0.3")
+
+
 def test_the_simulators_files_do_not_make_the_tree_dirty(tmp_path: Path, lab_repo: Path) -> None:
     commit_all(lab_repo, "lab")
     process = subprocess.Popen(
-        [*RECONCILE, "sim", "--cluster", "lab", "--repo", str(lab_repo)],
+        [*RECONCILE, "sim", "--cluster", "lab", "--repo", str(lab_repo), *FAST_SIM],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -88,6 +88,10 @@ def _replace_pin(
     path.write_text("\n".join(lines) + "\n")
 
 
+@pytest.mark.reliability(
+    section="hostile-input",
+    case="a changed host key is refused before any command",
+)
 def test_a_changed_host_key_is_refused_before_any_command(
     running_lab: RunningSim, lab_repo: Path
 ) -> None:

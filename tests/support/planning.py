@@ -11,9 +11,10 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.desired.models import ROLES, ClusterSpec
+from reconciler.desired.models import ClusterSpec
 from reconciler.desired.state import CertFile, DesiredCluster, DesiredNode, NodeBundle
 from reconciler.live.models import LiveCluster, LiveFile, LiveNode
+from reconciler.mmp.models import CertRole
 from reconciler.mmp.parsers.status import parse_cluster_status
 
 NOW = datetime(2026, 11, 27, 7, 40, tzinfo=UTC)
@@ -62,7 +63,7 @@ def desired_cluster(data: dict[str, Any], name: str = "lab") -> DesiredCluster:
                     files[role.value][0],
                     content(files[role.value][1]),
                 )
-                for role in ROLES
+                for role in CertRole
             }
         )
         desired_nodes.append(

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from reconciler.desired.models import ClusterSpec
-from reconciler.errors import AuthenticationFailed, ConfigError, NotAnMMP, TransportError
-from reconciler.live.reader import NodeTarget, read_clusters
-from reconciler.mmp.connect import (
+from reconciler.connect import (
     credentials_for,
     describe_missing,
     missing_variables,
 )
+from reconciler.desired.models import ClusterSpec
+from reconciler.errors import AuthenticationFailed, ConfigError, NotAnMMP, TransportError
+from reconciler.live.reader import NodeTarget, read_clusters
 from reconciler.mmp.session import CommandResult, MMPShell
 from reconciler.mmp.transport import Credentials, Endpoint, KnownHosts, SSHTransport
 from reconciler.plan.models import Plan

@@ -136,11 +136,11 @@ def test_a_log_line_is_never_wrapped_however_narrow_the_console() -> None:
 
 
 def test_the_waits_report_every_poll_and_the_log_hears_every_period() -> None:
-    """The real wait loop, its backoff and a fake clock: lines at 10 s and 20 s of waiting."""
+    """The real wait loop, its intervals and a fake clock: a line at 10 s and 20 s of waiting."""
     time_ = FakeTime()
     console, buffer = log_console()
     progress = ApplyProgress(console, live=False, period=10, clock=time_)
-    session = FakeSession(statuses=[DISABLING] * 16 + [DISABLED])
+    session = FakeSession(statuses=[DISABLING] * 70 + [DISABLED])  # about 22 s of polls
     polls: list[Waiting] = []
 
     def on_poll(wait: Waiting) -> None:
@@ -157,13 +157,13 @@ def test_the_waits_report_every_poll_and_the_log_hears_every_period() -> None:
         clock=time_.clock(),
         on_poll=on_poll,
     )
-    assert len(polls) == 16  # every poll but the last, which found the node Disabled
+    assert len(polls) == 70  # every poll but the last, which found the node Disabled
     assert [wait.elapsed for wait in polls] == sorted(wait.elapsed for wait in polls)
     assert {wait.expect for wait in polls} == {Expectation.DISABLED}
     assert {wait.timeout for wait in polls} == {300}
     assert str(polls[0].status_text).startswith("Disabling")
     lines = buffer.getvalue().splitlines()
-    assert polls[-1].elapsed > 20
+    assert 20 < polls[-1].elapsed < 30
     assert len(lines) == 2, lines
     assert all(line.startswith("[cms2] remove: still waiting for Disabled (") for line in lines)
 
@@ -238,6 +238,30 @@ def test_the_cluster_is_named_when_the_apply_changes_several() -> None:
     progress = ApplyProgress(console, live=True, clock=FakeTime(), show_cluster=True)
     progress.started("lab", JOIN, 27)
     assert progress.line().plain.startswith("lab 26/27 [cms2] join 127.0.85.73")
+
+
+def test_clusters_applying_at_once_get_a_live_line_each_and_named_results() -> None:
+    console, buffer = log_console()
+    progress = ApplyProgress(console, live=True, clock=FakeTime(), show_cluster=True)
+    other = JOIN.model_copy(update={"node": "127.0.9.2"})  # equal ids, another cluster
+    progress.started("lab", JOIN, 27)
+    progress.started("branch", other, 27)
+    progress.waiting(other, waiting(5))
+    assert progress.line().plain.splitlines() == [
+        "branch 26/27 [cms2] join 127.0.85.73 — waiting for In Sync 0:05 / 10:00",
+        "lab 26/27 [cms2] join 127.0.85.73 0:00",
+    ]
+    progress.ended(other, "done", 5)
+    assert progress.line().plain == "lab 26/27 [cms2] join 127.0.85.73 0:00"
+    assert buffer.getvalue().split()[:3] == ["done", "branch", "26/27"]
+
+
+def test_the_live_lines_are_one_line_each_on_a_narrow_terminal() -> None:
+    console = Console(file=io.StringIO(), width=20, force_terminal=True)
+    progress = ApplyProgress(console, live=True, clock=FakeTime(), show_cluster=True)
+    progress.started("lab", JOIN, 27)
+    progress.started("branch", JOIN.model_copy(), 27)
+    assert len(console.render_lines(progress.line())) == 2
 
 
 def test_the_live_line_is_one_line_on_a_narrow_terminal() -> None:

@@ -186,32 +186,42 @@ def api(state: State, args: list[str]) -> str | None:
     one_comment = re.fullmatch(r"repos/([^/]+/[^/]+)/issues/comments/(\d+)", endpoint)
     method = flags.get("--method")
     if comments and method is None and set(flags) == {"--paginate", "--jq"}:
-        check_repo(state, comments[1])
-        issue = find_issue(state, comments[2])
-        listed = [comment_json(state, issue, comment) for comment in issue["comments"]]
-        pages = [listed[start : start + PAGE_SIZE] for start in range(0, len(listed), PAGE_SIZE)]
-        for index, page in enumerate(pages or [[]]):
-            if index:
-                time.sleep(PAGE_DELAY)
-            write(run_jq(flags["--jq"], page))
+        list_comments(state, comments[1], comments[2], flags["--jq"])
         return None
     if set(flags) != {"--method", "-F"} or not flags["-F"].startswith("body=@"):
         raise UnknownInvocation
     body = read_file(flags["-F"].removeprefix("body=@"))
     if one_comment and method == "PATCH":
-        check_repo(state, one_comment[1])
-        for issue in state["issues"]:
-            for comment in issue["comments"]:
-                if str(comment["id"]) == one_comment[2]:
-                    comment["body"] = body
-                    return json.dumps(comment_json(state, issue, comment)) + "\n"
-        raise GhError("Not Found (HTTP 404)")
+        return edit_comment(state, one_comment[1], one_comment[2], body)
     if comments and method == "POST":
         check_repo(state, comments[1])
         issue = find_issue(state, comments[2])
         comment = add_comment(state, issue, body)
         return json.dumps(comment_json(state, issue, comment)) + "\n"
     raise UnknownInvocation
+
+
+def list_comments(state: State, repo: str, number: str, jq: str) -> None:
+    """``--paginate --jq``: each page filtered and written as it is "fetched"."""
+    check_repo(state, repo)
+    issue = find_issue(state, number)
+    listed = [comment_json(state, issue, comment) for comment in issue["comments"]]
+    pages = [listed[start : start + PAGE_SIZE] for start in range(0, len(listed), PAGE_SIZE)]
+    for index, page in enumerate(pages or [[]]):
+        if index:
+            time.sleep(PAGE_DELAY)
+        write(run_jq(jq, page))
+
+
+def edit_comment(state: State, repo: str, comment_id: str, body: str) -> str:
+    """PATCH a comment by id, in whichever issue or pull request it is."""
+    check_repo(state, repo)
+    for issue in state["issues"]:
+        for comment in issue["comments"]:
+            if str(comment["id"]) == comment_id:
+                comment["body"] = body
+                return json.dumps(comment_json(state, issue, comment)) + "\n"
+    raise GhError("Not Found (HTTP 404)")
 
 
 # --- gh issue ----------------------------------------------------------------------------------

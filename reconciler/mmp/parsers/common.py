@@ -32,8 +32,11 @@ class Line:
         return not self.text.strip()
 
     def error(self, message: str) -> StatusParseError:
-        """A parse error that quotes this line."""
-        return StatusParseError(message, line=self.text, line_number=self.number)
+        """A parse error that quotes this line (its start, if long: the error is one line)."""
+        quoted = (
+            self.text if len(self.text) <= 200 else f"{self.text[:200]}... ({len(self.text)} chars)"
+        )
+        return StatusParseError(message, line=quoted, line_number=self.number)
 
 
 def split_lines(text: str) -> list[Line]:

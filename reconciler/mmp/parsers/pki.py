@@ -101,65 +101,30 @@ def _kind(contents: str) -> PkiObjectKind:
     return PkiObjectKind.UNKNOWN
 
 
+_SINGLE_FIELDS = {
+    "version": _VERSION_RE,
+    "issuer": _ISSUER_RE,
+    "subject": _SUBJECT_RE,
+    "not_before": _NOT_BEFORE_RE,
+    "not_after": _NOT_AFTER_RE,
+    "public_key_algorithm": _KEY_ALGORITHM_RE,
+    "key_size": _KEY_SIZE_RE,
+}
+_REQUIRED_FIELDS = ("issuer", "subject", "not_before", "not_after")
+
+
 def _parse_certificate(body: list[Line]) -> CertificateDetails:
     """Read the planner's fields from the dump; the first line is ``Certificate:``."""
-    found: dict[str, tuple[Line, str]] = {}
-    singles = {
-        "version": _VERSION_RE,
-        "issuer": _ISSUER_RE,
-        "subject": _SUBJECT_RE,
-        "not_before": _NOT_BEFORE_RE,
-        "not_after": _NOT_AFTER_RE,
-        "public_key_algorithm": _KEY_ALGORITHM_RE,
-        "key_size": _KEY_SIZE_RE,
-    }
-    signature: str | None = None
-    serial: tuple[Line, str] | None = None
-    pending_serial: Line | None = None
+    fields = _CertificateFields()
     for line in body[1:]:
-        stripped = line.text.strip()
-        if pending_serial is not None:
-            serial, pending_serial = (line, stripped), None
-            continue
-        if _CERTIFICATE_RE.match(stripped):
-            raise line.error(f"{_INSPECT}: more than one certificate in the output")
-        if (match := _SERIAL_RE.match(stripped)) is not None:
-            if serial is not None:
-                raise line.error(f"{_INSPECT}: second serial number")
-            inline = match.group("inline").strip()
-            if inline:
-                serial = (line, inline)
-            else:
-                pending_serial = line
-            continue
-        if (match := _SIGNATURE_RE.match(stripped)) is not None:
-            # OpenSSL prints the algorithm twice (in Data and before the signature).
-            if signature is not None and match.group("v") != signature:
-                raise line.error(f"{_INSPECT}: conflicting signature algorithms")
-            signature = match.group("v")
-            continue
-        for key, regex in singles.items():
-            if (match := regex.match(stripped)) is not None:
-                if key in found:
-                    raise line.error(f"{_INSPECT}: second {key.replace('_', ' ')} line")
-                found[key] = (line, match.group("v").strip())
-                break
-    if pending_serial is not None:
-        raise pending_serial.error(f"{_INSPECT}: serial number value missing")
-    for key in ("issuer", "subject", "not_before", "not_after"):
-        if key not in found:
-            raise body[0].error(f"{_INSPECT}: certificate dump lacks {key.replace('_', ' ')}")
-    if serial is None:
-        raise body[0].error(f"{_INSPECT}: certificate dump lacks serial number")
-
-    def optional_int(key: str) -> int | None:
-        return int(found[key][1]) if key in found else None
-
+        fields.read(line)
+    serial = fields.complete(body[0])
+    found = fields.found
     return CertificateDetails(
-        version=optional_int("version"),
+        version=_optional_int(found, "version"),
         serial=_parse_serial(*serial),
         serial_text=serial[1],
-        signature_algorithm=signature,
+        signature_algorithm=fields.signature,
         issuer=found["issuer"][1],
         subject=found["subject"][1],
         not_before=_parse_date(*found["not_before"]),
@@ -167,8 +132,70 @@ def _parse_certificate(body: list[Line]) -> CertificateDetails:
         public_key_algorithm=found["public_key_algorithm"][1]
         if "public_key_algorithm" in found
         else None,
-        key_size=optional_int("key_size"),
+        key_size=_optional_int(found, "key_size"),
     )
+
+
+class _CertificateFields:
+    """The dump's fields read so far, each refused when repeated (or, for the signature
+    algorithm, when its two copies disagree)."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, tuple[Line, str]] = {}
+        self.signature: str | None = None
+        self.serial: tuple[Line, str] | None = None
+        self.pending_serial: Line | None = None  # ``Serial Number:`` with its value below
+
+    def read(self, line: Line) -> None:
+        stripped = line.text.strip()
+        if self.pending_serial is not None:
+            self.serial, self.pending_serial = (line, stripped), None
+            return
+        if _CERTIFICATE_RE.match(stripped):
+            raise line.error(f"{_INSPECT}: more than one certificate in the output")
+        if (match := _SERIAL_RE.match(stripped)) is not None:
+            self._read_serial(line, match.group("inline").strip())
+        elif (match := _SIGNATURE_RE.match(stripped)) is not None:
+            self._read_signature(line, match.group("v"))
+        else:
+            self._read_single(line, stripped)
+
+    def _read_serial(self, line: Line, inline: str) -> None:
+        if self.serial is not None:
+            raise line.error(f"{_INSPECT}: second serial number")
+        if inline:
+            self.serial = (line, inline)
+        else:
+            self.pending_serial = line
+
+    def _read_signature(self, line: Line, algorithm: str) -> None:
+        # OpenSSL prints the algorithm twice (in Data and before the signature).
+        if self.signature is not None and algorithm != self.signature:
+            raise line.error(f"{_INSPECT}: conflicting signature algorithms")
+        self.signature = algorithm
+
+    def _read_single(self, line: Line, stripped: str) -> None:
+        for key, regex in _SINGLE_FIELDS.items():
+            if (match := regex.match(stripped)) is not None:
+                if key in self.found:
+                    raise line.error(f"{_INSPECT}: second {key.replace('_', ' ')} line")
+                self.found[key] = (line, match.group("v").strip())
+                return
+
+    def complete(self, first: Line) -> tuple[Line, str]:
+        """The serial, once the dump is read; raises when a required field is missing."""
+        if self.pending_serial is not None:
+            raise self.pending_serial.error(f"{_INSPECT}: serial number value missing")
+        for key in _REQUIRED_FIELDS:
+            if key not in self.found:
+                raise first.error(f"{_INSPECT}: certificate dump lacks {key.replace('_', ' ')}")
+        if self.serial is None:
+            raise first.error(f"{_INSPECT}: certificate dump lacks serial number")
+        return self.serial
+
+
+def _optional_int(found: dict[str, tuple[Line, str]], key: str) -> int | None:
+    return int(found[key][1]) if key in found else None
 
 
 def _parse_serial(line: Line, value: str) -> int:

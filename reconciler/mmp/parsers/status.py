@@ -19,7 +19,7 @@ from reconciler.mmp.models import (
     ClusterStatus,
     LastCommand,
     Member,
-    Role,
+    MemberRole,
     Wording,
 )
 from reconciler.mmp.parsers.common import Line, is_ip_address, match_label, output_lines
@@ -60,11 +60,11 @@ _MEMBER_STATE_RE = re.compile(
     r"|Connected\s+(?P<role>Master|Slave|Primary|Replica)"
     r"(?P<sync>\s*\(\s*In\s+Sync\s*\))?)$"
 )
-_ROLE_WORDS: dict[str, tuple[Role, Wording]] = {
-    "Master": (Role.MASTER, Wording.MASTER_SLAVE),
-    "Slave": (Role.REPLICA, Wording.MASTER_SLAVE),
-    "Primary": (Role.MASTER, Wording.PRIMARY_REPLICA),
-    "Replica": (Role.REPLICA, Wording.PRIMARY_REPLICA),
+_ROLE_WORDS: dict[str, tuple[MemberRole, Wording]] = {
+    "Master": (MemberRole.MASTER, Wording.MASTER_SLAVE),
+    "Slave": (MemberRole.REPLICA, Wording.MASTER_SLAVE),
+    "Primary": (MemberRole.MASTER, Wording.PRIMARY_REPLICA),
+    "Replica": (MemberRole.REPLICA, Wording.PRIMARY_REPLICA),
 }
 
 _CERT_VALUE_RE = re.compile(r"^(?P<file>[^\s()]+)(?P<markers>(?:\s*\([^()]*\))*)$")
@@ -97,39 +97,18 @@ def parse_cluster_status(text: str) -> ClusterStatus:
     if "status" not in seen.top and seen.nodes_heading is None:
         first = next(line for line in lines if not line.blank)
         raise first.error(f"{_WHAT}: neither a Status line nor a Nodes section")
-
     state = status_text = None
     transitional = False
     started: int | None = None
     if "status" in seen.top:
         line, status_text = seen.top["status"]
         state, transitional, started = _parse_state(line, status_text)
-
-    error: str | None = None
-    if "error" in seen.top:
-        line, error = seen.top["error"]
-        if not error:
-            raise line.error(f"{_WHAT}: ERROR line without text")
-
-    node_in_use: str | None = None
-    if "node_in_use" in seen.top:
-        line, value = seen.top["node_in_use"]
-        if value != "None":
-            if not is_ip_address(value):
-                raise line.error(f"{_WHAT}: Node in use is neither None nor an address")
-            node_in_use = value
-
-    interface: str | None = None
-    if "interface" in seen.top:
-        line, value = seen.top["interface"]
-        if value and not re.fullmatch(r"\S+", value):
-            raise line.error(f"{_WHAT}: Interface is not a single word")
-        interface = value or None
-
-    last_command: LastCommand | None = None
-    if "last_command" in seen.top:
-        last_command = _parse_last_command(*seen.top["last_command"])
-
+    error = _error(seen)
+    node_in_use = _node_in_use(seen)
+    interface = _interface(seen)
+    last_command = (
+        _parse_last_command(*seen.top["last_command"]) if "last_command" in seen.top else None
+    )
     certificates = Certificates(
         **{key: _parse_cert_value(line, value) for key, (line, value) in seen.certs.items()}
     )
@@ -148,37 +127,82 @@ def parse_cluster_status(text: str) -> ClusterStatus:
     )
 
 
+def _error(seen: _Seen) -> str | None:
+    if "error" not in seen.top:
+        return None
+    line, error = seen.top["error"]
+    if not error:
+        raise line.error(f"{_WHAT}: ERROR line without text")
+    return error
+
+
+def _node_in_use(seen: _Seen) -> str | None:
+    """An address, or None for the word ``None`` (and for no such line)."""
+    if "node_in_use" not in seen.top:
+        return None
+    line, value = seen.top["node_in_use"]
+    if value == "None":
+        return None
+    if not is_ip_address(value):
+        raise line.error(f"{_WHAT}: Node in use is neither None nor an address")
+    return value
+
+
+def _interface(seen: _Seen) -> str | None:
+    if "interface" not in seen.top:
+        return None
+    line, value = seen.top["interface"]
+    if value and not re.fullmatch(r"\S+", value):
+        raise line.error(f"{_WHAT}: Interface is not a single word")
+    return value or None
+
+
 def _collect(lines: list[Line]) -> _Seen:
     """One pass over the lines: sort each into its field, refuse unknown or repeated ones."""
     seen = _Seen()
     section: str | None = None
     for line in lines:
-        if line.blank:
-            continue
-        top = match_label(line.text, _TOP_LABELS)
-        if top is not None:
-            key, value = top
-            _once(seen.top, key, line, value, _TOP_LABELS[key])
-            section = None
-        elif _NODES_RE.match(line.text):
-            if seen.nodes_heading is not None:
-                raise line.error(f"{_WHAT}: second Nodes section")
-            seen.nodes_heading, section = line, "nodes"
-        elif _CERTIFICATES_RE.match(line.text):
-            if seen.certificates_heading is not None:
-                raise line.error(f"{_WHAT}: second Certificates section")
-            seen.certificates_heading, section = line, "certs"
-        elif section == "certs" and (cert := match_label(line.text, _CERT_LABELS)) is not None:
-            key, value = cert
-            _once(seen.certs, key, line, value, _CERT_LABELS[key])
-        elif section == "nodes":
-            seen.members.append(_parse_member(line))
-            seen.member_lines.append(line)
-        elif match_label(line.text, _CERT_LABELS) is not None:
-            raise line.error(f"{_WHAT}: certificate line outside the Certificates section")
-        else:
-            raise line.error(f"{_WHAT}: line not understood")
+        if not line.blank:
+            section = _sort_line(seen, section, line)
     return seen
+
+
+def _sort_line(seen: _Seen, section: str | None, line: Line) -> str | None:
+    """File one line of ``section`` into ``seen``; returns the section the next line is in."""
+    top = match_label(line.text, _TOP_LABELS)
+    if top is not None:
+        key, value = top
+        _once(seen.top, key, line, value, _TOP_LABELS[key])
+        return None
+    heading = _open_section(seen, line)
+    if heading is not None:
+        return heading
+    if section == "certs" and (cert := match_label(line.text, _CERT_LABELS)) is not None:
+        key, value = cert
+        _once(seen.certs, key, line, value, _CERT_LABELS[key])
+    elif section == "nodes":
+        seen.members.append(_parse_member(line))
+        seen.member_lines.append(line)
+    elif match_label(line.text, _CERT_LABELS) is not None:
+        raise line.error(f"{_WHAT}: certificate line outside the Certificates section")
+    else:
+        raise line.error(f"{_WHAT}: line not understood")
+    return section
+
+
+def _open_section(seen: _Seen, line: Line) -> str | None:
+    """The section a heading line opens (each at most once); None for any other line."""
+    if _NODES_RE.match(line.text):
+        if seen.nodes_heading is not None:
+            raise line.error(f"{_WHAT}: second Nodes section")
+        seen.nodes_heading = line
+        return "nodes"
+    if _CERTIFICATES_RE.match(line.text):
+        if seen.certificates_heading is not None:
+            raise line.error(f"{_WHAT}: second Certificates section")
+        seen.certificates_heading = line
+        return "certs"
+    return None
 
 
 def _once(into: dict[str, tuple[Line, str]], key: str, line: Line, value: str, label: str) -> None:
@@ -220,11 +244,11 @@ def _parse_member(line: Line) -> Member:
     state = _MEMBER_STATE_RE.match(raw_state)
     if state is None:
         raise line.error(f"{_WHAT}: member state not understood")
-    role: Role | None = None
+    role: MemberRole | None = None
     in_sync: bool | None = None
     if state.group("role") is not None:
         role = _ROLE_WORDS[state.group("role")][0]
-        if role is Role.REPLICA:
+        if role is MemberRole.REPLICA:
             in_sync = state.group("sync") is not None
         elif state.group("sync") is not None:
             raise line.error(f"{_WHAT}: In Sync marker on a master")
@@ -254,7 +278,7 @@ def _check_members(seen: _Seen) -> Wording | None:
             if me is not None:
                 raise line.error(f"{_WHAT}: second (me) member (first on line {me.number})")
             me = line
-        if member.role is Role.MASTER:
+        if member.role is MemberRole.MASTER:
             if master is not None:
                 raise line.error(f"{_WHAT}: second master member (first on line {master.number})")
             master = line

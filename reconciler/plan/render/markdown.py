@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from reconciler.plan.models import ClusterPlan, Finding, Plan, Step
+from reconciler.plan.models import ClusterPlan, Finding, Plan, Rehearsal, Step
 from reconciler.plan.render.common import (
     commit_text,
     display_time,
@@ -42,6 +42,7 @@ from reconciler.plan.render.common import (
 from reconciler.plan.render.json import render_json
 from reconciler.plan.render.mermaid import mermaid_block
 from reconciler.plan.render.outage import data_sentence, outage_sentence
+from reconciler.plan.render.rehearsal import final_row, verdict
 
 MARKER = "<!-- cms-reconciler plan -->"
 HEADING = "### cms-reconciler plan"
@@ -283,12 +284,41 @@ def _head(plan: Plan, cluster: ClusterPlan) -> list[str]:
             "check that the database named above is the one to keep."
         )
     lines.append(f"- **Merging** runs `{APPLY_COMMAND}`{_merge_effect(cluster, master_change)}.")
+    if cluster.rehearsal is not None:
+        lines += _rehearsal_lines(cluster.rehearsal)
     commit = md_code(commit_text(plan.git)) if plan.git.commit else "no commit"
     dirty = " with uncommitted changes (dirty)" if plan.git.dirty else ""
     lines += [
         "",
         f"Desired state: {commit}{dirty}; planned at {md_text(display_time(plan.created_at))}.",
     ]
+    return lines
+
+
+def _rehearsal_lines(rehearsal: Rehearsal) -> list[str]:
+    """The verdict, then the predicted final table (and what the twin assumed), folded."""
+    mark = "✅" if rehearsal.converges else "❌"
+    lines = [f"- {mark} **Rehearsal:** {md_text(sentence(verdict(rehearsal)))}."]
+    details = []
+    if rehearsal.problem and "\n" in rehearsal.problem:
+        details += ["", fenced(rehearsal.problem).rstrip("\n")]
+    if rehearsal.final:
+        details += ["", "| node | address | status | role | sync |", "|" + " --- |" * 5]
+        details += [
+            "| " + " | ".join(md_text(cell) for cell in final_row(node)) + " |"
+            for node in rehearsal.final
+        ]
+    if rehearsal.assumptions:
+        details += ["", "Assumed by the twin:", ""]
+        details += [f"- {md_text(assumption)}" for assumption in rehearsal.assumptions]
+    if details:
+        lines += [
+            "",
+            "<details><summary>Predicted final state (rehearsal)</summary>",
+            *details,
+            "",
+            "</details>",
+        ]
     return lines
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from reconciler.plan.models import Action, ClusterPlan, Finding, Plan, Step
+from reconciler.plan.models import Action, ClusterPlan, Finding, Plan, Rehearsal, Step
 from reconciler.plan.render.common import (
     closing_line,
     estimated_duration,
@@ -22,6 +22,7 @@ from reconciler.plan.render.common import (
     short_commit,
     step_nodes,
 )
+from reconciler.plan.render.rehearsal import final_row, verdict
 
 SEVERITY_SYMBOL = {"change": "~", "warning": "!", "error": "x", "info": "i"}
 SEVERITY_STYLE = {"change": "yellow", "warning": "bold yellow", "error": "bold red", "info": "dim"}
@@ -109,8 +110,28 @@ def _render_cluster(plan: Plan, cluster: ClusterPlan, console: Console) -> None:
             _print_step(console, step, width)
         _print_impact(console, cluster)
 
+    if cluster.rehearsal is not None:
+        _print_rehearsal(console, cluster.rehearsal)
+
     style = "bold green" if not cluster.steps else "bold"
     _print(console, Text(closing_line(cluster), style=style))
+
+
+def _print_rehearsal(console: Console, rehearsal: Rehearsal) -> None:
+    style = "bold green" if rehearsal.converges else "bold red"
+    _print(console, Text(verdict(rehearsal)[:1].upper() + verdict(rehearsal)[1:], style=style))
+    problem = (rehearsal.problem or "").splitlines()
+    for line in problem[1:]:
+        _print(console, Text(f"  {line}", style="red"))
+    if rehearsal.final:
+        _print(console, Text("  predicted final state:", style="dim"))
+        rows = [final_row(node) for node in rehearsal.final]
+        widths = [max(len(row[column]) for row in rows) for column in range(5)]
+        for row in rows:
+            cells = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+            _print(console, Text(f"    {cells}".rstrip(), style="dim"))
+    for assumption in rehearsal.assumptions:
+        _print(console, Text(f"  assumed: {assumption}", style="dim"))
 
 
 def _print_finding(

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 
 from reconciler.apply.executor import Executor
 from reconciler.apply.journal import Journal
-from reconciler.errors import ApplyFailed
+from reconciler.apply.safety import plan_problems
+from reconciler.apply.waits import Clock
+from reconciler.errors import ApplyFailed, ApplyInterrupted
 from reconciler.plan.models import Action, ClusterPlan, Impact, Step, Strategy
 from tests.support.fake_session import FakeSession
 from tests.unit.apply.test_safety import CERTS, DESIRED
@@ -56,7 +59,97 @@ def test_certs_is_not_sent_to_a_node_that_is_not_disabled(tmp_path: Path) -> Non
 
 def test_without_a_backup_nothing_destructive_runs(tmp_path: Path) -> None:
     session = FakeSession(statuses=[DISABLED])
-    outcome = executor(session, tmp_path).run()
+    outcome = executor(session, tmp_path).run_steps()
     assert outcome.error is not None
     assert "before a backup" in outcome.error
     assert session.commands == []
+
+
+# --- cancelled from another thread (Ctrl-C while clusters apply at once) --------------------
+
+DISABLING = "Status : Disabling (Started 3 seconds ago)\n\nNodes:\nNode in use : None\n"
+REMOVE = Step(
+    id=2,
+    node="10.0.0.2",
+    node_name="cms2",
+    action=Action.REMOVE,
+    command="database cluster remove",
+    reason="t",
+)
+
+
+def plan_of(*steps: Step) -> ClusterPlan:
+    return ClusterPlan(
+        name="lab",
+        state_fingerprint="x",
+        strategy=Strategy.REFORM,
+        findings=[],
+        steps=list(steps),
+        impact=Impact(restarts=[], max_nodes_out=0, estimated_seconds=0, summary=""),
+    )
+
+
+def test_a_cancelled_executor_sends_nothing_more(tmp_path: Path) -> None:
+    session = FakeSession(statuses=[DISABLED])
+    cancel = threading.Event()
+    cancel.set()
+    backup = Step(
+        id=1,
+        node="10.0.0.2",
+        node_name="cms2",
+        action=Action.BACKUP,
+        command="backup snapshot lab-cms2-20261202T050000Z",
+        reason="t",
+        backup_name="lab-cms2-20261202T050000Z",
+    )
+    stopped = Executor(
+        plan_of(backup),
+        DESIRED,
+        {"10.0.0.2": session},
+        journal=Journal(tmp_path / "j.jsonl"),
+        backup_dir=tmp_path,
+        cancel=cancel,
+    )
+    assert plan_problems(stopped.plan, DESIRED) == []  # refused for the cancel, not the plan
+    with pytest.raises(KeyboardInterrupt):
+        stopped.run_steps()
+    assert session.commands == []
+    assert stopped.current_step is None
+    assert stopped.last_done is None
+
+
+def test_a_wait_stops_at_its_next_poll_once_cancelled(tmp_path: Path) -> None:
+    session = FakeSession(statuses=[ENABLED, DISABLING])
+    cancel = threading.Event()
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 3:
+            cancel.set()  # as the main thread does on Ctrl-C
+
+    running = Executor(
+        plan_of(REMOVE),
+        DESIRED,
+        {"10.0.0.2": session},
+        journal=Journal(tmp_path / "j.jsonl"),
+        backup_dir=tmp_path,
+        clock=Clock(now=lambda: float(len(sleeps)), sleep=sleep),
+        cancel=cancel,
+    )
+    running.backed_up.add("10.0.0.2")
+    with pytest.raises(KeyboardInterrupt):
+        running._execute(REMOVE)
+    assert len(sleeps) == 3  # no poll after the cancel
+    assert session.commands.count("database cluster status") == 4  # before, and 3 polls
+
+
+def test_an_interrupt_of_several_clusters_names_each_stop_and_journal() -> None:
+    first = ApplyInterrupted("lab", REMOVE, Path("/j/lab.jsonl"))
+    second = ApplyInterrupted("branch", None, Path("/j/branch.jsonl"), after=STEP)
+    assert str(first).startswith("apply interrupted: cluster lab stopped at step 2 (remove")
+    message = str(ApplyInterrupted.together([first, second]))
+    assert "cluster lab stopped at step 2 (remove on cms2 10.0.0.2" in message
+    assert "cluster branch stopped after step 1 (certs on cms2) completed" in message
+    assert message.index("/j/lab.jsonl") < message.index("/j/branch.jsonl")
+    assert message.endswith("Run `reconcile plan` to see the safe continuation from here.")

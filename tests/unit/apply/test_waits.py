@@ -6,13 +6,16 @@ import pytest
 
 from reconciler.apply.waits import (
     FIRST_INTERVAL,
+    LATE_SHARE,
     MAX_INTERVAL,
+    QUICK_INTERVAL,
     STALE_GRACE,
     Clock,
     wait_for_operation,
 )
 from reconciler.errors import OperationFailed, OperationTimeout
 from reconciler.mmp.models import ClusterStatus, LastCommand
+from reconciler.mmp.session import CommandResult
 from reconciler.plan.models import Expectation
 from tests.support.fake_session import FakeSession
 
@@ -61,7 +64,6 @@ def test_success_is_noticed_at_the_first_poll_after_it_happens() -> None:
     status = wait(session, clock, timeout=60)
     assert status.state == "Disabled"
     assert clock.sleeps[0] == FIRST_INTERVAL
-    assert clock.sleeps[1] > clock.sleeps[0]
     assert session.commands == ["database cluster status"] * 3
 
 
@@ -71,6 +73,41 @@ def test_backoff_is_capped() -> None:
     with pytest.raises(OperationTimeout):
         wait(session, clock, timeout=120)
     assert max(clock.sleeps) == MAX_INTERVAL
+    # A slow node is not hammered: after the first minute, one poll every 2 s.
+    assert len(session.commands) < 120 / MAX_INTERVAL + 60 / QUICK_INTERVAL
+
+
+class EndsAt:
+    """A node whose operation ends ``after`` seconds into the fake clock."""
+
+    def __init__(self, clock: FakeClock, after: float) -> None:
+        self.clock = clock
+        self.after = after
+        self.node = "cms2"
+        self.commands: list[str] = []
+
+    def run(self, command: str, timeout: float | None = None) -> CommandResult:
+        self.commands.append(command)
+        output = DISABLED if self.clock.now >= self.after else DISABLING
+        return CommandResult(self.node, command, output, False, 0.0)
+
+
+@pytest.mark.parametrize("after", [0.05, 0.35, 1.0, 2.9, 3.99, 7.5, 33.0, 250.0, 599.0])
+def test_the_end_is_noticed_soon_after_the_device_shows_it(after: float) -> None:
+    clock = FakeClock()
+    node = EndsAt(clock, after)
+    wait_for_operation(
+        node,  # type: ignore[arg-type]  # only `run` and `node` are used
+        "database cluster remove",
+        Expectation.DISABLED,
+        master="10.0.0.1",
+        timeout=900,
+        clock=clock.clock(),
+    )
+    late = clock.now - after
+    assert late <= max(QUICK_INTERVAL, min(MAX_INTERVAL, LATE_SHARE * after)) + 1e-9
+    if after < 4:
+        assert late <= QUICK_INTERVAL + 1e-9
 
 
 def test_failed_raises_with_the_node_and_command() -> None:

@@ -21,8 +21,8 @@ from reconciler.certs.check import (
 )
 from reconciler.certs.report import render, render_json, render_prometheus, render_text
 from reconciler.certs.writing import write_atomically
-from reconciler.desired.models import Role
 from reconciler.errors import ReconcileError
+from reconciler.mmp.models import CertRole
 from tests.support.fake_session import FakeSession
 from tests.unit.certs.support import Repo
 from tests.unit.desired.labrepo import CERTS, CLUSTER
@@ -138,7 +138,7 @@ def report_with_live_nodes() -> CheckReport:
             node=node,
             address=None if node == "desired" else "127.0.85.73",
             source="git" if node == "desired" else "live",
-            role=Role.SERVER_CERT,
+            role=CertRole.SERVER_CERT,
             file=file,
             not_after=None if days is None else NOW + dt.timedelta(days=days),
             days_left=days,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.desired.findings import Finding, Severity, dedupe, line_of, with_lines
+from reconciler.desired.findings import Severity, SpecFinding, dedupe, line_of, with_lines
 from reconciler.desired.pem import check_key_pem, load_certificates, pem_blocks
 from reconciler.desired.yamlfile import YamlProblem, parse_yaml
 from reconciler.errors import MaterialError
@@ -25,6 +25,10 @@ def test_yaml_lines_of_key_paths() -> None:
     }
 
 
+@pytest.mark.reliability(
+    section="hostile-input",
+    case="a duplicate YAML key is refused, naming its line",
+)
 def test_yaml_duplicate_nested_key() -> None:
     parsed = parse_yaml(b"ssh:\n  port: 22\n  port: 2222\n")
     assert parsed.problems == [
@@ -50,11 +54,15 @@ def test_line_of_falls_back_to_the_parent() -> None:
     assert line_of("certs.ca_cert.path", lines) == 12
     assert line_of("certs.other", lines) == 10
     assert line_of("nodes[3].name", lines) is None
-    finding = Finding(severity=Severity.ERROR, file="f", key="certs.ca_cert", message="m")
+    finding = SpecFinding(severity=Severity.ERROR, file="f", key="certs.ca_cert", message="m")
     assert with_lines([finding], lines)[0].line == 12
     assert dedupe([finding, finding]) == [finding]
 
 
+@pytest.mark.reliability(
+    section="hostile-input",
+    case="a truncated or binary (DER) PEM block is refused",
+)
 def test_pem_blocks_refuse_truncation_and_binary() -> None:
     with pytest.raises(MaterialError, match="without its END line"):
         pem_blocks(b"-----BEGIN CERTIFICATE-----\nAAAA\n", kind="certificate", path="x")

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from reconciler.desired.loader import load_cluster, load_desired, load_spec
-from reconciler.desired.models import Role
 from reconciler.desired.source import open_source
 from reconciler.errors import ConfigError
+from reconciler.mmp.models import CertRole
 from tests.unit.desired.labrepo import CERTS, CLUSTER, LabRepo
 from tests.unit.desired.pki import NOW, PASSPHRASE, Pki, cert_pem, encrypted_key
 
@@ -46,7 +47,7 @@ def test_valid_cluster_is_built(repo: LabRepo, tmp_path: Path) -> None:
 
 def test_key_is_uploaded_decrypted_as_pkcs8(repo: LabRepo, pki: Pki, tmp_path: Path) -> None:
     bundle = _load(repo, tmp_path).require().nodes[0].bundle
-    key_file = bundle.file(Role.SERVER_KEY)
+    key_file = bundle.file(CertRole.SERVER_KEY)
     assert key_file.upload_bytes.startswith(b"-----BEGIN PRIVATE KEY-----\n")
     loaded = serialization.load_pem_private_key(key_file.upload_bytes, password=None)
     assert loaded.private_numbers() == pki.server_key.private_numbers()  # type: ignore[union-attr]
@@ -54,7 +55,7 @@ def test_key_is_uploaded_decrypted_as_pkcs8(repo: LabRepo, pki: Pki, tmp_path: P
     assert key_file.key is not None
     assert key_file.key.algorithm == "RSA"
     assert key_file.key.bits == 2048
-    cert_file = bundle.file(Role.SERVER_CERT)
+    cert_file = bundle.file(CertRole.SERVER_CERT)
     assert (
         key_file.key.public_key_sha256
         == hashlib.sha256(
@@ -173,3 +174,37 @@ def test_unknown_cluster_is_a_config_error(repo: LabRepo, tmp_path: Path) -> Non
 def test_empty_repository_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"no clusters/\*\.yaml"):
         load_desired(tmp_path)
+
+
+def damaged_copy(key: rsa.RSAPrivateKey) -> bytes:
+    """``key`` with its private exponent damaged: the same public key (so it still pairs
+    with its certificate), but an RSA key OpenSSL's consistency check refuses."""
+    numbers = key.private_numbers()
+    damaged = rsa.RSAPrivateNumbers(
+        p=numbers.p,
+        q=numbers.q,
+        d=numbers.d + 2,
+        dmp1=numbers.dmp1,
+        dmq1=numbers.dmq1,
+        iqmp=numbers.iqmp,
+        public_numbers=numbers.public_numbers,
+    ).private_key(unsafe_skip_rsa_key_validation=True)
+    return encrypted_key(damaged)
+
+
+@pytest.mark.parametrize("check", [True, False])
+def test_a_plan_skips_the_rsa_consistency_check_that_apply_and_validate_make(
+    repo: LabRepo, pki: Pki, tmp_path: Path, check: bool
+) -> None:
+    assert isinstance(pki.server_key, rsa.RSAPrivateKey)
+    repo.files[f"{CERTS}/server.key"] = damaged_copy(pki.server_key)
+    repo.write(tmp_path)
+    state = load_desired(tmp_path, [CLUSTER], env=repo.env, now=NOW, check_key_consistency=check)
+    errors = [finding.message for finding in state.clusters[0].findings if finding.is_error]
+    if check:
+        assert errors == [
+            f"server key {CERTS}/server.key cannot be decrypted with the passphrase in "
+            "$T_KEY_PASS (wrong passphrase, or a damaged file)"
+        ]
+    else:
+        assert errors == []

@@ -16,12 +16,11 @@ from reconciler.desired.models import (
     REMOTE_NAME_PATTERN,
     ClusterSpec,
     NodeSpec,
-    Role,
-    duration_text,
     remote_name_problem,
 )
 from reconciler.desired.specerrors import key_path, model_at
-from reconciler.durations import parse_duration
+from reconciler.durations import duration_text, parse_duration
+from reconciler.mmp.models import CertRole
 from tests.unit.desired.labrepo import good_doc
 
 
@@ -57,8 +56,8 @@ def test_path_shorthand_and_remote_names() -> None:
         document["certs"]["ca_cert"] = {"path": "./certs/t/ca.cer", "remote_name": "CAVD.cer"}
 
     spec = _spec(change)
-    assert spec.certs.file(Role.SERVER_KEY).path == "certs/t/server.key"
-    assert spec.certs.file(Role.SERVER_KEY).effective_remote_name == "server.key"
+    assert spec.certs.file(CertRole.SERVER_KEY).path == "certs/t/server.key"
+    assert spec.certs.file(CertRole.SERVER_KEY).effective_remote_name == "server.key"
     assert spec.certs.ca_cert.path == "certs/t/ca.cer"
     assert spec.certs.ca_cert.effective_remote_name == "CAVD.cer"
 
@@ -164,6 +163,10 @@ def test_key_path_and_model_lookup() -> None:
     assert model_at(ClusterSpec, ("name",)) is None
 
 
+@pytest.mark.reliability(
+    section="hostile-input",
+    case="an ssh_host that is neither a host name nor an address is refused",
+)
 @pytest.mark.parametrize(
     "host",
     ["-oProxyCommand=nc evil 22", "cms 1", "cms1;reboot", "a/b", "-cms1", "cms1-.example", ""],

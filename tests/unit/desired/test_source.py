@@ -134,6 +134,10 @@ def test_working_tree_outside_git(repo: LabRepo, tmp_path: Path) -> None:
         assert source.cluster_names() == [CLUSTER]
 
 
+@pytest.mark.reliability(
+    section="hostile-input",
+    case="a file that is a symlink out of the repository (working tree) is refused",
+)
 def test_paths_cannot_leave_the_repository(repo: LabRepo, tmp_path: Path) -> None:
     root = tmp_path / "repo"
     root.mkdir()
@@ -149,6 +153,10 @@ def test_paths_cannot_leave_the_repository(repo: LabRepo, tmp_path: Path) -> Non
             source.read_bytes("missing.cer")
 
 
+@pytest.mark.reliability(
+    section="hostile-input",
+    case="a file that is a symlink out of the repository (git ref) is refused",
+)
 def test_git_symlink_out_of_the_repository_is_refused(repo: LabRepo, tmp_path: Path) -> None:
     repository = git.Repo.init(tmp_path)
     (tmp_path / "inside.cer").write_bytes(b"inside\n")

@@ -476,6 +476,7 @@ CASES = [
 
 def test_there_are_at_least_25_distinct_cases() -> None:
     assert len({case.id for case in CASES}) == len(CASES) >= 25
+    assert set(RELIABILITY_ROWS) <= {case.id for case in CASES}
     assert len({(case.key, case.message) for case in CASES}) == len(CASES)
 
 
@@ -484,7 +485,36 @@ def test_the_unbroken_repository_is_valid(repo: LabRepo, tmp_path: Path) -> None
     assert (findings, code) == ([], 0)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+# The cases that are rows of docs/reliability.md's hostile-input table.
+RELIABILITY_ROWS = {
+    "yaml-duplicate-key": "a duplicate key in the cluster file is refused",
+    "unknown-top-key": "an unknown key is refused",
+    "unknown-node-key": "an unknown key is refused",
+    "wrong-type-port": "a value of the wrong type is refused",
+    "nodes-not-a-list": "a value of the wrong type is refused",
+    "cert-entry-wrong-type": "a value of the wrong type is refused",
+    "not-utf8": "a cluster file that is not UTF-8 is refused",
+    "der-certificate": "a DER certificate file (not PEM) is refused",
+    "damaged-pem": "a truncated certificate file is refused",
+    "garbage-certificate": "a file that is not a certificate is refused",
+    "cert-holds-key": "a file that is not a certificate is refused",
+    "path-leaves-repo": "a certificate path out of the repository ('..') is refused",
+    "absolute-path": "an absolute certificate path is refused",
+    "remote-name-space": "a remote file name with a space is refused",
+    "remote-name-separator": "a remote file name with a path separator is refused",
+    "basename-not-a-remote-name": "a certificate file name that is no MMP file name is refused",
+    "passphrase-env-missing": "a missing key passphrase variable is named",
+    "secret-in-env-key": "a secret pasted in place of a variable name is refused, not echoed",
+}
+
+
+def _param(case: Case) -> object:
+    row = RELIABILITY_ROWS.get(case.id)
+    marks = [pytest.mark.reliability(section="hostile-input", case=row)] if row else []
+    return pytest.param(case, id=case.id, marks=marks)
+
+
+@pytest.mark.parametrize("case", [_param(case) for case in CASES])
 def test_bad_input_is_reported(case: Case, repo: LabRepo, pki: Pki, tmp_path: Path) -> None:
     case.mutate(repo, pki)
     findings, code = repo.findings(tmp_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from reconciler.desired.findings import Finding, Severity
+from reconciler.desired.findings import Severity, SpecFinding
 from reconciler.desired.validate import github_annotation
 from tests.unit.desired.labrepo import LabRepo
 
@@ -79,7 +79,7 @@ def test_a_warning_is_a_warning_annotation(repo: LabRepo, tmp_path: Path) -> Non
 
 
 def test_messages_and_properties_are_escaped() -> None:
-    finding = Finding(
+    finding = SpecFinding(
         severity=Severity.ERROR,
         file="clusters/a,b:c.yaml",
         key="certs.ca_cert",
@@ -94,5 +94,7 @@ def test_messages_and_properties_are_escaped() -> None:
 
 
 def test_a_finding_without_a_line_annotates_the_file() -> None:
-    finding = Finding(severity=Severity.WARNING, file="clusters/t.yaml", key="", message="empty")
+    finding = SpecFinding(
+        severity=Severity.WARNING, file="clusters/t.yaml", key="", message="empty"
+    )
     assert github_annotation(finding) == "::warning file=clusters/t.yaml::empty"

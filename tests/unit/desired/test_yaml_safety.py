@@ -51,6 +51,10 @@ def test_lab_cluster_file_still_parses() -> None:
     assert parsed.lines["nodes[2].ssh_port"] == 11
 
 
+@pytest.mark.reliability(
+    section="hostile-input",
+    case="a YAML alias bomb is refused before it expands",
+)
 def test_alias_bomb_is_refused_before_expansion() -> None:
     started = time.monotonic()
     parsed = parse_yaml(alias_bomb().encode())
@@ -118,6 +122,10 @@ def test_a_quoted_less_less_key_is_only_a_key() -> None:
     assert parsed.data == {"name": "t", "<<": {"a": 1}}
 
 
+@pytest.mark.reliability(
+    section="hostile-input",
+    case="YAML nested too deep is refused, not a recursion error",
+)
 def test_deep_nesting_is_refused_not_a_recursion_error() -> None:
     for depth in (64, 5000):  # the top mapping is the first level
         parsed = parse_yaml(("a: " + "[" * depth + "]" * depth + "\n").encode())
@@ -132,6 +140,10 @@ def test_deep_nesting_is_refused_not_a_recursion_error() -> None:
     assert messages(parse_yaml(("a: " + "[" * 63 + "]" * 63 + "\n").encode())) == []
 
 
+@pytest.mark.reliability(
+    section="hostile-input",
+    case="a cluster file over 1 MiB is refused unread",
+)
 def test_a_file_over_one_mebibyte_is_refused_unread() -> None:
     raw = b"\xff" * (MAX_FILE_BYTES + 1)  # not UTF-8 either: the size is checked first
     started = time.monotonic()
@@ -163,6 +175,10 @@ def test_validate_names_file_and_line_of_an_alias(repo: LabRepo, tmp_path: Path)
     assert f"error   clusters/t.yaml: {where(repo.text, '&user')}: {ALIASES}" in output
 
 
+@pytest.mark.reliability(
+    section="hostile-input",
+    case="hostile YAML (aliases, merge keys, nesting) is refused by the CLI, no traceback",
+)
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -203,6 +219,10 @@ def test_a_value_python_cannot_build_is_a_problem_on_its_line(value: str, cause:
     assert cause in problem.message
 
 
+@pytest.mark.reliability(
+    section="hostile-input",
+    case="a known_hosts or certificate file over 1 MiB is refused before it is read",
+)
 def test_a_desired_file_over_one_mebibyte_is_refused_before_it_is_read(
     repo: LabRepo, tmp_path: Path
 ) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from reconciler.live.health import ClusterReport
 from reconciler.live.models import LiveCluster, LiveFile, LiveNode
-from reconciler.live.status import ClusterReport
 from reconciler.mmp.parsers.status import parse_cluster_status
 from tests.support.planning import status_text
 

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from rich.console import Console
 
+from reconciler.live.health import ClusterReport
 from reconciler.live.models import LiveNode
 from reconciler.live.render import print_status, status_json
-from reconciler.live.status import ClusterReport
 from tests.unit.live.clusters import NOW, Node, ipv4_lab, ipv6_cluster, report
 
 

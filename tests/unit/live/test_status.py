@@ -6,14 +6,14 @@ from datetime import timedelta
 
 import pytest
 
-from reconciler.desired.models import Role
-from reconciler.live.models import LiveNode
-from reconciler.live.status import (
+from reconciler.live.health import (
     CertificateState,
     ClusterReport,
     judge_certificate,
     status_exit_code,
 )
+from reconciler.live.models import LiveNode
+from reconciler.mmp.models import CertRole
 from tests.unit.live.clusters import NOW, RENEW_BEFORE, ipv4_lab, report
 
 DAY = timedelta(days=1)
@@ -40,7 +40,7 @@ def test_judge_certificate(
 ) -> None:
     not_after = None if expires_in is None else NOW + expires_in
     health = judge_certificate(
-        Role.CLIENT_CERT,
+        CertRole.CLIENT_CERT,
         "dbclusterclient.cer",
         not_after,
         marked_expired=marked,
@@ -53,7 +53,7 @@ def test_judge_certificate(
 
 def test_renew_before_zero_marks_only_expired() -> None:
     health = judge_certificate(
-        Role.CA_CERT,
+        CertRole.CA_CERT,
         "CA.cer",
         NOW + timedelta(seconds=1),
         marked_expired=False,
@@ -66,7 +66,7 @@ def test_renew_before_zero_marks_only_expired() -> None:
 def test_only_certificates_are_judged_not_keys() -> None:
     cluster = report(ipv4_lab())
     judged = cluster.certificates(cluster.live.nodes[0])
-    assert list(judged) == [Role.SERVER_CERT, Role.CLIENT_CERT, Role.CA_CERT]
+    assert list(judged) == [CertRole.SERVER_CERT, CertRole.CLIENT_CERT, CertRole.CA_CERT]
     assert [health.state for health in judged.values()] == ["expired", "expired", "ok"]
 
 

@@ -191,3 +191,41 @@ def test_transcript_is_redacted(clock: FakeClock) -> None:
     assert "s3cret" not in text
     assert "MIIB" not in text
     assert "****" in text
+
+
+class TimedChannel(ScriptedChannel):
+    """Records when each write happened; a read with nothing to read waits its whole timeout."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock)
+        self.written_at: list[float] = []
+
+    def write(self, data: str) -> None:
+        self.written_at.append(self.clock.now)
+        super().write(data)
+
+
+def test_a_whole_block_is_answered_after_a_short_settle(clock: FakeClock) -> None:
+    channel = TimedChannel(clock)
+    channel.replies["database cluster remove\r"] = ["database cluster remove\r\n" + REMOVE_BLOCK]
+    channel.replies["Y\r"] = ["Y\r\nPlease wait...\r\nRemove started...\r\ncms2> "]
+    session = shell(channel, clock, quiet_period=0.25)
+    session.run_confirmed("database cluster remove")
+    answered_after = channel.written_at[-1] - channel.written_at[-2]
+    assert 0.05 <= answered_after < 0.1
+
+
+def test_join_waits_the_quiet_period_for_note_lines_that_may_follow(clock: FakeClock) -> None:
+    channel = TimedChannel(clock)
+    block = (
+        "WARNING!!!\r\nAre you sure you wish to join this node to an existing database cluster?"
+        " (Y/n)\r\nThe contents of this node's database will be destroyed!\r\n"
+        "The callbridge and web administration will restart at the end of this procedure.\r\n"
+    )
+    channel.replies["database cluster join 10.0.0.1\r"] = [
+        "database cluster join 10.0.0.1\r\n" + block
+    ]
+    channel.replies["Y\r"] = ["Y\r\nPlease wait...\r\ncms2> "]
+    session = shell(channel, clock, quiet_period=0.25)
+    session.run_confirmed("database cluster join 10.0.0.1")
+    assert channel.written_at[-1] - channel.written_at[-2] >= 0.25

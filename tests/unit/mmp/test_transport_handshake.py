@@ -19,9 +19,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from reconciler.connect import credentials_for, timeouts_for
 from reconciler.desired.models import ClusterSpec
 from reconciler.errors import HostKeyRejected, TransportError
-from reconciler.mmp.connect import credentials_for, timeouts_for
 from reconciler.mmp.transport import (
     Credentials,
     Endpoint,

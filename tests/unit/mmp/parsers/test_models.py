@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from reconciler.mmp.models import ClusterStatus, Member, Role
+from reconciler.mmp.models import ClusterStatus, Member, MemberRole
 from reconciler.mmp.parsers import parse_cluster_status
 
 TEXT = "Status : Enabled\nNodes:\n10.0.0.1 (me) : Connected Master\nNode in use : 10.0.0.1\n"
@@ -39,4 +39,4 @@ def test_member_values() -> None:
         address="10.0.0.1", me=False, state="Disconnected", connected=False, role=None, in_sync=None
     )
     assert member.role is None
-    assert Role("master") is Role.MASTER
+    assert MemberRole("master") is MemberRole.MASTER

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from reconciler.errors import StatusParseError
-from reconciler.mmp.models import CertFileRef, Role, Wording
+from reconciler.mmp.models import CertFileRef, MemberRole, Wording
 from reconciler.mmp.parsers import parse_cluster_status
 
 BASE = """\
@@ -93,22 +93,22 @@ def test_no_padding_anywhere() -> None:
 @pytest.mark.parametrize(
     ("line", "address", "me", "role", "in_sync"),
     [
-        ("  fd00::1 (me)  : Connected Master", "fd00::1", True, Role.MASTER, None),
+        ("  fd00::1 (me)  : Connected Master", "fd00::1", True, MemberRole.MASTER, None),
         ("  2001:db8::  : Disconnected", "2001:db8::", False, None, None),
-        ("  ::1 : Connected Slave", "::1", False, Role.REPLICA, False),
+        ("  ::1 : Connected Slave", "::1", False, MemberRole.REPLICA, False),
         (
             "  fe80::1%eth0 (me) : Connected Slave ( In Sync )",
             "fe80::1%eth0",
             True,
-            Role.REPLICA,
+            MemberRole.REPLICA,
             True,
         ),
-        ("  10.0.0.9(me): Connected Slave (In Sync)", "10.0.0.9", True, Role.REPLICA, True),
+        ("  10.0.0.9(me): Connected Slave (In Sync)", "10.0.0.9", True, MemberRole.REPLICA, True),
         ("  ::ffff:10.0.0.9 : Disconnected", "::ffff:10.0.0.9", False, None, None),
     ],
 )
 def test_member_lines(
-    line: str, address: str, me: bool, role: Role | None, in_sync: bool | None
+    line: str, address: str, me: bool, role: MemberRole | None, in_sync: bool | None
 ) -> None:
     text = f"Status : Enabled\nNodes:\n{line}\n"
     (member,) = parse_cluster_status(text).members

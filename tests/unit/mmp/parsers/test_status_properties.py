@@ -10,6 +10,7 @@ prompt lines, and LF or CRLF.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,14 +21,14 @@ from reconciler.mmp.models import (
     ClusterStatus,
     LastCommand,
     Member,
-    Role,
+    MemberRole,
     Wording,
 )
 from reconciler.mmp.parsers import parse_cluster_status
 
 ROLE_WORDS = {
-    Wording.MASTER_SLAVE: {Role.MASTER: "Master", Role.REPLICA: "Slave"},
-    Wording.PRIMARY_REPLICA: {Role.MASTER: "Primary", Role.REPLICA: "Replica"},
+    Wording.MASTER_SLAVE: {MemberRole.MASTER: "Master", MemberRole.REPLICA: "Slave"},
+    Wording.PRIMARY_REPLICA: {MemberRole.MASTER: "Primary", MemberRole.REPLICA: "Replica"},
 }
 CERT_LABELS = {
     "server_key": "Server Key",
@@ -88,16 +89,16 @@ def members(draw: st.DrawFn, wording: Wording) -> list[tuple[Member, str]]:
             state, role, in_sync = "Disconnected", None, None
         elif kind == "master":
             state, role, in_sync = (
-                f"Connected {ROLE_WORDS[wording][Role.MASTER]}",
-                Role.MASTER,
+                f"Connected {ROLE_WORDS[wording][MemberRole.MASTER]}",
+                MemberRole.MASTER,
                 None,
             )
         else:
-            state = f"Connected {ROLE_WORDS[wording][Role.REPLICA]}"
+            state = f"Connected {ROLE_WORDS[wording][MemberRole.REPLICA]}"
             in_sync = kind == "replica_sync"
             if in_sync:
                 state += " ( In Sync )"
-            role = Role.REPLICA
+            role = MemberRole.REPLICA
         member = Member(
             address=address,
             me=i == me_index,
@@ -115,13 +116,8 @@ def status_blocks(draw: st.DrawFn) -> tuple[str, ClusterStatus]:
     style = draw(styles)
     wording = draw(st.sampled_from(list(Wording)))
     nodes = draw(members(wording))
-    blank = st.booleans()
-    lines: list[str] = []
-
     error = draw(st.one_of(st.none(), st.sampled_from(["Couldn't upgrade the schema", "Oops"])))
-    if error is not None:
-        lines.append(style.line(0, "ERROR", error))
-
+    lines = [style.line(0, "ERROR", error)] if error is not None else []
     seconds = draw(st.integers(0, 100_000))
     status_text = draw(
         st.one_of(
@@ -133,57 +129,83 @@ def status_blocks(draw: st.DrawFn) -> tuple[str, ClusterStatus]:
         )
     )
     nodes_heading = bool(nodes) or status_text is None or draw(st.booleans())
-    if status_text is not None:
-        lines.append(style.line(0, "Status", status_text))
-        if draw(blank):
-            lines.append("")
+    lines += _value_lines(draw, style, "Status", status_text)
     if nodes_heading:
         lines.append("Nodes:")
         lines.extend(style.line(style.node_indent, left, m.state) for m, left in nodes)
-
     node_in_use = draw(st.one_of(st.none(), addresses))
-    if draw(st.booleans()) or node_in_use is not None:
-        lines.append(style.line(0, "Node in use", node_in_use or "None"))
-        if draw(blank):
-            lines.append("")
+    shown = "None" if draw(st.booleans()) and node_in_use is None else node_in_use
+    lines += _value_lines(draw, style, "Node in use", shown)
     interface = draw(st.one_of(st.none(), st.sampled_from(["a", "b", "c", "d"])))
-    if interface is not None:
-        lines.append(style.line(0, "Interface", interface))
-        if draw(blank):
-            lines.append("")
+    lines += _value_lines(draw, style, "Interface", interface)
+    refs = _certificate_lines(draw, style, lines)
+    last = _last_command_line(draw, style, lines)
+    expected = ClusterStatus(
+        **_expected_state(status_text, seconds),
+        error=error,
+        members=tuple(m for m, _ in nodes),
+        node_in_use=node_in_use,
+        interface=interface,
+        certificates=Certificates(**refs),
+        last_command=last,
+        wording=wording if any(m.connected for m, _ in nodes) else None,
+    )
+    return _framed(draw, lines), expected
 
+
+def _value_lines(draw: st.DrawFn, style: Style, label: str, value: str | None) -> list[str]:
+    """``label : value`` (when there is a value), maybe followed by a blank line."""
+    if value is None:
+        return []
+    return [style.line(0, label, value)] + [""] * draw(st.booleans())
+
+
+def _certificate_lines(
+    draw: st.DrawFn, style: Style, lines: list[str]
+) -> dict[str, CertFileRef | None]:
+    """Maybe a Certificates section, each role absent, empty or a file with markers."""
     refs: dict[str, CertFileRef | None] = {}
-    if draw(st.booleans()):
-        lines.append("Certificates")
-        for key, label in CERT_LABELS.items():
-            choice = draw(st.sampled_from(["absent", "empty", "file"]))
-            if choice == "empty":
-                lines.append(style.line(style.cert_indent, label, ""))
-            elif choice == "file":
-                ref = CertFileRef(
-                    file=draw(file_names), expired=draw(blank), not_yet_valid=draw(blank)
-                )
-                markers = " (expired)" * ref.expired + " (not yet valid)" * ref.not_yet_valid
-                lines.append(style.line(style.cert_indent, label, ref.file + markers))
-                refs[key] = ref
-        if draw(blank):
-            lines.append("")
-
-    last: LastCommand | None = None
-    if draw(st.booleans()):
-        command = draw(
-            st.sampled_from(
-                [
-                    "database cluster remove",
-                    "database cluster initialize",
-                    "database cluster upgrade_schema",
-                ]
+    if not draw(st.booleans()):
+        return refs
+    lines.append("Certificates")
+    for key, label in CERT_LABELS.items():
+        choice = draw(st.sampled_from(["absent", "empty", "file"]))
+        if choice == "empty":
+            lines.append(style.line(style.cert_indent, label, ""))
+        elif choice == "file":
+            ref = CertFileRef(
+                file=draw(file_names),
+                expired=draw(st.booleans()),
+                not_yet_valid=draw(st.booleans()),
             )
-            | addresses.map(lambda a: f"database cluster join {a}")
-        )
-        last = LastCommand(command=command, result=draw(st.sampled_from(["Success", "Failed"])))
-        lines.append(style.line(0, "Last command", f"'{last.command}' ({last.result})"))
+            markers = " (expired)" * ref.expired + " (not yet valid)" * ref.not_yet_valid
+            lines.append(style.line(style.cert_indent, label, ref.file + markers))
+            refs[key] = ref
+    lines.extend([""] * draw(st.booleans()))
+    return refs
 
+
+def _last_command_line(draw: st.DrawFn, style: Style, lines: list[str]) -> LastCommand | None:
+    if not draw(st.booleans()):
+        return None
+    command = draw(
+        st.sampled_from(
+            [
+                "database cluster remove",
+                "database cluster initialize",
+                "database cluster upgrade_schema",
+            ]
+        )
+        | addresses.map(lambda a: f"database cluster join {a}")
+    )
+    last = LastCommand(command=command, result=draw(st.sampled_from(["Success", "Failed"])))
+    lines.append(style.line(0, "Last command", f"'{last.command}' ({last.result})"))
+    return last
+
+
+def _framed(draw: st.DrawFn, lines: list[str]) -> str:
+    """The block as a session shows it: blank and prompt lines around it, maybe the echoed
+    command, LF or CRLF, maybe a trailing prompt."""
     prompt = draw(st.sampled_from(["cms1>", "cms2>", "CMS>", "cms-a.lab>"]))
     head = [""] * draw(st.integers(0, 2)) + [prompt] * draw(st.integers(0, 2))
     if draw(st.booleans()):
@@ -193,27 +215,26 @@ def status_blocks(draw: st.DrawFn) -> tuple[str, ClusterStatus]:
     text = newline.join(head + lines + tail) + newline
     if draw(st.booleans()):
         text += prompt + " "
+    return text
 
-    state, transitional, started = None, False, None
-    if status_text is not None:
-        state = status_text.split()[0]
-        transitional = state.endswith("ing")
-        started = seconds if transitional else None
-    roles = {m.role for m, _ in nodes if m.connected}
-    expected = ClusterStatus(
-        state=state,
-        status_text=status_text,
-        transitional=transitional,
-        started_seconds_ago=started,
-        error=error,
-        members=tuple(m for m, _ in nodes),
-        node_in_use=node_in_use,
-        interface=interface,
-        certificates=Certificates(**refs),
-        last_command=last,
-        wording=wording if roles else None,
-    )
-    return text, expected
+
+def _expected_state(status_text: str | None, seconds: int) -> dict[str, Any]:
+    """What the Status line says: its word, whether it is an operation, since when."""
+    if status_text is None:
+        return {
+            "state": None,
+            "status_text": None,
+            "transitional": False,
+            "started_seconds_ago": None,
+        }
+    state = status_text.split()[0]
+    transitional = state.endswith("ing")
+    return {
+        "state": state,
+        "status_text": status_text,
+        "transitional": transitional,
+        "started_seconds_ago": seconds if transitional else None,
+    }
 
 
 @settings(max_examples=200, deadline=None)

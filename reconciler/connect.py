@@ -1,7 +1,9 @@
 """Build one SSH session per node from a cluster spec and the environment.
 
-Secrets come only from the environment variables the cluster file names; they go to
-paramiko and to the transcript redactor, nowhere else.
+The wiring between a cluster file (``desired``) and the SSH layer (``mmp``), kept out of
+both so that the SSH layer knows nothing of YAML. Secrets come only from the environment
+variables the cluster file names; they go to paramiko and to the transcript redactor,
+nowhere else.
 """
 
 from __future__ import annotations

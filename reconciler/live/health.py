@@ -1,31 +1,22 @@
-"""``reconcile status``: read every node, then judge the certificates each one uses.
+"""Judging the certificates a node uses, for ``reconcile status`` and ``certs check``.
 
-Gathering opens one session per node and reads; judging is pure: a certificate's state is
-decided from its expiry, the cluster file's ``renew_before`` and the moment the nodes were
-read, so the same reading always gives the same verdict and exit code.
+Judging is pure: a certificate's state is decided from its expiry, the cluster file's
+``renew_before`` and the moment the nodes were read, so the same reading always gives the
+same verdict and exit code. Reading the nodes is ``reconciler.status``'s job.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from reconciler.desired.findings import describe_errors
-from reconciler.desired.loader import load_spec, resolve_cluster_names
-from reconciler.desired.models import ROLES, Role
-from reconciler.desired.source import open_source
-from reconciler.errors import ConfigError
 from reconciler.live.models import LiveCluster, LiveNode
-from reconciler.live.reader import NodeTarget, read_clusters
-from reconciler.mmp.connect import SessionPool
-from reconciler.mmp.transport import TransportTimeouts
+from reconciler.mmp.models import CertRole
 
-CERTIFICATE_ROLES: tuple[Role, ...] = tuple(role for role in ROLES if not role.is_key)
+CERTIFICATE_ROLES: tuple[CertRole, ...] = tuple(role for role in CertRole if not role.is_key)
 """The roles that hold certificates (the other two hold keys, which do not expire)."""
 
 CertificateState = Literal["ok", "due", "expired", "unknown"]
@@ -45,7 +36,7 @@ class CertificateHealth(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    role: Role
+    role: CertRole
     file: str
     not_after: AwareDatetime | None
     days_left: int | None
@@ -70,7 +61,7 @@ class ClusterReport(BaseModel):
         """Every node was reached and its status understood."""
         return self.live.complete
 
-    def certificates(self, node: LiveNode) -> dict[Role, CertificateHealth]:
+    def certificates(self, node: LiveNode) -> dict[CertRole, CertificateHealth]:
         """The certificates ``node`` uses, by role, in status order."""
         return node_certificates(node, self.renew_before, self.live.read_at)
 
@@ -85,7 +76,7 @@ class ClusterReport(BaseModel):
 
 
 def judge_certificate(
-    role: Role,
+    role: CertRole,
     file: str,
     not_after: datetime | None,
     *,
@@ -111,11 +102,11 @@ def judge_certificate(
 
 def node_certificates(
     node: LiveNode, renew_before: timedelta, now: datetime
-) -> dict[Role, CertificateHealth]:
+) -> dict[CertRole, CertificateHealth]:
     """The certificates a node's status names, judged at ``now``; empty without a status."""
     if node.status is None:
         return {}
-    judged: dict[Role, CertificateHealth] = {}
+    judged: dict[CertRole, CertificateHealth] = {}
     for role in CERTIFICATE_ROLES:
         ref = getattr(node.status.certificates, role.value)
         if ref is None:
@@ -139,32 +130,3 @@ def status_exit_code(reports: Sequence[ClusterReport]) -> int:
     if any(report.renewals() for report in reports):
         return EXIT_RENEW
     return EXIT_HEALTHY
-
-
-def gather_status(
-    repo: Path,
-    clusters: Sequence[str],
-    env: Mapping[str, str],
-    timeouts: TransportTimeouts | None = None,
-) -> list[ClusterReport]:
-    """Live state of the named clusters (all when none), every node read in parallel."""
-    with open_source(repo) as source, ExitStack() as stack:
-        targets: list[NodeTarget] = []
-        renew_before: dict[str, timedelta] = {}
-        for name in resolve_cluster_names(source, clusters):
-            loaded = load_spec(source, name)
-            if loaded.spec is None or loaded.findings.has_errors:
-                problems = describe_errors(loaded.findings.items)
-                raise ConfigError(
-                    f"cluster {name} cannot be read (run `reconcile validate`):\n  {problems}"
-                )
-            renew_before[name] = loaded.spec.renew_before
-            pool = stack.enter_context(SessionPool(loaded.spec, source, env, timeouts))
-            targets += [
-                NodeTarget(name, node.name, node.address, pool.session(node))
-                for node in loaded.spec.nodes
-            ]
-        return [
-            ClusterReport(live=live, renew_before=renew_before[live.name])
-            for live in read_clusters(targets)
-        ]

@@ -1,0 +1,50 @@
+"""A cluster's rehearsal, said for a reviewer: one verdict line, the predicted final table.
+
+Shared by the text and markdown renderers, so both say the same words.
+"""
+
+from __future__ import annotations
+
+from reconciler.plan.models import Rehearsal, RehearsedNode
+from reconciler.plan.render.common import plural
+
+
+def about(seconds: float) -> str:
+    """``about 7 min`` (``under a minute`` below 60 s): a model, so no false precision."""
+    if seconds < 60:
+        return "under a minute"
+    minutes = round(seconds / 60)
+    if minutes < 120:
+        return f"about {minutes} min"
+    hours, rest = divmod(minutes, 60)
+    return f"about {hours} h {rest} min" if rest else f"about {hours} h"
+
+
+def verdict(rehearsal: Rehearsal) -> str:
+    """``rehearsed on a twin: converges in 27 steps, device work about 7 min, outage about
+    5 min``; a plan that fails says where it stopped (the problem's first line)."""
+    if rehearsal.converges:
+        if rehearsal.steps_run == 0:
+            return "rehearsed on a twin: converges with nothing to run"
+        outage = (
+            f"outage {about(rehearsal.outage_seconds)}"
+            if rehearsal.outage_seconds > 0
+            else "no outage (the cluster stays up)"
+        )
+        return (
+            f"rehearsed on a twin: converges in {plural(rehearsal.steps_run, 'step')}, "
+            f"device work {about(rehearsal.device_seconds)}, {outage}"
+        )
+    problem = (rehearsal.problem or "it did not converge").splitlines()[0]
+    if rehearsal.steps_run == 0 and "blocked" in problem:
+        return f"not rehearsed: {problem}"
+    return (
+        f"rehearsed on a twin: does NOT converge ({plural(rehearsal.steps_run, 'step')} "
+        f"run): {problem}"
+    )
+
+
+def final_row(node: RehearsedNode) -> tuple[str, str, str, str, str]:
+    """name, address, status, role, sync, as words."""
+    sync = {True: "in sync", False: "not in sync", None: ""}[node.in_sync]
+    return (node.name, node.address, node.status or "unknown", node.role, sync)

@@ -1,0 +1,348 @@
+"""Fault specs: one syntax for scenario files, ``reconcile sim --fault`` and tests.
+
+A fault matrix case is only worth having if a person can replay it by hand, so every fault
+the tests inject is a line of text::
+
+    NODE:KIND[:ARG][@WHEN]
+
+``NODE`` is a node's name in the cluster file (``*``: every node). Without ``@WHEN`` the
+fault holds from the start; with it, the fault fires once, as a command arrives:
+``@N`` as the node's Nth command line arrives, ``@COMMAND`` as the node receives a command
+line starting with COMMAND, ``@OTHER:COMMAND`` as node OTHER does. A fault fires before
+the command runs, so ``cms2:down@database cluster remove`` means the remove never ran.
+
+The kinds are listed in ``KINDS`` (and shown by ``reconcile sim --help``).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from reconciler.errors import ConfigError
+
+if TYPE_CHECKING:
+    from reconciler.simulator.service import SimulatedCluster
+    from reconciler.simulator.state import SimNode
+
+OPERATIONS: Final = ("remove", "initialize", "join", "upgrade_schema")
+EVERY_NODE: Final = "*"
+RESTART_SECONDS: Final = 1.0
+
+KINDS: Final[dict[str, str]] = {
+    "down[:SECONDS]": "the node is down: SSH refused, peers see it Disconnected; "
+    "back after SECONDS if given",
+    "restart[:SECONDS]": "the node's SSH service restarts: connections cut, refused for "
+    f"SECONDS (default {RESTART_SECONDS:g}); its database and running operations go on",
+    "disconnect[:before|after]": "drop the SSH connection once (needs @WHEN on the node's "
+    "own commands); before: the command is not run; after (default): it ran, the answer is lost",
+    "fail:OPERATION": "OPERATION (remove, initialize, join, upgrade_schema) ends (Failed)",
+    "hang:OPERATION": "OPERATION never finishes: the node stays in its transitional status",
+    "slow:OPERATION=SECONDS": "OPERATION takes SECONDS on this node",
+    "delay:SECONDS": "every command waits SECONDS before answering",
+    "partition:OTHER": "cut the database network between the node and OTHER (SSH still works)",
+    "refuse-get:GLOB": "SFTP downloads of files matching GLOB fail",
+    "refuse-put:GLOB": "SFTP uploads of files matching GLOB fail",
+    "corrupt-put:GLOB": "files matching GLOB uploaded over SFTP land damaged",
+}
+SYNTAX: Final = "NODE:KIND[:ARG][@WHEN]"
+WHEN_HELP: Final = (
+    "WHEN: N (as the node's Nth command arrives), COMMAND (as the node receives a command "
+    "starting with COMMAND) or OTHER:COMMAND (as node OTHER does)"
+)
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """When a fault fires: as ``node`` receives its ``count``-th command, or one with ``prefix``."""
+
+    node: str
+    count: int | None = None
+    prefix: str | None = None
+
+    def matches(self, node: str, number: int, command: str) -> bool:
+        if node != self.node:
+            return False
+        if self.count is not None:
+            return number == self.count
+        return self.prefix is not None and command.startswith(self.prefix)
+
+    def describe(self) -> str:
+        if self.count is not None:
+            return f"as {self.node}'s command {self.count} arrived"
+        return f"as {self.node} received '{self.prefix}'"
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """One parsed fault: what happens to which node, and when."""
+
+    text: str
+    node: str
+    kind: str
+    operation: str | None = None
+    seconds: float | None = None
+    stage: str = "after"
+    other: str | None = None
+    pattern: str | None = None
+    when: Trigger | None = None
+
+
+def parse_fault(text: str, nodes: Sequence[str], *, node: str | None = None) -> FaultSpec:
+    """Parse ``NODE:KIND[:ARG][@WHEN]`` (or ``KIND[:ARG][@WHEN]`` when ``node`` is given).
+
+    ``nodes`` are the cluster's node names: a spec naming another node is refused here,
+    before the simulator serves anything.
+    """
+    body, at, when_text = text.strip().partition("@")
+    parts = body.split(":", 2 if node is None else 1)
+    if node is None:
+        if len(parts) < 2:
+            raise ConfigError(f"write {SYNTAX}, e.g. cms2:fail:join")
+        node, parts = parts[0].strip(), parts[1:]
+        if node != EVERY_NODE:
+            _known(node, nodes)
+    kind = parts[0].strip()
+    arg = parts[1].strip() if len(parts) > 1 else None
+    when = _trigger(when_text.strip(), node, nodes) if at else None
+    spec = _fault(text.strip(), node, kind, arg, when, nodes)
+    if spec.kind == "disconnect":
+        if when is None:
+            raise ConfigError("disconnect needs @WHEN, e.g. cms2:disconnect@3")
+        if when.node != node:
+            raise ConfigError(
+                "disconnect fires on the node's own commands; to cut another node's "
+                "connections write OTHER:restart:0@..."
+            )
+    return spec
+
+
+def _known(name: str, nodes: Sequence[str]) -> None:
+    if name not in nodes:
+        raise ConfigError(f"no node named {name!r}; nodes: {', '.join(nodes)}")
+
+
+def _trigger(text: str, node: str, nodes: Sequence[str]) -> Trigger:
+    if not text:
+        raise ConfigError(f"nothing after '@'; {WHEN_HELP}")
+    if text.isdigit():
+        if node == EVERY_NODE:
+            raise ConfigError("@N counts one node's commands: name the node, not '*'")
+        if int(text) < 1:
+            raise ConfigError("@N counts from 1")
+        return Trigger(node, count=int(text))
+    head, colon, rest = text.partition(":")
+    if colon and head.strip() in nodes:
+        return Trigger(head.strip(), prefix=rest.strip())
+    if node == EVERY_NODE:
+        raise ConfigError("with '*', write @OTHER:COMMAND: which node's command fires it")
+    return Trigger(node, prefix=text)
+
+
+def _number(arg: str | None, kind: str) -> float:
+    try:
+        value = float(arg or "")
+    except ValueError:
+        raise ConfigError(f"{kind} takes seconds, e.g. {kind}:1.5 (got {arg!r})") from None
+    if value < 0 or value != value or value == float("inf"):
+        raise ConfigError(f"{kind} takes a finite number of seconds >= 0 (got {arg!r})")
+    return value
+
+
+def _operation(arg: str | None, kind: str) -> str:
+    if arg not in OPERATIONS:
+        raise ConfigError(
+            f"{kind} takes an operation: {', '.join(OPERATIONS)} (got {arg!r}), e.g. {kind}:join"
+        )
+    return arg
+
+
+def _fault(
+    text: str,
+    node: str,
+    kind: str,
+    arg: str | None,
+    when: Trigger | None,
+    nodes: Sequence[str],
+) -> FaultSpec:
+    if kind in ("down", "restart"):
+        seconds = None if arg is None else _number(arg, kind)
+        return FaultSpec(text, node, kind, seconds=seconds, when=when)
+    if kind == "disconnect":
+        stage = arg or "after"
+        if stage not in ("before", "after"):
+            raise ConfigError(f"disconnect takes 'before' or 'after' (got {arg!r})")
+        return FaultSpec(text, node, kind, stage=stage, when=when)
+    if kind in ("fail", "hang"):
+        return FaultSpec(text, node, kind, operation=_operation(arg, kind), when=when)
+    if kind == "slow":
+        operation, _, duration = (arg or "").partition("=")
+        return FaultSpec(
+            text,
+            node,
+            kind,
+            operation=_operation(operation, kind),
+            seconds=_number(duration, "slow:OPERATION="),
+            when=when,
+        )
+    if kind == "delay":
+        return FaultSpec(text, node, kind, seconds=_number(arg, kind), when=when)
+    if kind == "partition":
+        if arg is None:
+            raise ConfigError("partition takes the other node, e.g. cms3:partition:cms1")
+        _known(arg, nodes)
+        if arg == node:
+            raise ConfigError("a node cannot be partitioned from itself")
+        return FaultSpec(text, node, kind, other=arg, when=when)
+    if kind in ("refuse-get", "refuse-put", "corrupt-put"):
+        return FaultSpec(text, node, kind, pattern=arg or "*", when=when)
+    names = ", ".join(key.split(":")[0].split("[")[0] for key in KINDS)
+    raise ConfigError(f"unknown fault kind {kind!r}; kinds: {names}")
+
+
+def parse_faults(texts: Iterable[str], nodes: Sequence[str], *, source: str) -> list[FaultSpec]:
+    """Parse command-line specs; errors name ``source`` (e.g. ``--fault``) and the spec."""
+    specs = []
+    for text in texts:
+        try:
+            specs.append(parse_fault(text, nodes))
+        except ConfigError as error:
+            raise ConfigError(f"{source} {text!r}: {error}") from None
+    return specs
+
+
+def scenario_faults(value: object, nodes: Sequence[str], *, path: str) -> list[FaultSpec]:
+    """The ``faults:`` mapping of a scenario file: node name -> a spec or a list of specs."""
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{path}: faults: a mapping of node name to fault specs, e.g. "
+            "'faults: {cms2: [fail:join]}'"
+        )
+    specs = []
+    for name, entries in value.items():
+        if str(name) not in nodes:
+            raise ConfigError(f"{path}: faults: no node named {name!r}; nodes: {', '.join(nodes)}")
+        items = [entries] if isinstance(entries, str) else entries
+        if not isinstance(items, list):
+            raise ConfigError(f"{path}: faults.{name}: a fault spec or a list of them")
+        for index, item in enumerate(items):
+            if not isinstance(item, str):
+                raise ConfigError(
+                    f"{path}: faults.{name}[{index}]: a fault spec is text like 'fail:join'"
+                )
+            try:
+                specs.append(parse_fault(item, nodes, node=str(name)))
+            except ConfigError as error:
+                raise ConfigError(f"{path}: faults.{name}[{index}] {item!r}: {error}") from None
+    return specs
+
+
+class FaultEngine:
+    """Holds a cluster's armed faults and fires them as commands arrive.
+
+    Faults without a trigger act at once; triggered ones wait in ``armed`` until their
+    command comes. Timers (``down:SECONDS``, ``restart``) are cancelled when the cluster stops.
+    """
+
+    def __init__(self, cluster: SimulatedCluster) -> None:
+        self._cluster = cluster
+        self._lock = threading.Lock()
+        self._armed: list[FaultSpec] = []
+        self._counts: dict[str, int] = {}
+        self._timers: list[threading.Timer] = []
+
+    def install(self, specs: Iterable[FaultSpec]) -> None:
+        for spec in specs:
+            if spec.when is None:
+                self._act(spec, receiving=None, command=None)
+            else:
+                with self._lock:
+                    self._armed.append(spec)
+
+    def on_command(self, node: SimNode, command: str) -> bool:
+        """Fire the faults this command triggers; True when its connection must drop now."""
+        command = command.strip()
+        if not command:
+            return False
+        with self._lock:
+            number = self._counts.get(node.name, 0) + 1
+            self._counts[node.name] = number
+            fired = [
+                spec
+                for spec in self._armed
+                if spec.when is not None and spec.when.matches(node.name, number, command)
+            ]
+            self._armed = [spec for spec in self._armed if spec not in fired]
+        drop = False
+        for spec in fired:
+            drop = self._act(spec, receiving=node, command=command) or drop
+        return drop
+
+    def cancel(self) -> None:
+        with self._lock:
+            timers, self._timers = self._timers, []
+            self._armed.clear()
+        for timer in timers:
+            timer.cancel()
+
+    def _after(self, seconds: float, function: Callable[[], None]) -> None:
+        timer = threading.Timer(seconds, function)
+        timer.daemon = True
+        with self._lock:
+            self._timers = [t for t in self._timers if t.is_alive()]
+            self._timers.append(timer)
+        timer.start()
+
+    def _targets(self, spec: FaultSpec) -> list[str]:
+        if spec.node == EVERY_NODE:
+            return [setup.name for setup in self._cluster.setups]
+        return [spec.node]
+
+    def _act(self, spec: FaultSpec, *, receiving: SimNode | None, command: str | None) -> bool:
+        """Make ``spec`` true now; True when the receiving node's connection must drop."""
+        cluster = self._cluster
+        if receiving is not None and spec.when is not None:
+            cluster.note_fault(receiving.name, f"{spec.text} fired {spec.when.describe()}")
+        drop = False
+        for name in self._targets(spec):
+            here = receiving is not None and receiving.name == name
+            kind = spec.kind
+            if kind == "down":
+                cluster.set_down(name)
+                if spec.seconds is not None:
+                    self._after(spec.seconds, functools.partial(cluster.set_down, name, False))
+                drop = drop or here
+            elif kind == "restart":
+                seconds = RESTART_SECONDS if spec.seconds is None else spec.seconds
+                cluster.stop_serving(name)
+                self._after(seconds, functools.partial(cluster.resume_serving, name))
+                drop = drop or here
+            elif kind == "disconnect":
+                assert command is not None
+                cluster.disconnect_on(name, command, stage=spec.stage)
+            elif kind == "fail":
+                assert spec.operation is not None
+                cluster.fail_operation(name, spec.operation)
+            elif kind == "hang":
+                assert spec.operation is not None
+                cluster.hang_operation(name, spec.operation)
+            elif kind == "slow":
+                assert spec.operation is not None
+                assert spec.seconds is not None
+                cluster.slow_operation(name, spec.operation, spec.seconds)
+            elif kind == "delay":
+                assert spec.seconds is not None
+                cluster.set_delay(name, spec.seconds)
+            elif kind == "partition":
+                assert spec.other is not None
+                cluster.partition(name, spec.other)
+            elif kind in ("refuse-get", "refuse-put"):
+                cluster.refuse_sftp(name, kind.removeprefix("refuse-"), spec.pattern or "*")
+            elif kind == "corrupt-put":
+                cluster.corrupt_uploads(name, pattern=spec.pattern or "*")
+        return drop
