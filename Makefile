@@ -38,17 +38,25 @@ lint: $(STAMP) system-tools
 	shellcheck .github/scripts/*.sh
 	$(BIN)/actionlint -shellcheck=$$(command -v shellcheck)
 
+# The tests, scripts and benchmarks are held to the same strict settings as the product.
 typecheck: $(STAMP)
-	$(BIN)/mypy reconciler
+	$(BIN)/mypy reconciler tests scripts benchmarks
 
-# Every test, unit and e2e, in parallel.
+# Every test, unit and e2e, in parallel. The tests start hundreds of `reconcile` processes;
+# with PYTHONDONTWRITEBYTECODE set (as on this project's machines) each would compile every
+# module again (about 55 ms per process): compile them once, here.
+BYTECODE := $(BIN)/python -m compileall -q reconciler tests >/dev/null
+
 tests: $(STAMP) system-tools
+	$(BYTECODE)
 	$(PYTEST)
 
 unit: $(STAMP) system-tools
+	$(BYTECODE)
 	$(PYTEST) -m "not e2e"
 
 e2e: $(STAMP) system-tools
+	$(BYTECODE)
 	$(PYTEST) -m e2e
 
 test: lint typecheck tests

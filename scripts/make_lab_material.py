@@ -25,6 +25,8 @@ PASSPHRASE = b"cms-lab"
 NODES = {"cms1": "127.0.85.73", "cms2": "127.0.85.74", "cms3": "127.0.85.75"}
 PORT = 2222
 UTC = dt.UTC
+# The digests x509.CertificateBuilder.sign accepts for an RSA key (not MD5 or SHA-1).
+Digest = hashes.SHA224 | hashes.SHA256 | hashes.SHA384 | hashes.SHA512
 
 
 def name(*parts: tuple[x509.ObjectIdentifier, str]) -> x509.Name:
@@ -49,7 +51,7 @@ def make_ca(
     subject: x509.Name,
     not_before: dt.datetime,
     not_after: dt.datetime,
-    digest: hashes.HashAlgorithm,
+    digest: Digest,
 ) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     cert = (
@@ -78,7 +80,7 @@ def make_leaf(
     usages: list[x509.ObjectIdentifier],
     not_before: dt.datetime,
     not_after: dt.datetime,
-    digest: hashes.HashAlgorithm,
+    digest: Digest,
 ) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     cert = (

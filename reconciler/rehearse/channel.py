@@ -135,7 +135,7 @@ class TwinChannel:
 
 
 class _WorkerIO:
-    """The interpreter's ``ShellIO`` inside a ``TwinChannel``."""
+    """The interpreter's ``ConsoleIO`` inside a ``TwinChannel``."""
 
     def __init__(self, channel: TwinChannel) -> None:
         self._channel = channel

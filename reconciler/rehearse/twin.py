@@ -21,14 +21,14 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from reconciler.addresses import canonical_address
 from reconciler.desired.state import DesiredCluster
 from reconciler.live.models import CERT_ROLES, MASTER_MARKER, LiveCluster, LiveFile, LiveNode
-from reconciler.mmp.models import ClusterStatus
+from reconciler.mmp.models import CertFileRef, ClusterStatus
 from reconciler.mmp.session import Redactor
 from reconciler.rehearse.channel import TwinSession
 from reconciler.rehearse.clock import TwinClock, VirtualTime
 from reconciler.rehearse.standin import StandIns
 from reconciler.simulator import pki
 from reconciler.simulator.cluster import ClusterModel, address_key
-from reconciler.simulator.commands import Interpreter
+from reconciler.simulator.commands import OPERATIONS, Interpreter
 from reconciler.simulator.state import CertConfig, Durations, Group, Operation, SimNode, Wording
 
 # How long the device's asynchronous operations are modelled to take. The MMP reference
@@ -40,11 +40,8 @@ _OPERATION_OF_STATE = {
     "Enabling": "initialize",
     "Upgrading": "upgrade_schema",
 }
-_COMMAND_OF = {
-    "remove": "database cluster remove",
-    "initialize": "database cluster initialize",
-    "upgrade_schema": "database cluster upgrade_schema",
-}
+# The CA first: the node's stand-in leaves are issued by its stand-in CA.
+_STAND_IN_ORDER = ("ca_cert", "server_key", "client_key", "server_cert", "client_cert")
 
 
 class TwinModel(ClusterModel):
@@ -191,12 +188,25 @@ class _Builder:
             for role in CERT_ROLES
             if (ref := getattr(status.certificates, role)) is not None
         }
+        contents, stood = self._cert_contents(live, refs)
+        if refs:
+            node.certs = CertConfig({role: ref.file for role, ref in refs.items()}, contents)
+        stood += self._write_files(node, live, refs, contents)
+        if stood:
+            self.assumptions.append(
+                f"{live.name}: {', '.join(stood)} differ from the desired files and are known "
+                "by identity only: the twin stands in keys that match their certificates, "
+                "certificates with the live expiry, and one CA per distinct live CA file"
+            )
+
+    def _cert_contents(
+        self, live: LiveNode, refs: dict[str, CertFileRef]
+    ) -> tuple[dict[str, bytes], list[str]]:
+        """The bytes of each configured role, and the roles that had to be stood in."""
         stood: list[str] = []
         contents: dict[str, bytes] = {}
-        # The CA first: the node's stand-in leaves are issued by its stand-in CA.
-        order = ["ca_cert", "server_key", "client_key", "server_cert", "client_cert"]
         ca_identity = f"unknown CA of {live.address}"
-        for role in order:
+        for role in _STAND_IN_ORDER:
             ref = refs.get(role)
             if ref is None:
                 continue
@@ -209,26 +219,46 @@ class _Builder:
             data = self.known.get(file.sha256 or "") if file is not None else None
             if data is None:
                 stood.append(role)
-                not_after = file.not_after if file is not None else None
                 if role == "ca_cert":
                     ca_identity = identity
-                    data = self.standins.ca(identity, not_after, ref.expired)
-                elif role.endswith("_key"):
-                    data = self.standins.key(identity)
-                else:
-                    key_data = contents.get(role.replace("_cert", "_key"))
-                    key = _private_key(key_data)
-                    data = self.standins.leaf(
-                        identity,
-                        key=key,
-                        ca=ca_identity,
-                        client=role == "client_cert",
-                        not_after=not_after,
-                        expired=ref.expired,
-                    )
+                data = self._stand_in(role, ref, file, identity, ca_identity, contents)
             contents[role] = data
-        if refs:
-            node.certs = CertConfig({role: ref.file for role, ref in refs.items()}, contents)
+        return contents, stood
+
+    def _stand_in(
+        self,
+        role: str,
+        ref: CertFileRef,
+        file: LiveFile | None,
+        identity: str,
+        ca_identity: str,
+        contents: dict[str, bytes],
+    ) -> bytes:
+        """A stand-in for ``role``: a leaf matches the key already chosen and the node's CA."""
+        not_after = file.not_after if file is not None else None
+        if role == "ca_cert":
+            return self.standins.ca(identity, not_after, ref.expired)
+        if role.endswith("_key"):
+            return self.standins.key(identity)
+        key = _private_key(contents.get(role.replace("_cert", "_key")))
+        return self.standins.leaf(
+            identity,
+            key=key,
+            ca=ca_identity,
+            client=role == "client_cert",
+            not_after=not_after,
+            expired=ref.expired,
+        )
+
+    def _write_files(
+        self,
+        node: SimNode,
+        live: LiveNode,
+        refs: dict[str, CertFileRef],
+        contents: dict[str, bytes],
+    ) -> list[str]:
+        """Write the node's file area as the live read found it; the names stood in."""
+        stood: list[str] = []
         written: set[str] = set()
         for role, ref in refs.items():
             file = live.file(ref.file)
@@ -243,12 +273,7 @@ class _Builder:
                 stood.append(name)
                 data = self.standins.key(_identity(file, live))
             node.file_path(name).write_bytes(data)
-        if stood:
-            self.assumptions.append(
-                f"{live.name}: {', '.join(stood)} differ from the desired files and are known "
-                "by identity only: the twin stands in keys that match their certificates, "
-                "certificates with the live expiry, and one CA per distinct live CA file"
-            )
+        return stood
 
     # --- clusters ------------------------------------------------------------------------
     def _address(self, printed: str) -> str:
@@ -323,15 +348,16 @@ class _Builder:
             kind = _OPERATION_OF_STATE.get(word, "remove")
             started = self.now - timedelta(seconds=status.started_seconds_ago or 0)
             node = model.node(live.address)
+            command = OPERATIONS[kind].command([])
             node.operation = Operation(
                 kind,
-                _COMMAND_OF[kind],
+                command,
                 started,
                 started + timedelta(seconds=self.durations.of(kind)),
             )
             self.assumptions.append(
                 f"{live.name} was busy ({status.status_text}): the twin lets it finish as "
-                f"'{_COMMAND_OF[kind]}'"
+                f"'{command}'"
             )
 
 

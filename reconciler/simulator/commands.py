@@ -1,12 +1,13 @@
 """The MMP command interpreter of one simulated node.
 
-Transport-agnostic: it reads and writes through ``ShellIO`` so the SSH server, exec
+Transport-agnostic: it reads and writes through ``ConsoleIO`` so the SSH server, exec
 requests and unit tests drive the same code. Confirmations proceed only on a capital
 ``Y`` (reference §1.4); anything else aborts and changes nothing.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import json
@@ -15,6 +16,7 @@ import shlex
 import time
 from base64 import b64decode, b64encode
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -63,7 +65,57 @@ CERTS_WHILE_ENABLED = (
 BUSY = "ERROR: A database cluster operation is already in progress\n"
 
 
-class ShellIO(Protocol):
+def _no_arguments(args: list[str]) -> bool:
+    return not args
+
+
+def _one_address(args: list[str]) -> bool:
+    return len(args) == 1 and _is_ip(args[0])
+
+
+@dataclass(frozen=True)
+class AsyncOperation:
+    """How the device starts one asynchronous cluster operation: they all take the same steps
+    (check the arguments, refuse while another runs, ask, start, say so) and differ only here."""
+
+    kind: str
+    accepts: Callable[[list[str]], bool]
+    """The argument check made before anything else (else: the usage text)."""
+    warning: str | None
+    """The (Y/n) confirmation; None: it starts without asking."""
+    started: str
+    """Printed once it has started."""
+    clustered_note: str = ""
+    """Appended to the warning when the node is already in a cluster."""
+
+    def command(self, args: list[str]) -> str:
+        """The command line the operation is recorded under (its first argument is its target)."""
+        return " ".join(("database", "cluster", self.kind, *args))
+
+
+OPERATIONS: dict[str, AsyncOperation] = {  # in the order faults name them
+    operation.kind: operation
+    for operation in (
+        AsyncOperation(
+            "remove", _no_arguments, REMOVE_WARNING, "Please wait...\nRemove started..."
+        ),
+        AsyncOperation("initialize", _no_arguments, INITIALIZE_WARNING, say("initialize.started")),
+        AsyncOperation(
+            "join",
+            _one_address,
+            JOIN_WARNING,
+            say("join.started"),
+            clustered_note=JOIN_ALREADY_CLUSTERED,
+        ),
+        AsyncOperation("upgrade_schema", _no_arguments, None, say("upgrade_schema.started")),
+    )
+}
+
+
+class ConsoleIO(Protocol):
+    """The console the interpreter prints to and reads confirmations from (an SSH session,
+    the rehearsal twin's worker, or a test script)."""
+
     def write(self, text: str) -> None: ...
 
     def read_line(self, timeout: float | None = None) -> str | None: ...
@@ -73,7 +125,7 @@ class DisconnectRequested(Exception):
     """The command asks the transport to drop the connection (fault or reboot)."""
 
 
-Handler = Callable[[SimNode, list[str], ShellIO, str], None]
+Handler = Callable[[SimNode, list[str], ConsoleIO, str], None]
 
 
 class Interpreter:
@@ -82,7 +134,7 @@ class Interpreter:
     def __init__(self, model: ClusterModel) -> None:
         self.model = model
 
-    def run(self, node: SimNode, line: str, io: ShellIO, user: str) -> None:
+    def run(self, node: SimNode, line: str, io: ConsoleIO, user: str) -> None:
         command = line.strip()
         if not command:
             return
@@ -109,23 +161,23 @@ class Interpreter:
                     return stage
         return None
 
-    def _dispatch(self, node: SimNode, words: list[str], io: ShellIO, user: str) -> None:
+    def _dispatch(self, node: SimNode, words: list[str], io: ConsoleIO, user: str) -> None:
         table: dict[tuple[str, ...], Handler] = {
             ("database", "cluster", "status"): self._status,
             ("database", "cluster", "certs"): self._certs,
             ("database", "cluster", "localnode"): self._localnode,
-            ("database", "cluster", "initialize"): self._initialize,
-            ("database", "cluster", "join"): self._join,
             ("database", "cluster", "connect"): self._connect,
-            ("database", "cluster", "remove"): self._remove,
             ("database", "cluster", "clear", "error"): self._clear_error,
-            ("database", "cluster", "upgrade_schema"): self._upgrade_schema,
             ("pki", "inspect"): self._pki_inspect,
             ("pki", "list"): self._pki_list,
             ("pki", "csr"): self._pki_csr,
             ("backup", "snapshot"): self._backup_snapshot,
             ("backup", "list"): self._backup_list,
             ("backup", "rollback"): self._backup_rollback,
+            **{
+                ("database", "cluster", kind): functools.partial(self._start_operation, kind)
+                for kind in OPERATIONS
+            },
         }
         for length in (4, 3, 2):
             handler = table.get(tuple(words[:length]))
@@ -143,7 +195,7 @@ class Interpreter:
         io.write(say("error.unknown_command", command=" ".join(words)) + "\n")
 
     # --- helpers ------------------------------------------------------------------------
-    def _confirm(self, io: ShellIO, warning: str) -> bool:
+    def _confirm(self, io: ConsoleIO, warning: str) -> bool:
         io.write(warning)
         try:
             answer = io.read_line(timeout=CONFIRM_TIMEOUT)
@@ -156,7 +208,7 @@ class Interpreter:
             io.write(aborted + "\n")
         return False
 
-    def _busy(self, node: SimNode, io: ShellIO) -> bool:
+    def _busy(self, node: SimNode, io: ConsoleIO) -> bool:
         with self.model.lock:
             self.model.settle()
             if node.operation is not None:
@@ -164,11 +216,11 @@ class Interpreter:
                 return True
         return False
 
-    def _usage(self, io: ShellIO, key: str) -> None:
+    def _usage(self, io: ConsoleIO, key: str) -> None:
         io.write(say(key) + "\n")
 
     # --- database cluster ---------------------------------------------------------------
-    def _status(self, node: SimNode, args: list[str], io: ShellIO, user: str) -> None:
+    def _status(self, node: SimNode, args: list[str], io: ConsoleIO, user: str) -> None:
         if args:
             self._usage(io, "usage.database_cluster")
             return
@@ -177,7 +229,7 @@ class Interpreter:
             text = render_status(self.model, node)
         io.write(text)
 
-    def _certs(self, node: SimNode, args: list[str], io: ShellIO, user: str) -> None:
+    def _certs(self, node: SimNode, args: list[str], io: ConsoleIO, user: str) -> None:
         with self.model.lock:
             self.model.settle()
             # The enabled check comes before any argument check (reference §1.2, inference).
@@ -198,7 +250,7 @@ class Interpreter:
             self.model.configure_certs(node, dict(zip(roles, args, strict=True)))
         io.write("Certificates updated\n")
 
-    def _localnode(self, node: SimNode, args: list[str], io: ShellIO, user: str) -> None:
+    def _localnode(self, node: SimNode, args: list[str], io: ConsoleIO, user: str) -> None:
         if len(args) != 1:
             self._usage(io, "usage.database_cluster")
             return
@@ -211,16 +263,20 @@ class Interpreter:
         if done:
             io.write(done + "\n")
 
-    def _async(
-        self,
-        node: SimNode,
-        io: ShellIO,
-        kind: str,
-        command: str,
-        warning: str | None,
-        started_text: str,
-        target: str | None = None,
+    def _start_operation(
+        self, kind: str, node: SimNode, args: list[str], io: ConsoleIO, user: str
     ) -> None:
+        """Start one of the asynchronous operations of ``OPERATIONS`` (the same steps for all)."""
+        operation = OPERATIONS[kind]
+        if not operation.accepts(args):
+            self._usage(io, "usage.database_cluster")
+            return
+        warning = operation.warning
+        if operation.clustered_note:
+            with self.model.lock:
+                self.model.settle()
+                if node.status != "Disabled":
+                    warning = f"{warning}{operation.clustered_note}"
         if self._busy(node, io):
             return
         if warning is not None and not self._confirm(io, warning):
@@ -230,56 +286,13 @@ class Interpreter:
             if node.operation is not None:
                 io.write(BUSY)
                 return
-            self.model.start(node, kind, command, target)
-        io.write(started_text + "\n")
+            self.model.start(node, kind, operation.command(args), args[0] if args else None)
+        io.write(operation.started + "\n")
 
-    def _initialize(self, node: SimNode, args: list[str], io: ShellIO, user: str) -> None:
-        if args:
-            self._usage(io, "usage.database_cluster")
-            return
-        self._async(
-            node,
-            io,
-            "initialize",
-            "database cluster initialize",
-            INITIALIZE_WARNING,
-            say("initialize.started"),
-        )
-
-    def _join(self, node: SimNode, args: list[str], io: ShellIO, user: str) -> None:
-        if len(args) != 1 or not _is_ip(args[0]):
-            self._usage(io, "usage.database_cluster")
-            return
-        with self.model.lock:
-            self.model.settle()
-            warning = JOIN_WARNING + (JOIN_ALREADY_CLUSTERED if node.status != "Disabled" else "")
-        self._async(
-            node,
-            io,
-            "join",
-            f"database cluster join {args[0]}",
-            warning,
-            say("join.started"),
-            target=args[0],
-        )
-
-    def _connect(self, node: SimNode, args: list[str], io: ShellIO, user: str) -> None:
+    def _connect(self, node: SimNode, args: list[str], io: ConsoleIO, user: str) -> None:
         io.write(say("connect.unsupported") + "\n")
 
-    def _remove(self, node: SimNode, args: list[str], io: ShellIO, user: str) -> None:
-        if args:
-            self._usage(io, "usage.database_cluster")
-            return
-        self._async(
-            node,
-            io,
-            "remove",
-            "database cluster remove",
-            REMOVE_WARNING,
-            "Please wait...\nRemove started...",
-        )
-
-    def _clear_error(self, node: SimNode, args: list[str], io: ShellIO, user: str) -> None:
+    def _clear_error(self, node: SimNode, args: list[str], io: ConsoleIO, user: str) -> None:
         with self.model.lock:
             self.model.settle()
             if node.status == "Error":
@@ -289,21 +302,8 @@ class Interpreter:
         if done:
             io.write(done + "\n")
 
-    def _upgrade_schema(self, node: SimNode, args: list[str], io: ShellIO, user: str) -> None:
-        if args:
-            self._usage(io, "usage.database_cluster")
-            return
-        self._async(
-            node,
-            io,
-            "upgrade_schema",
-            "database cluster upgrade_schema",
-            None,
-            say("upgrade_schema.started"),
-        )
-
     # --- pki ----------------------------------------------------------------------------
-    def _pki_inspect(self, node: SimNode, args: list[str], io: ShellIO, user: str) -> None:
+    def _pki_inspect(self, node: SimNode, args: list[str], io: ConsoleIO, user: str) -> None:
         if len(args) != 1:
             self._usage(io, "usage.pki")
             return
@@ -324,7 +324,7 @@ class Interpreter:
         else:
             io.write(say("error.not_a_certificate", file=name) + "\n")
 
-    def _pki_list(self, node: SimNode, args: list[str], io: ShellIO, user: str) -> None:
+    def _pki_list(self, node: SimNode, args: list[str], io: ConsoleIO, user: str) -> None:
         names = sorted(
             path.name
             for path in node.files.iterdir()
@@ -332,7 +332,7 @@ class Interpreter:
         )
         io.write(say("pki.list.heading") + "\n" + "".join(f"{name}\n" for name in names))
 
-    def _pki_csr(self, node: SimNode, args: list[str], io: ShellIO, user: str) -> None:
+    def _pki_csr(self, node: SimNode, args: list[str], io: ConsoleIO, user: str) -> None:
         if len(args) < 2 or not NAME_RE.match(args[0]) or not args[1].startswith("CN:"):
             self._usage(io, "usage.pki")
             return
@@ -370,7 +370,7 @@ class Interpreter:
         io.write(say("pki.csr.done", name=args[0]) + "\n")
 
     # --- backup -------------------------------------------------------------------------
-    def _backup_snapshot(self, node: SimNode, args: list[str], io: ShellIO, user: str) -> None:
+    def _backup_snapshot(self, node: SimNode, args: list[str], io: ConsoleIO, user: str) -> None:
         if len(args) != 1:
             self._usage(io, "usage.backup")
             return
@@ -393,13 +393,13 @@ class Interpreter:
                 node.backups.append(name)
         io.write(f"{name}.bak ready for download\n")
 
-    def _backup_list(self, node: SimNode, args: list[str], io: ShellIO, user: str) -> None:
+    def _backup_list(self, node: SimNode, args: list[str], io: ConsoleIO, user: str) -> None:
         names = sorted(path.name for path in node.files.glob("*.bak"))
         io.write(
             "".join(f"{name}\n" for name in names) if names else say("backup.list.empty") + "\n"
         )
 
-    def _backup_rollback(self, node: SimNode, args: list[str], io: ShellIO, user: str) -> None:
+    def _backup_rollback(self, node: SimNode, args: list[str], io: ConsoleIO, user: str) -> None:
         if len(args) != 1:
             self._usage(io, "usage.backup")
             return

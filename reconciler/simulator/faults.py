@@ -19,16 +19,18 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Final
 
 from reconciler.errors import ConfigError
+from reconciler.simulator import commands
 
 if TYPE_CHECKING:
     from reconciler.simulator.service import SimulatedCluster
     from reconciler.simulator.state import SimNode
 
-OPERATIONS: Final = ("remove", "initialize", "join", "upgrade_schema")
+OPERATIONS: Final = tuple(commands.OPERATIONS)
+"""The asynchronous operations a fault can fail, hang or slow down."""
 EVERY_NODE: Final = "*"
 RESTART_SECONDS: Final = 1.0
 
@@ -160,6 +162,67 @@ def _operation(arg: str | None, kind: str) -> str:
     return arg
 
 
+_ArgumentParser = Callable[[FaultSpec, str | None, Sequence[str]], FaultSpec]
+"""Completes a fault from its ARG: (the spec without it, ARG, the cluster's node names)."""
+
+
+def _optional_seconds(spec: FaultSpec, arg: str | None, nodes: Sequence[str]) -> FaultSpec:
+    return replace(spec, seconds=None if arg is None else _number(arg, spec.kind))
+
+
+def _seconds(spec: FaultSpec, arg: str | None, nodes: Sequence[str]) -> FaultSpec:
+    return replace(spec, seconds=_number(arg, spec.kind))
+
+
+def _stage(spec: FaultSpec, arg: str | None, nodes: Sequence[str]) -> FaultSpec:
+    stage = arg or "after"
+    if stage not in ("before", "after"):
+        raise ConfigError(f"disconnect takes 'before' or 'after' (got {arg!r})")
+    return replace(spec, stage=stage)
+
+
+def _operation_arg(spec: FaultSpec, arg: str | None, nodes: Sequence[str]) -> FaultSpec:
+    return replace(spec, operation=_operation(arg, spec.kind))
+
+
+def _slow(spec: FaultSpec, arg: str | None, nodes: Sequence[str]) -> FaultSpec:
+    operation, _, duration = (arg or "").partition("=")
+    return replace(
+        spec,
+        operation=_operation(operation, spec.kind),
+        seconds=_number(duration, "slow:OPERATION="),
+    )
+
+
+def _other_node(spec: FaultSpec, arg: str | None, nodes: Sequence[str]) -> FaultSpec:
+    if arg is None:
+        raise ConfigError("partition takes the other node, e.g. cms3:partition:cms1")
+    _known(arg, nodes)
+    if arg == spec.node:
+        raise ConfigError("a node cannot be partitioned from itself")
+    return replace(spec, other=arg)
+
+
+def _pattern(spec: FaultSpec, arg: str | None, nodes: Sequence[str]) -> FaultSpec:
+    return replace(spec, pattern=arg or "*")
+
+
+_ARGUMENTS: Final[dict[str, _ArgumentParser]] = {
+    "down": _optional_seconds,
+    "restart": _optional_seconds,
+    "disconnect": _stage,
+    "fail": _operation_arg,
+    "hang": _operation_arg,
+    "slow": _slow,
+    "delay": _seconds,
+    "partition": _other_node,
+    "refuse-get": _pattern,
+    "refuse-put": _pattern,
+    "corrupt-put": _pattern,
+}
+"""Each fault kind (as in ``KINDS``) and how its ARG is read."""
+
+
 def _fault(
     text: str,
     node: str,
@@ -168,39 +231,11 @@ def _fault(
     when: Trigger | None,
     nodes: Sequence[str],
 ) -> FaultSpec:
-    if kind in ("down", "restart"):
-        seconds = None if arg is None else _number(arg, kind)
-        return FaultSpec(text, node, kind, seconds=seconds, when=when)
-    if kind == "disconnect":
-        stage = arg or "after"
-        if stage not in ("before", "after"):
-            raise ConfigError(f"disconnect takes 'before' or 'after' (got {arg!r})")
-        return FaultSpec(text, node, kind, stage=stage, when=when)
-    if kind in ("fail", "hang"):
-        return FaultSpec(text, node, kind, operation=_operation(arg, kind), when=when)
-    if kind == "slow":
-        operation, _, duration = (arg or "").partition("=")
-        return FaultSpec(
-            text,
-            node,
-            kind,
-            operation=_operation(operation, kind),
-            seconds=_number(duration, "slow:OPERATION="),
-            when=when,
-        )
-    if kind == "delay":
-        return FaultSpec(text, node, kind, seconds=_number(arg, kind), when=when)
-    if kind == "partition":
-        if arg is None:
-            raise ConfigError("partition takes the other node, e.g. cms3:partition:cms1")
-        _known(arg, nodes)
-        if arg == node:
-            raise ConfigError("a node cannot be partitioned from itself")
-        return FaultSpec(text, node, kind, other=arg, when=when)
-    if kind in ("refuse-get", "refuse-put", "corrupt-put"):
-        return FaultSpec(text, node, kind, pattern=arg or "*", when=when)
-    names = ", ".join(key.split(":")[0].split("[")[0] for key in KINDS)
-    raise ConfigError(f"unknown fault kind {kind!r}; kinds: {names}")
+    parse = _ARGUMENTS.get(kind)
+    if parse is None:
+        names = ", ".join(key.split(":")[0].split("[")[0] for key in KINDS)
+        raise ConfigError(f"unknown fault kind {kind!r}; kinds: {names}")
+    return parse(FaultSpec(text, node, kind, when=when), arg, nodes)
 
 
 def parse_faults(texts: Iterable[str], nodes: Sequence[str], *, source: str) -> list[FaultSpec]:
@@ -305,44 +340,79 @@ class FaultEngine:
 
     def _act(self, spec: FaultSpec, *, receiving: SimNode | None, command: str | None) -> bool:
         """Make ``spec`` true now; True when the receiving node's connection must drop."""
-        cluster = self._cluster
         if receiving is not None and spec.when is not None:
-            cluster.note_fault(receiving.name, f"{spec.text} fired {spec.when.describe()}")
+            self._cluster.note_fault(receiving.name, f"{spec.text} fired {spec.when.describe()}")
+        actions: dict[str, Callable[[str, FaultSpec, str | None], bool]] = {
+            "down": self._down,
+            "restart": self._restart,
+            "disconnect": self._disconnect,
+            "fail": self._fail,
+            "hang": self._hang,
+            "slow": self._slow,
+            "delay": self._delay,
+            "partition": self._partition,
+            "refuse-get": self._refuse,
+            "refuse-put": self._refuse,
+            "corrupt-put": self._corrupt,
+        }
+        act = actions.get(spec.kind)
         drop = False
         for name in self._targets(spec):
             here = receiving is not None and receiving.name == name
-            kind = spec.kind
-            if kind == "down":
-                cluster.set_down(name)
-                if spec.seconds is not None:
-                    self._after(spec.seconds, functools.partial(cluster.set_down, name, False))
+            if act is not None and act(name, spec, command):
                 drop = drop or here
-            elif kind == "restart":
-                seconds = RESTART_SECONDS if spec.seconds is None else spec.seconds
-                cluster.stop_serving(name)
-                self._after(seconds, functools.partial(cluster.resume_serving, name))
-                drop = drop or here
-            elif kind == "disconnect":
-                assert command is not None
-                cluster.disconnect_on(name, command, stage=spec.stage)
-            elif kind == "fail":
-                assert spec.operation is not None
-                cluster.fail_operation(name, spec.operation)
-            elif kind == "hang":
-                assert spec.operation is not None
-                cluster.hang_operation(name, spec.operation)
-            elif kind == "slow":
-                assert spec.operation is not None
-                assert spec.seconds is not None
-                cluster.slow_operation(name, spec.operation, spec.seconds)
-            elif kind == "delay":
-                assert spec.seconds is not None
-                cluster.set_delay(name, spec.seconds)
-            elif kind == "partition":
-                assert spec.other is not None
-                cluster.partition(name, spec.other)
-            elif kind in ("refuse-get", "refuse-put"):
-                cluster.refuse_sftp(name, kind.removeprefix("refuse-"), spec.pattern or "*")
-            elif kind == "corrupt-put":
-                cluster.corrupt_uploads(name, pattern=spec.pattern or "*")
         return drop
+
+    # Each action makes one kind of fault true on node ``name``; True when it cuts the node's
+    # connections (so the one that received the triggering command must drop).
+    def _down(self, name: str, spec: FaultSpec, command: str | None) -> bool:
+        cluster = self._cluster
+        cluster.set_down(name)
+        if spec.seconds is not None:
+            self._after(spec.seconds, functools.partial(cluster.set_down, name, False))
+        return True
+
+    def _restart(self, name: str, spec: FaultSpec, command: str | None) -> bool:
+        seconds = RESTART_SECONDS if spec.seconds is None else spec.seconds
+        self._cluster.stop_serving(name)
+        self._after(seconds, functools.partial(self._cluster.resume_serving, name))
+        return True
+
+    def _disconnect(self, name: str, spec: FaultSpec, command: str | None) -> bool:
+        assert command is not None
+        self._cluster.disconnect_on(name, command, stage=spec.stage)
+        return False
+
+    def _fail(self, name: str, spec: FaultSpec, command: str | None) -> bool:
+        assert spec.operation is not None
+        self._cluster.fail_operation(name, spec.operation)
+        return False
+
+    def _hang(self, name: str, spec: FaultSpec, command: str | None) -> bool:
+        assert spec.operation is not None
+        self._cluster.hang_operation(name, spec.operation)
+        return False
+
+    def _slow(self, name: str, spec: FaultSpec, command: str | None) -> bool:
+        assert spec.operation is not None
+        assert spec.seconds is not None
+        self._cluster.slow_operation(name, spec.operation, spec.seconds)
+        return False
+
+    def _delay(self, name: str, spec: FaultSpec, command: str | None) -> bool:
+        assert spec.seconds is not None
+        self._cluster.set_delay(name, spec.seconds)
+        return False
+
+    def _partition(self, name: str, spec: FaultSpec, command: str | None) -> bool:
+        assert spec.other is not None
+        self._cluster.partition(name, spec.other)
+        return False
+
+    def _refuse(self, name: str, spec: FaultSpec, command: str | None) -> bool:
+        self._cluster.refuse_sftp(name, spec.kind.removeprefix("refuse-"), spec.pattern or "*")
+        return False
+
+    def _corrupt(self, name: str, spec: FaultSpec, command: str | None) -> bool:
+        self._cluster.corrupt_uploads(name, pattern=spec.pattern or "*")
+        return False

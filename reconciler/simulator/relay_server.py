@@ -1,13 +1,13 @@
 """One simulated node's command engine on a Unix socket, for sessions relayed by a real sshd.
 
 The interop tests put OpenSSH's ``sshd`` in front of a node: its ``ForceCommand`` is
-``relay.py``, which connects here once per SSH channel. This side runs the same shell loop and
-terminal line discipline (``_ChannelIO``) as the paramiko simulator, over the node's
-``NodeHandler``, in the process that owns the simulated cluster, so state is shared with every
-other connection and with the test's inspection and fault API.
+``relay.py``, which connects here once per SSH channel. This side runs the same shell loop
+(``session.py``) and terminal line discipline (``TerminalIO``) as the paramiko simulator,
+over the node's ``NodeBackend``, in the process that owns the simulated cluster, so state is
+shared with every other connection and with the test's inspection and fault API.
 
 What sshd does itself (host key, login, SFTP through OpenSSH's ``sftp-server`` in the node's
-file directory) is not simulated here; so the SFTP hooks of ``NodeHandler`` (``on_sftp``,
+file directory) is not simulated here; so the SFTP hooks of ``NodeBackend`` (``on_sftp``,
 ``sftp_refused``) do not apply to a node behind sshd.
 """
 
@@ -22,11 +22,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from reconciler.simulator.ssh_server import Disconnect, NodeHandler, _ChannelIO
+from reconciler.simulator.backend import Disconnect, NodeBackend
+from reconciler.simulator.session import serve_exec, serve_shell
+from reconciler.simulator.terminal import TerminalIO
 
 log = logging.getLogger(__name__)
 
-_EXIT_WORDS = frozenset({"exit", "quit", "logout"})
 _HEADER_LIMIT = 65536
 _POLL = 0.2
 
@@ -53,7 +54,7 @@ class _SocketChannel:
 class RelayServer:
     """Accepts ``relay.py`` sessions for one node; ``handler`` may be swapped between tests."""
 
-    def __init__(self, handler: NodeHandler | None, path: Path) -> None:
+    def __init__(self, handler: NodeBackend | None, path: Path) -> None:
         self._handler = handler
         self.path = path
         self._listener: socket.socket | None = None
@@ -64,11 +65,11 @@ class RelayServer:
         self._announced: set[str] = set()
 
     @property
-    def handler(self) -> NodeHandler | None:
+    def handler(self) -> NodeBackend | None:
         return self._handler
 
     @handler.setter
-    def handler(self, handler: NodeHandler | None) -> None:
+    def handler(self, handler: NodeBackend | None) -> None:
         """Serve another node (None: serve none); its connections are counted afresh."""
         with self._lock:
             self._handler = handler
@@ -136,14 +137,12 @@ class RelayServer:
                 root = str(handler.sftp_root())
                 sock.sendall(json.dumps({"sftp_root": root}).encode() + b"\n")
                 return
-            io = _ChannelIO(_SocketChannel(sock), bool(header.get("pty")))
+            io = TerminalIO(_SocketChannel(sock), bool(header.get("pty")))
             user = str(header.get("user", ""))
             if kind == "exec":
-                command = str(header.get("command") or "").strip()
-                if command and command.lower() not in _EXIT_WORDS:
-                    self._run(handler, command, io, user)
+                serve_exec(handler, io, str(header.get("command") or ""), user)
             else:
-                self._shell(handler, io, user)
+                serve_shell(handler, io, user)
         except Disconnect:
             _end(sock)
         except (OSError, ValueError) as error:
@@ -153,7 +152,7 @@ class RelayServer:
                 self._sessions.discard(sock)
             sock.close()
 
-    def _announce(self, handler: NodeHandler, header: dict[str, Any]) -> None:
+    def _announce(self, handler: NodeBackend, header: dict[str, Any]) -> None:
         """One ``connect`` per SSH connection (as the paramiko simulator logs), not per
         channel: the shell and SFTP of one connection share ``SSH_CLIENT``."""
         client = str(header.get("client", ""))
@@ -164,28 +163,6 @@ class RelayServer:
         fields = client.split()
         peer = (fields[0], int(fields[1])) if len(fields) >= 2 else ("?", 0)
         handler.on_connect(str(header.get("user", "")), peer)
-
-    def _shell(self, handler: NodeHandler, io: _ChannelIO, user: str) -> None:
-        io.write(handler.prompt())
-        while True:
-            line = io.read_line()
-            if line is None:
-                return
-            command = line.strip()
-            if command.lower() in _EXIT_WORDS:
-                return
-            if command:
-                self._run(handler, command, io, user)
-            io.write(handler.prompt())
-
-    def _run(self, handler: NodeHandler, command: str, io: _ChannelIO, user: str) -> None:
-        try:
-            handler.run_command(command, io, user)
-        except Disconnect:
-            raise
-        except Exception:
-            log.exception("handler.run_command(%r) failed", command)
-            io.write("ERROR: internal simulator error\n")
 
 
 def _read_header(sock: socket.socket) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from reconciler.simulator import pki
 from reconciler.simulator.choices import say
@@ -50,43 +51,58 @@ def render_status(model: ClusterModel, node: SimNode) -> str:
     """The full status block for ``node`` (caller holds the lock and has settled)."""
     layout = LAYOUTS[model.wording]
     now = model.clock.now()
-    lines: list[str] = []
-    operation = node.operation
-    if node.error and operation is None:
-        lines.append(_field("ERROR", node.error, layout.colon))
-    if operation is not None:
-        seconds = int((now - operation.started).total_seconds())
-        status = TRANSITIONAL[operation.kind].format(seconds=seconds)
-    else:
-        status = node.status
-    lines += [_field("Status", status, layout.colon), ""]
-    if operation is not None:
-        lines += ["Nodes:", _field("Node in use", "None", layout.colon)]
-    elif node.status != "Disabled" and node.group is not None:
-        lines.append("Nodes:")
-        lines += _member_lines(model, node, layout)
-        lines.append(_field("Node in use", node.last_seen_master or "None", layout.colon))
-    else:
-        lines[-1:] = []
-        lines.append(_field("Node in use", "None", layout.colon))
-    lines += ["", _field("Interface", node.interface or "", layout.colon_certs), ""]
-    lines.append("Certificates")
-    if node.certs is not None:
-        for role, label in CERT_LABELS:
-            name = node.certs.files.get(role)
-            if name is None:
-                continue
-            marker = ""
-            if role.endswith("_cert"):
-                cert = pki.leaf(node.certs.contents[role])
-                if cert is not None and pki.expired(cert, now):
-                    marker = " (expired)"
-            indented = " " * layout.cert_indent + label
-            lines.append(_field(indented, name + marker, layout.colon_certs))
-    if node.last_command is not None and operation is None:
+    lines = [
+        *_status_lines(node, layout, now),
+        *_node_lines(model, node, layout),
+        "",
+        _field("Interface", node.interface or "", layout.colon_certs),
+        "",
+        "Certificates",
+        *_certificate_lines(node, layout, now),
+    ]
+    if node.last_command is not None and node.operation is None:
         command, result = node.last_command
         lines += ["", _field("Last command", f"'{command}' ({result})", layout.colon)]
     return "\n".join(lines) + "\n"
+
+
+def _status_lines(node: SimNode, layout: Layout, now: datetime) -> list[str]:
+    """The error of the last operation (while none runs) and the status line."""
+    operation = node.operation
+    if operation is None:
+        error = [_field("ERROR", node.error, layout.colon)] if node.error else []
+        return [*error, _field("Status", node.status, layout.colon)]
+    seconds = int((now - operation.started).total_seconds())
+    status = TRANSITIONAL[operation.kind].format(seconds=seconds)
+    return [_field("Status", status, layout.colon)]
+
+
+def _node_lines(model: ClusterModel, node: SimNode, layout: Layout) -> list[str]:
+    """The members as this node sees them, then the node in use; no list while not clustered."""
+    if node.operation is not None:
+        return ["", "Nodes:", _field("Node in use", "None", layout.colon)]
+    if node.status != "Disabled" and node.group is not None:
+        in_use = _field("Node in use", node.last_seen_master or "None", layout.colon)
+        return ["", "Nodes:", *_member_lines(model, node, layout), in_use]
+    return [_field("Node in use", "None", layout.colon)]
+
+
+def _certificate_lines(node: SimNode, layout: Layout, now: datetime) -> list[str]:
+    if node.certs is None:
+        return []
+    lines = []
+    for role, label in CERT_LABELS:
+        name = node.certs.files.get(role)
+        if name is None:
+            continue
+        marker = ""
+        if role.endswith("_cert"):
+            cert = pki.leaf(node.certs.contents[role])
+            if cert is not None and pki.expired(cert, now):
+                marker = " (expired)"
+        indented = " " * layout.cert_indent + label
+        lines.append(_field(indented, name + marker, layout.colon_certs))
+    return lines
 
 
 def _member_lines(model: ClusterModel, node: SimNode, layout: Layout) -> list[str]:

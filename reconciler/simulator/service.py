@@ -20,11 +20,12 @@ from typing import Any
 
 import paramiko
 
+from reconciler.simulator.backend import Disconnect, SessionIO
 from reconciler.simulator.cluster import ClusterModel
 from reconciler.simulator.commands import DisconnectRequested, Interpreter
 from reconciler.simulator.faults import FaultEngine, FaultSpec, parse_faults
 from reconciler.simulator.render import TRANSITIONAL
-from reconciler.simulator.ssh_server import Disconnect, NodeServer, ShellIO
+from reconciler.simulator.ssh_server import NodeServer
 from reconciler.simulator.state import Durations, Faults, SimClock, SimNode, Wording
 
 
@@ -43,8 +44,9 @@ class NodeSetup:
         return self.ssh_host or self.address
 
 
-class NodeHandler:
-    """The device side of one node, as the SSH server sees it."""
+class ClusterNodeBackend:
+    """The `NodeBackend` of one node of a `SimulatedCluster`: the device side, as the SSH
+    servers see it."""
 
     def __init__(self, cluster: SimulatedCluster, node: SimNode) -> None:
         self._cluster = cluster
@@ -65,7 +67,7 @@ class NodeHandler:
         self._cluster.model.log(self._node, username, "connect", f"{peer[0]}:{peer[1]}")
         self._cluster.save_state()
 
-    def run_command(self, line: str, io: ShellIO, username: str) -> None:
+    def run_command(self, line: str, io: SessionIO, username: str) -> None:
         if self._cluster.fault_engine.on_command(self._node, line):
             self._cluster.save_state()
             raise Disconnect(f"fault fired as {line.strip()!r} arrived")
@@ -144,7 +146,7 @@ class SimulatedCluster:
         for setup in self.setups:
             node = self.model.node(setup.address)
             server = NodeServer(
-                NodeHandler(self, node), setup.listen_host, setup.port, setup.host_key
+                ClusterNodeBackend(self, node), setup.listen_host, setup.port, setup.host_key
             )
             server.start()
             self._servers[setup.address] = server

@@ -40,7 +40,7 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 
 
 class SFTPBackend(Protocol):
-    """The part of a node handler the SFTP subsystem needs (a `NodeHandler` fits)."""
+    """The part of a node handler the SFTP subsystem needs (a `NodeBackend` fits)."""
 
     def sftp_root(self) -> Path: ...
 

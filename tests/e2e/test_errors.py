@@ -20,8 +20,9 @@ import paramiko
 import pytest
 import yaml
 
+from reconciler.simulator.backend import SessionIO
 from reconciler.simulator.service import SimulatedCluster
-from reconciler.simulator.ssh_server import NodeServer, ShellIO, generate_ed25519_key
+from reconciler.simulator.ssh_server import NodeServer, generate_ed25519_key
 from tests.e2e.conftest import LAB_ENV, reconcile
 from tests.e2e.test_safety import start_apply, wait_for_event
 from tests.support.terminal import run_in_terminal
@@ -125,7 +126,7 @@ class UnixHost:
     def on_connect(self, username: str, peer: tuple[str, int]) -> None:
         pass
 
-    def run_command(self, line: str, io: ShellIO, username: str) -> None:
+    def run_command(self, line: str, io: SessionIO, username: str) -> None:
         io.write(f"-bash: {line.split()[0] if line.split() else ''}: command not found\n")
 
     def sftp_root(self) -> Path:

@@ -29,7 +29,7 @@ from reconciler.mmp.transport import (
 )
 from reconciler.simulator.lab import build_cluster, load_topology
 from reconciler.simulator.relay_server import RelayServer
-from reconciler.simulator.service import NodeHandler, SimulatedCluster
+from reconciler.simulator.service import ClusterNodeBackend, SimulatedCluster
 from tests.e2e.conftest import LAB_ENV, reconcile
 from tests.support.lab import FAST, LabAddresses, make_lab
 from tests.support.sshd import (
@@ -52,7 +52,7 @@ class Interop:
     relay: RelayServer
 
     def serve(self, cluster: SimulatedCluster, node: str) -> None:
-        self.relay.handler = NodeHandler(cluster, cluster.node(node))
+        self.relay.handler = ClusterNodeBackend(cluster, cluster.node(node))
 
 
 @pytest.fixture(scope="module")

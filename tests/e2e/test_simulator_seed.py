@@ -77,7 +77,9 @@ def test_seed_procedure_over_ssh(
             for suffix in (".bak", ".json"):
                 local = tmp_path / f"{node}{suffix}"
                 sftp.get(f"jaihanuman{suffix}", str(local))
-                assert local.stat().st_size == sftp.stat(f"jaihanuman{suffix}").st_size > 0
+                remote_size = sftp.stat(f"jaihanuman{suffix}").st_size
+                assert remote_size is not None
+                assert local.stat().st_size == remote_size > 0
         # Steps 6-8: remove the slaves, then the master.
         for node in (*SLAVES, MASTER):
             output = clients[node].run("database cluster remove", answer="Y")

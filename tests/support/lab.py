@@ -1,4 +1,4 @@
-"""Shared test material: the repository, the lab topology and a scripted ShellIO."""
+"""Shared test material: the repository, the lab topology and a scripted ConsoleIO."""
 
 from __future__ import annotations
 
@@ -170,7 +170,7 @@ def make_lab(workdir: Path, *, port: int = 0, durations: Durations = FAST) -> Si
 
 
 class ScriptedIO:
-    """ShellIO for driving the interpreter directly: records output, answers from a script."""
+    """ConsoleIO for driving the interpreter directly: records output, answers from a script."""
 
     def __init__(self, answers: Iterable[str] = ()) -> None:
         self.answers = deque(answers)

@@ -15,7 +15,7 @@ from reconciler.errors import ReconcileError
 # private signals caught in the module that raises them.
 EXEMPT = {
     "reconciler.simulator.commands.DisconnectRequested",
-    "reconciler.simulator.ssh_server.Disconnect",
+    "reconciler.simulator.backend.Disconnect",
     "reconciler.mmp.known_hosts._LineError",
     "reconciler.mmp.session._ShellClosed",
 }

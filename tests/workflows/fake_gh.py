@@ -138,11 +138,13 @@ def read_file(name: str) -> str:
     try:
         return Path(name).read_bytes().decode()  # as is: no newline translation
     except OSError as error:
-        raise GhError(f"open {name}: {error.strerror.lower()}") from None
+        reason = error.strerror or str(error)
+        raise GhError(f"open {name}: {reason.lower()}") from None
 
 
 def find_issue(state: State, number: str, *, pull_requests: bool = True) -> dict[str, Any]:
-    for issue in state["issues"]:
+    issues: list[dict[str, Any]] = state["issues"]
+    for issue in issues:
         if str(issue["number"]) == number and (pull_requests or not issue["pull_request"]):
             return issue
     raise GhError(

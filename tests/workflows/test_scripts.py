@@ -90,7 +90,8 @@ class GitHub:
 
     @staticmethod
     def find(state: fake_gh.State, number: int) -> dict[str, Any]:
-        (issue,) = [issue for issue in state["issues"] if issue["number"] == number]
+        issues: list[dict[str, Any]] = state["issues"]
+        (issue,) = [issue for issue in issues if issue["number"] == number]
         return issue
 
     def comments(self, number: int) -> list[dict[str, Any]]:

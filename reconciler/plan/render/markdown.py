@@ -422,37 +422,44 @@ def _json_block(parts: _Parts) -> str:
 
 
 def _assemble(parts: _Parts, cut: _Cut) -> str:
-    lines = list(parts.head)
-    findings = parts.findings
-    hidden_findings = 0
-    if cut.findings is not None and len(findings) > cut.findings:
-        hidden_findings = len(findings) - cut.findings
-        findings = findings[: cut.findings]
-    if findings:
-        lines += ["", parts.findings_title, "", *_FINDINGS_HEADER, *findings]
-    if hidden_findings:
-        lines += ["", f"… {hidden_findings} more findings not shown."]
+    findings, hidden_findings = _capped(parts.findings, cut.findings)
+    steps, hidden_steps = _capped(parts.steps, cut.steps)
+    lines = [*parts.head, *_findings_section(parts, findings, hidden_findings)]
     if parts.mermaid is not None and not cut.mermaid:
         lines += ["", parts.mermaid.rstrip("\n")]
-    steps = parts.steps
-    hidden_steps = 0
-    if cut.steps is not None and len(steps) > cut.steps:
-        hidden_steps = len(steps) - cut.steps
-        steps = steps[: cut.steps]
-    if steps:
-        summary = plural(len(parts.steps), "step")
-        lines += ["", f"<details><summary>{summary}</summary>", "", *steps]
-        if hidden_steps:
-            lines += ["", f"… {hidden_steps} more steps not shown."]
-        lines += ["", "</details>"]
-    elif hidden_steps:
-        lines += ["", f"The {plural(hidden_steps, 'step')} are not shown."]
+    lines += _steps_section(parts, steps, hidden_steps)
     document = "\n".join(lines) + "\n"
     if not cut.json:
         document += "\n" + _json_block(parts)
     if cut.any:
         document += cut.note(parts.name, hidden_steps, hidden_findings)
     return document
+
+
+def _capped(rows: list[str], cap: int | None) -> tuple[list[str], int]:
+    """The rows a cap leaves in, and how many it hides (the note counts them)."""
+    if cap is None or len(rows) <= cap:
+        return rows, 0
+    return rows[:cap], len(rows) - cap
+
+
+def _findings_section(parts: _Parts, shown: list[str], hidden: int) -> list[str]:
+    lines: list[str] = []
+    if shown:
+        lines += ["", parts.findings_title, "", *_FINDINGS_HEADER, *shown]
+    if hidden:
+        lines += ["", f"… {hidden} more findings not shown."]
+    return lines
+
+
+def _steps_section(parts: _Parts, shown: list[str], hidden: int) -> list[str]:
+    """Folded, and titled with every step's count even when some are cut."""
+    if not shown:
+        return ["", f"The {plural(hidden, 'step')} are not shown."] if hidden else []
+    lines = ["", f"<details><summary>{plural(len(parts.steps), 'step')}</summary>", "", *shown]
+    if hidden:
+        lines += ["", f"… {hidden} more steps not shown."]
+    return [*lines, "", "</details>"]
 
 
 def _largest_fitting(highest: int, render: Callable[[int], str], limit: int) -> int | None:

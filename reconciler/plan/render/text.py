@@ -10,7 +10,15 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from reconciler.plan.models import Action, ClusterPlan, Finding, Plan, Rehearsal, Step
+from reconciler.plan.models import (
+    Action,
+    ClusterPlan,
+    DataAuthority,
+    Finding,
+    Plan,
+    Rehearsal,
+    Step,
+)
 from reconciler.plan.render.common import (
     closing_line,
     estimated_duration,
@@ -81,22 +89,11 @@ def _render_cluster(plan: Plan, cluster: ClusterPlan, console: Console) -> None:
     _print(console, header)
 
     if cluster.blocked:
-        _print(console, Text(f"Cannot plan cluster {cluster.name}:", style="bold red"))
-        errors = cluster.errors
-        for finding, nodes in grouped_findings(errors):
-            _print_finding(console, cluster, finding, nodes)
-        if not errors:
-            _print(console, Text("  x the planner marked it blocked without saying why", "red"))
+        _print_blocked(console, cluster)
         return
 
-    authority = cluster.data_authority
-    if authority is not None:
-        style = "bold red" if authority.master_change else "bold cyan"
-        line = Text("Data authority: ", style=style)
-        line.append(authority.statement, style="bold")
-        _print(console, line)
-        if authority.master_change:
-            _print(console, Text(master_change_warning(), style="bold red"))
+    if cluster.data_authority is not None:
+        _print_authority(console, cluster.data_authority)
 
     if cluster.findings:
         _print(console, Text("Findings:", style="bold"))
@@ -104,17 +101,39 @@ def _render_cluster(plan: Plan, cluster: ClusterPlan, console: Console) -> None:
             _print_finding(console, cluster, finding)
 
     if cluster.steps:
-        _print(console, Text("Steps:", style="bold"))
-        width = len(str(max(step.id for step in cluster.steps)))
-        for step in cluster.steps:
-            _print_step(console, step, width)
-        _print_impact(console, cluster)
+        _print_steps(console, cluster)
 
     if cluster.rehearsal is not None:
         _print_rehearsal(console, cluster.rehearsal)
 
     style = "bold green" if not cluster.steps else "bold"
     _print(console, Text(closing_line(cluster), style=style))
+
+
+def _print_blocked(console: Console, cluster: ClusterPlan) -> None:
+    _print(console, Text(f"Cannot plan cluster {cluster.name}:", style="bold red"))
+    errors = cluster.errors
+    for finding, nodes in grouped_findings(errors):
+        _print_finding(console, cluster, finding, nodes)
+    if not errors:
+        _print(console, Text("  x the planner marked it blocked without saying why", "red"))
+
+
+def _print_authority(console: Console, authority: DataAuthority) -> None:
+    style = "bold red" if authority.master_change else "bold cyan"
+    line = Text("Data authority: ", style=style)
+    line.append(authority.statement, style="bold")
+    _print(console, line)
+    if authority.master_change:
+        _print(console, Text(master_change_warning(), style="bold red"))
+
+
+def _print_steps(console: Console, cluster: ClusterPlan) -> None:
+    _print(console, Text("Steps:", style="bold"))
+    width = len(str(max(step.id for step in cluster.steps)))
+    for step in cluster.steps:
+        _print_step(console, step, width)
+    _print_impact(console, cluster)
 
 
 def _print_rehearsal(console: Console, rehearsal: Rehearsal) -> None:

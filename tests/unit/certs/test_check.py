@@ -22,6 +22,7 @@ from reconciler.certs.check import (
 from reconciler.certs.report import render, render_json, render_prometheus, render_text
 from reconciler.certs.writing import write_atomically
 from reconciler.errors import ReconcileError
+from reconciler.live.health import CertificateState
 from reconciler.mmp.models import CertRole
 from tests.support.fake_session import FakeSession
 from tests.unit.certs.support import Repo
@@ -132,7 +133,7 @@ def test_json_has_one_entry_per_file(repo: Repo) -> None:
 
 
 def report_with_live_nodes() -> CheckReport:
-    def entry(node: str, file: str, days: int | None, state: str) -> CertificateEntry:
+    def entry(node: str, file: str, days: int | None, state: CertificateState) -> CertificateEntry:
         return CertificateEntry(
             cluster="lab",
             node=node,
@@ -142,7 +143,7 @@ def report_with_live_nodes() -> CheckReport:
             file=file,
             not_after=None if days is None else NOW + dt.timedelta(days=days),
             days_left=days,
-            state=state,  # type: ignore[arg-type]
+            state=state,
             window=dt.timedelta(days=30),
             subject=None,
             issuer=None,

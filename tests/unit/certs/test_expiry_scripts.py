@@ -128,8 +128,8 @@ def site(tmp_path: Path) -> Site:
     )
     reconcile = bin_dir / "reconcile"
     reconcile.write_text(FAKE_RECONCILE)
-    for tool in (gh, reconcile):
-        tool.chmod(0o755)
+    for executable in (gh, reconcile):
+        executable.chmod(0o755)
     fake_gh.save_state(tmp_path / "gh-state.json", fake_gh.new_state(REPOSITORY))
     site = Site(tmp_path, tmp_path / "checkout", tmp_path / "origin.git", tmp_path / "out")
     site.git("init", "--quiet", "--bare", "--initial-branch=main", str(site.origin), cwd=tmp_path)

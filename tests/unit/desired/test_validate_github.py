@@ -12,7 +12,7 @@ from tests.unit.desired.labrepo import LabRepo
 ANNOTATION = re.compile(r"^::(error|warning) file=([^,:]+)(?:,line=(\d+)(?:,col=(\d+))?)?::(.*)$")
 
 
-def annotations(output: str) -> list[tuple[str, str, int | None, int | None, str]]:
+def parsed_annotations(output: str) -> list[tuple[str, str, int | None, int | None, str]]:
     found = []
     for line in output.splitlines():
         match = ANNOTATION.match(line)
@@ -32,7 +32,7 @@ def line_and_column(text: str, needle: str) -> tuple[int, int]:
 def test_a_valid_cluster_has_no_annotation(repo: LabRepo, tmp_path: Path) -> None:
     output, code = repo.validate(tmp_path, "github")
     assert code == 0
-    assert annotations(output) == []
+    assert parsed_annotations(output) == []
     assert "ok" in output
 
 
@@ -41,7 +41,7 @@ def test_a_typod_key_is_annotated_on_its_line_and_column(repo: LabRepo, tmp_path
     repo.doc["ssh"] = {("pasword_env" if k == "password_env" else k): v for k, v in ssh.items()}
     output, code = repo.validate(tmp_path, "github")
     assert code == 1
-    [(kind, file, row, col, text)] = annotations(output)
+    [(kind, file, row, col, text)] = parsed_annotations(output)
     assert (kind, file) == ("error", "clusters/t.yaml")
     assert (row, col) == line_and_column(repo.yaml_text(), "pasword_env")
     assert text.startswith("ssh.pasword_env: unknown key")
@@ -54,7 +54,7 @@ def test_a_certificate_finding_points_at_the_line_that_names_the_file(
     repo.doc["certs"]["client_cert"] = "certs/t/missing.cer"
     output, code = repo.validate(tmp_path, "github")
     assert code == 1
-    found = [a for a in annotations(output) if "certs.client_cert" in a[4]]
+    found = [a for a in parsed_annotations(output) if "certs.client_cert" in a[4]]
     assert found, output
     assert {(row, col) for _, _, row, col, _ in found} == {
         line_and_column(repo.yaml_text(), "client_cert:")
@@ -65,7 +65,7 @@ def test_an_alias_is_annotated_where_it_stands(repo: LabRepo, tmp_path: Path) ->
     text = repo.yaml_text().replace("  port: 22\n", "  port: &p 22\n")
     repo.text = text + "renew_before_copy: *p\n"
     output, _ = repo.validate(tmp_path, "github")
-    [(kind, _, row, col, message)] = annotations(output)
+    [(kind, _, row, col, message)] = parsed_annotations(output)
     assert kind == "error"
     assert (row, col) == line_and_column(repo.text, "&p")
     assert "anchors and aliases" in message
@@ -74,7 +74,7 @@ def test_an_alias_is_annotated_where_it_stands(repo: LabRepo, tmp_path: Path) ->
 def test_a_warning_is_a_warning_annotation(repo: LabRepo, tmp_path: Path) -> None:
     del repo.env["T_PASSWORD"]  # a missing secret is reported, not fatal offline
     output, _ = repo.validate(tmp_path, "github")
-    kinds = {kind for kind, *_ in annotations(output)}
+    kinds = {kind for kind, *_ in parsed_annotations(output)}
     assert "warning" in kinds, output
 
 

@@ -29,7 +29,8 @@ from reconciler.mmp.transport import (
     SSHTransport,
     TransportTimeouts,
 )
-from reconciler.simulator.ssh_server import NodeServer, ShellIO, generate_ed25519_key
+from reconciler.simulator.backend import SessionIO
+from reconciler.simulator.ssh_server import NodeServer, generate_ed25519_key
 from tests.support.stalled_ssh import OPENSSH_BANNER, StalledSSHServer
 from tests.unit.desired.labrepo import good_doc
 
@@ -67,7 +68,7 @@ class Handler:
     def on_connect(self, username: str, peer: tuple[str, int]) -> None:
         pass
 
-    def run_command(self, line: str, io: ShellIO, username: str) -> None:
+    def run_command(self, line: str, io: SessionIO, username: str) -> None:
         io.write(f"{line}\n")
 
     def sftp_root(self) -> Path:

@@ -159,10 +159,10 @@ def _join_with(lab: SimulatedCluster, bundle: DeviceBundle, target: str = MASTER
     for name, data in bundle.files.items():
         node.file_path(name).write_bytes(data)
     assert run(lab, SLAVE1, bundle.certs_command()) == "Certificates updated\n"
-    data = node.content_id
+    content_before = node.content_id
     run(lab, SLAVE1, f"database cluster join {target}", "Y")
     settle(lab)
-    assert node.content_id == data, "a failed join must not touch the joiner's data"
+    assert node.content_id == content_before, "a failed join must not touch the joiner's data"
     assert node.status == "Disabled"
     return run(lab, SLAVE1, "database cluster status")
 

@@ -12,12 +12,8 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from reconciler.simulator.ssh_server import (
-    Disconnect,
-    NodeServer,
-    ShellIO,
-    generate_ed25519_key,
-)
+from reconciler.simulator.backend import Disconnect, SessionIO
+from reconciler.simulator.ssh_server import NodeServer, generate_ed25519_key
 
 PROMPT = "cms1> "
 USER = "admin"
@@ -50,7 +46,7 @@ class FakeHandler:
         with self._lock:
             self.connects.append((username, peer))
 
-    def run_command(self, line: str, io: ShellIO, username: str) -> None:
+    def run_command(self, line: str, io: SessionIO, username: str) -> None:
         with self._lock:
             self.commands.append(line)
         if line == "hello":
@@ -359,7 +355,7 @@ def test_shell_handler_error_is_reported_and_session_continues(
 ) -> None:
     chan = client.invoke_shell()
     read_until(chan, PROMPT)
-    with caplog.at_level(logging.ERROR, logger="reconciler.simulator.ssh_server"):
+    with caplog.at_level(logging.ERROR, logger="reconciler.simulator.session"):
         chan.sendall(b"crash\r")
         assert read_until(chan, PROMPT) == "crash\r\nERROR: internal simulator error\r\n" + PROMPT
     assert any("handler bug" in (r.exc_text or "") or r.exc_info for r in caplog.records)
