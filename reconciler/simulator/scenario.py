@@ -8,6 +8,7 @@ unencrypted, so they are decrypted here with the scenario's (lab-only) passphras
 from __future__ import annotations
 
 import functools
+import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,10 +48,22 @@ def scenario_wording(scenario: dict[str, Any]) -> Wording:
     return Wording(scenario.get("wording", Wording.MASTER_SLAVE.value))
 
 
-@functools.lru_cache(maxsize=64)
 def load_host_key(path: Path, passphrase: str | None) -> paramiko.PKey:
-    """An (encrypted) OpenSSH private host key; cached, as its bcrypt KDF is slow by design."""
-    return paramiko.Ed25519Key.from_private_key_file(str(path), password=passphrase)
+    """An (encrypted) OpenSSH private host key. Its bcrypt KDF costs about 0.1 s by design, so
+    keys are cached by content: a copy of the lab in another folder (every e2e test, every
+    cluster of a benchmark fleet) reuses the decrypted key."""
+    try:
+        return _host_key(path.read_bytes(), passphrase)
+    except (OSError, UnicodeDecodeError, ValueError, paramiko.SSHException) as error:
+        raise ConfigError(
+            f"{path}: cannot load the simulated node's host key (an encrypted OpenSSH "
+            f"Ed25519 key, with the scenario's key_passphrase): {error}"
+        ) from error
+
+
+@functools.lru_cache(maxsize=64)
+def _host_key(data: bytes, passphrase: str | None) -> paramiko.PKey:
+    return paramiko.Ed25519Key.from_private_key(io.StringIO(data.decode("ascii")), passphrase)
 
 
 def device_bytes(path: Path, passphrase: str | None) -> bytes:

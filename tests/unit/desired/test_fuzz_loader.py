@@ -122,9 +122,10 @@ def hostile_name(draw: st.DrawFn) -> str:
 
 @st.composite
 def structural(draw: st.DrawFn) -> str:
-    """The valid document with one to three values replaced, deleted or keys added."""
+    """The valid document with up to three values replaced, deleted or keys added."""
     doc: Any = copy.deepcopy(good_doc())
-    for _ in range(draw(st.integers(1, 3))):
+    # Zero changes too: the valid branch must be reachable on every run, not by luck.
+    for _ in range(draw(st.integers(0, 3))):
         path = draw(st.sampled_from(_paths(doc)))
         parent = doc
         for key in path[:-1]:
@@ -148,7 +149,8 @@ def structural(draw: st.DrawFn) -> str:
 def textual(draw: st.DrawFn) -> str:
     """The valid file's text with junk spliced in or characters cut."""
     text = yaml.safe_dump(good_doc(), sort_keys=False)
-    for _ in range(draw(st.integers(1, 3))):
+    # Zero splices too: the valid branch must be reachable on every run, not by luck.
+    for _ in range(draw(st.integers(0, 3))):
         at = draw(st.integers(0, len(text)))
         cut = draw(st.integers(0, 4))
         junk = draw(st.one_of(st.sampled_from(JUNK), st.text(max_size=6)))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import ConfigError
-from reconciler.simulator.scenario import SCENARIO_FILE, load_scenario
+from reconciler.simulator.scenario import SCENARIO_FILE, load_host_key, load_scenario
 
 REPO = Path(__file__).resolve().parents[3]
 MAX_FILE_BYTES = 1_048_576  # 1 MiB
@@ -27,3 +27,27 @@ def test_oversized_scenario_is_refused(tmp_path: Path) -> None:
     (tmp_path / SCENARIO_FILE).write_bytes(b"#" * (MAX_FILE_BYTES + 1))
     with pytest.raises(ConfigError, match=r"is 1,048,577 bytes, over the 1,048,576-byte"):
         load_scenario(tmp_path)
+
+
+def test_a_host_key_is_decrypted_once_whatever_folder_holds_it(tmp_path: Path) -> None:
+    copies = []
+    for index in range(2):
+        copy = tmp_path / f"copy{index}" / "cms1.key"
+        copy.parent.mkdir()
+        copy.write_bytes((REPO / "sim" / "lab" / "host_keys" / "cms1.key").read_bytes())
+        copies.append(copy)
+    first, second = (load_host_key(copy, "cms-lab") for copy in copies)
+    assert second is first  # the same key object: the bcrypt KDF ran once
+
+
+@pytest.mark.parametrize(
+    ("content", "passphrase"),
+    [(None, "wrong"), (b"not a key\n", "cms-lab"), (b"\xff\xfe binary", "cms-lab")],
+)
+def test_an_unloadable_host_key_names_its_file(
+    tmp_path: Path, content: bytes | None, passphrase: str
+) -> None:
+    key = tmp_path / "cms1.key"
+    key.write_bytes(content or (REPO / "sim" / "lab" / "host_keys" / "cms1.key").read_bytes())
+    with pytest.raises(ConfigError, match=rf"{key}: cannot load the simulated node's host key"):
+        load_host_key(key, passphrase)
