@@ -19,6 +19,7 @@ from reconciler.live.render import print_status
 from reconciler.mmp.session import Redactor
 from reconciler.plan.render.text import render_text
 from reconciler.progress import progress_printer
+from reconciler.rehearse.plans import rehearse_plan
 from reconciler.run import Fleet
 from reconciler.simulator.lab import build_cluster, load_topology
 from reconciler.simulator.state import Durations
@@ -30,19 +31,26 @@ DEMO_CLUSTER = "lab"
 DEMO_DURATIONS = Durations(remove=2.0, initialize=2.0, join=3.0, upgrade_schema=1.0)
 
 
-def run_demo(repo: Path, env: Mapping[str, str], console: Console) -> int:
-    """Serve the lab; show status, the plan, apply it, show status and the empty plan."""
+def run_demo(
+    repo: Path,
+    env: Mapping[str, str],
+    console: Console,
+    durations: Durations = DEMO_DURATIONS,
+) -> int:
+    """Serve the lab; show status, the rehearsed plan, apply it, show status and the empty
+    plan."""
     workdir = state_dir(repo) / "demo"
     if workdir.exists():
         shutil.rmtree(workdir)
     private_dir(workdir)
     topology = load_topology(repo, DEMO_CLUSTER)
-    with build_cluster(repo, topology, env=env, workdir=workdir / "sim", durations=DEMO_DURATIONS):
+    with build_cluster(repo, topology, env=env, workdir=workdir / "sim", durations=durations):
         console.print(Rule("1. the lab as the Cisco tech note found it: certificates expired"))
         print_status(gather_status(repo, [DEMO_CLUSTER], env), console)
         with Fleet(repo, [DEMO_CLUSTER], ref=None, env=env) as fleet:
-            console.print(Rule("2. reconcile --plan"))
-            plan = fleet.plan()
+            console.print(Rule("2. reconcile --plan --rehearse"))
+            # The plan, then run on a twin of the lab built from what the nodes just said.
+            plan = rehearse_plan(fleet.plan(), fleet.clusters, fleet.live)
             render_text(plan, console)
             console.print(Rule("3. reconcile --apply --auto-approve"))
             secrets = [s for pool in fleet.pools.values() for s in pool.redactor.secrets]
@@ -68,7 +76,7 @@ def run_demo(repo: Path, env: Mapping[str, str], console: Console) -> int:
         with Fleet(repo, [DEMO_CLUSTER], ref=None, env=env) as fleet:
             final = fleet.plan()
             render_text(final, console)
-        ok = not report.failed and not final.has_changes
+        ok = not report.failed and not final.has_changes and not plan.rehearsal_failed
         console.print(
             "[bold green]Demo complete: the lab is converged.[/]"
             if ok
