@@ -62,24 +62,14 @@ LAB_MERGE = (
 
 
 def cells(row: str) -> list[str]:
-    """Split a GFM table row on unescaped pipes (a backslash escapes the next character)."""
-    parts: list[str] = []
-    current = ""
-    index = 0
-    while index < len(row):
-        char = row[index]
-        if char == "\\":
-            current += row[index : index + 2]
-            index += 2
-            continue
-        if char == "|":
-            parts.append(current)
-            current = ""
-        else:
-            current += char
-        index += 1
-    parts.append(current)
-    return parts[1:-1]
+    """Split a GFM table row as GitHub (cmark-gfm) does: a pipe right after a backslash is
+    part of the cell, whatever comes before that backslash.
+
+    cmark-gfm scans a cell as the longest run of ``escaped_char | [^|]`` (ext_scanners.re), so
+    in ``\\|`` the first backslash is a plain character and ``\\|`` an escaped pipe; the
+    cell's ``\\|`` are then unescaped to ``|`` before its inlines are parsed.
+    """
+    return re.split(r"(?<!\\)\|", row)[1:-1]
 
 
 def table_rows(markdown: str) -> list[str]:
