@@ -142,18 +142,13 @@ class NoProgress:
 def _cancellable(
     sleep: Callable[[float], None], cancel: threading.Event
 ) -> Callable[[float], None]:
-    """``sleep`` that raises KeyboardInterrupt, in the sleeping thread, once ``cancel`` is set."""
+    """``sleep``, then KeyboardInterrupt in the sleeping thread once ``cancel`` is set: a
+    wait stops at its next poll (at most 2 s later, ``waits.MAX_INTERVAL``)."""
 
     def sleeping(seconds: float) -> None:
+        sleep(seconds)
         if cancel.is_set():
             raise KeyboardInterrupt
-        if sleep is time.sleep:
-            if cancel.wait(seconds):
-                raise KeyboardInterrupt
-        else:  # an injected clock (tests): its own sleep, then look again
-            sleep(seconds)
-            if cancel.is_set():
-                raise KeyboardInterrupt
 
     return sleeping
 

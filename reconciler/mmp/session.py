@@ -391,12 +391,13 @@ class MMPSession(FileArea, Protocol):
     def close(self) -> None: ...
 
 
-class SSHSession:
-    """An ``MMPSession`` over one SSH connection (shell and SFTP share it)."""
+class ShellSession:
+    """An ``MMPSession`` made of a node's shell and its file area: the one way commands and
+    file calls reach a node, whatever carries them (SSH, or the rehearsal's twin)."""
 
-    def __init__(self, transport: _Transport, shell: MMPShell) -> None:
-        self._transport = transport
+    def __init__(self, shell: MMPShell, files: FileArea) -> None:
         self._shell = shell
+        self._files = files
 
     @property
     def node(self) -> str:
@@ -406,9 +407,6 @@ class SSHSession:
     def transcript(self) -> list[TranscriptEntry]:
         return self._shell.transcript
 
-    def connect(self) -> None:
-        self._transport.connect()
-
     def run(self, command: str, timeout: float | None = None) -> CommandResult:
         return self._shell.run(command, timeout)
 
@@ -416,22 +414,36 @@ class SSHSession:
         return self._shell.run_confirmed(command, timeout)
 
     def read_file(self, name: str) -> bytes | None:
-        return self._transport.read_file(name)
+        return self._files.read_file(name)
 
     def write_file(self, name: str, data: bytes) -> None:
-        self._transport.write_file(name, data)
+        self._files.write_file(name, data)
 
     def create_file(self, name: str, data: bytes) -> bool:
-        return self._transport.create_file(name, data)
+        return self._files.create_file(name, data)
 
     def remove_file(self, name: str) -> None:
-        self._transport.remove_file(name)
+        self._files.remove_file(name)
 
     def download(self, name: str, local: Path) -> int:
-        return self._transport.download(name, local)
+        return self._files.download(name, local)
 
     def file_size(self, name: str) -> int | None:
-        return self._transport.file_size(name)
+        return self._files.file_size(name)
+
+    def close(self) -> None:
+        pass
+
+
+class SSHSession(ShellSession):
+    """An ``MMPSession`` over one SSH connection (shell and SFTP share it)."""
+
+    def __init__(self, transport: _Transport, shell: MMPShell) -> None:
+        super().__init__(shell, transport)
+        self._transport = transport
+
+    def connect(self) -> None:
+        self._transport.connect()
 
     def close(self) -> None:
         self._transport.close()

@@ -12,13 +12,12 @@ faults say, with the messages the real transport gives.
 
 from __future__ import annotations
 
-import fnmatch
 import shutil
 import threading
 from pathlib import Path
 
 from reconciler.errors import TransportError
-from reconciler.mmp.session import CommandResult, MMPShell, Redactor, TranscriptEntry
+from reconciler.mmp.session import MMPShell, Redactor, ShellSession
 from reconciler.rehearse.clock import VirtualTime
 from reconciler.simulator.commands import DisconnectRequested, Interpreter
 from reconciler.simulator.state import SimNode
@@ -159,11 +158,7 @@ class TwinFiles:
             raise _refused_connection(node)
         if "/" in name or name in ("", ".", ".."):
             raise TransportError(node.name, f"{name!r} is not a name in the file area")
-        refused = any(
-            operation == kind and fnmatch.fnmatchcase(name, pattern)
-            for kind, pattern in node.faults.sftp_refuse
-        )
-        if refused:
+        if node.faults.refuses(operation, name):
             verb = {"get": "read", "put": "write"}[operation]
             raise TransportError(node.name, f"cannot {verb} {name} over SFTP: Failure")
         return node.file_path(name)
@@ -173,13 +168,7 @@ class TwinFiles:
         return path.read_bytes() if path.is_file() else None
 
     def write_file(self, name: str, data: bytes) -> None:
-        path = self._check("put", name)
-        pattern = self._node.faults.corrupt_uploads
-        if data and pattern is not None and fnmatch.fnmatchcase(name, pattern):
-            damaged = bytearray(data)
-            damaged[len(damaged) // 2] ^= 0xFF
-            data = bytes(damaged)
-        path.write_bytes(data)
+        self._check("put", name).write_bytes(self._node.faults.as_uploaded(name, data))
 
     def create_file(self, name: str, data: bytes) -> bool:
         path = self._check("put", name)
@@ -204,55 +193,11 @@ class TwinFiles:
         return path.stat().st_size if path.is_file() else None
 
 
-class TwinSession:
+def twin_session(
+    node: SimNode, interpreter: Interpreter, time: VirtualTime, redactor: Redactor | None = None
+) -> ShellSession:
     """An ``MMPSession`` onto one twin node: the real shell, and the twin's file area."""
-
-    def __init__(
-        self,
-        node: SimNode,
-        interpreter: Interpreter,
-        time: VirtualTime,
-        redactor: Redactor | None = None,
-    ) -> None:
-        self._shell = MMPShell(
-            TwinChannel(node, interpreter, time),
-            node.name,
-            redactor=redactor,
-            clock=time.now,
-        )
-        self._files = TwinFiles(node)
-
-    @property
-    def node(self) -> str:
-        return self._shell.node
-
-    @property
-    def transcript(self) -> list[TranscriptEntry]:
-        return self._shell.transcript
-
-    def run(self, command: str, timeout: float | None = None) -> CommandResult:
-        return self._shell.run(command, timeout)
-
-    def run_confirmed(self, command: str, timeout: float | None = None) -> CommandResult:
-        return self._shell.run_confirmed(command, timeout)
-
-    def read_file(self, name: str) -> bytes | None:
-        return self._files.read_file(name)
-
-    def write_file(self, name: str, data: bytes) -> None:
-        self._files.write_file(name, data)
-
-    def create_file(self, name: str, data: bytes) -> bool:
-        return self._files.create_file(name, data)
-
-    def remove_file(self, name: str) -> None:
-        self._files.remove_file(name)
-
-    def download(self, name: str, local: Path) -> int:
-        return self._files.download(name, local)
-
-    def file_size(self, name: str) -> int | None:
-        return self._files.file_size(name)
-
-    def close(self) -> None:
-        pass
+    shell = MMPShell(
+        TwinChannel(node, interpreter, time), node.name, redactor=redactor, clock=time.now
+    )
+    return ShellSession(shell, TwinFiles(node))

@@ -22,8 +22,8 @@ from reconciler.addresses import canonical_address
 from reconciler.desired.state import DesiredCluster
 from reconciler.live.models import CERT_ROLES, MASTER_MARKER, LiveCluster, LiveFile, LiveNode
 from reconciler.mmp.models import CertFileRef, ClusterStatus
-from reconciler.mmp.session import Redactor
-from reconciler.rehearse.channel import TwinSession
+from reconciler.mmp.session import Redactor, ShellSession
+from reconciler.rehearse.channel import twin_session
 from reconciler.rehearse.clock import TwinClock, VirtualTime
 from reconciler.rehearse.standin import StandIns
 from reconciler.simulator import pki
@@ -86,8 +86,8 @@ class Twin:
         self.interpreter = Interpreter(self.model)
         self.time = VirtualTime(self.clock)
 
-    def session(self, address: str, redactor: Redactor | None = None) -> TwinSession:
-        return TwinSession(self.model.node(address), self.interpreter, self.time, redactor)
+    def session(self, address: str, redactor: Redactor | None = None) -> ShellSession:
+        return twin_session(self.model.node(address), self.interpreter, self.time, redactor)
 
     def node(self, address: str) -> SimNode:
         return self.model.node(address)

@@ -6,7 +6,6 @@ This is the Python API tests use (``SimulatedCluster``); ``reconcile sim`` and
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import hmac
 import json
@@ -83,20 +82,16 @@ class ClusterNodeBackend:
 
     def on_sftp(self, operation: str, path: str, username: str) -> None:
         self._cluster.model.log(self._node, username, "sftp", f"{operation} {path}")
-        pattern = self._node.faults.corrupt_uploads
-        if operation == "put" and pattern is not None and fnmatch.fnmatchcase(path, pattern):
+        if operation == "put" and self._node.faults.corrupt_uploads is not None:
             target = self._node.file_path(path)
-            data = bytearray(target.read_bytes())
-            if data:
-                data[len(data) // 2] ^= 0xFF
-                target.write_bytes(bytes(data))
+            data = target.read_bytes()
+            landed = self._node.faults.as_uploaded(path, data)
+            if landed != data:
+                target.write_bytes(landed)
         self._cluster.save_state()
 
     def sftp_refused(self, operation: str, path: str) -> bool:
-        return any(
-            operation == refused and fnmatch.fnmatchcase(path, pattern)
-            for refused, pattern in self._node.faults.sftp_refuse
-        )
+        return self._node.faults.refuses(operation, path)
 
     def accepting(self) -> bool:
         return not self._node.faults.down

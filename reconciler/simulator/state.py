@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import fnmatch
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -88,6 +89,22 @@ class Faults:
     corrupt_uploads: str | None = None  # name glob: such files written over SFTP land damaged
     hang_operations: set[str] = field(default_factory=set)  # never finish while set
     operation_seconds: dict[str, float] = field(default_factory=dict)  # per-node durations
+
+    def refuses(self, operation: str, name: str) -> bool:
+        """An SFTP ``get`` or ``put`` of ``name`` fails (a ``refuse-get``/``-put`` fault)."""
+        return any(
+            operation == refused and fnmatch.fnmatchcase(name, pattern)
+            for refused, pattern in self.sftp_refuse
+        )
+
+    def as_uploaded(self, name: str, data: bytes) -> bytes:
+        """What lands on the node when ``data`` is written to ``name`` (``corrupt-put``)."""
+        pattern = self.corrupt_uploads
+        if not data or pattern is None or not fnmatch.fnmatchcase(name, pattern):
+            return data
+        damaged = bytearray(data)
+        damaged[len(damaged) // 2] ^= 0xFF
+        return bytes(damaged)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import pytest
 
 from reconciler.simulator.lab import build_cluster, load_topology
 from reconciler.simulator.service import SimulatedCluster
+from reconciler.simulator.state import Durations, SimClock
 from tests.support.lab import FAST, REPO, LabAddresses, free_lab_addresses, move_lab
 
 LAB_ENV = {"CMS_LAB_PASSWORD": "cms-lab", "CMS_LAB_KEY_PASSPHRASE": "cms-lab"}
@@ -125,12 +126,32 @@ def running_lab(
             process.kill()
 
 
+def lab_cluster(
+    repo: Path,
+    workdir: Path,
+    *,
+    env: dict[str, str] = LAB_ENV,
+    durations: Durations = FAST,
+    clock: SimClock | None = None,
+    state_file: Path | None = None,
+    expiry_breaks_visibility: bool | None = None,
+) -> SimulatedCluster:
+    """The lab of ``repo`` as an in-process simulator, started by ``with``: what the e2e
+    fixtures serve, differing only in what they pass here."""
+    return build_cluster(
+        repo,
+        load_topology(repo, "lab"),
+        env=env,
+        workdir=workdir,
+        durations=durations,
+        clock=clock,
+        state_file=state_file,
+        expiry_breaks_visibility=expiry_breaks_visibility,
+    )
+
+
 @pytest.fixture
 def lab_sim(lab_repo: Path, tmp_path: Path) -> Iterator[SimulatedCluster]:
     """The lab of `lab_repo` served in-process (on `lab_addresses`), so tests can inject faults."""
-    topology = load_topology(lab_repo, "lab")
-    cluster = build_cluster(
-        lab_repo, topology, env=LAB_ENV, workdir=tmp_path / "sim", durations=FAST
-    )
-    with cluster:
+    with lab_cluster(lab_repo, tmp_path / "sim") as cluster:
         yield cluster

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.simulator.lab import build_cluster, load_topology
 from reconciler.simulator.service import SimulatedCluster
-from tests.e2e.conftest import LAB_ENV, reconcile
-from tests.support.lab import FAST, LabAddresses
+from tests.e2e.conftest import lab_cluster, reconcile
+from tests.support.lab import LabAddresses
 
 pytestmark = pytest.mark.e2e
 # The simulator finds nodes by name too; addresses differ per test (see `lab_addresses`).
@@ -227,15 +226,7 @@ def test_a_master_change_needs_the_flag(
 @pytest.fixture
 def demoting_lab(lab_repo: Path, tmp_path: Path) -> Iterator[SimulatedCluster]:
     """The lab where expired certificates also hide peers, so the master demotes itself."""
-    cluster = build_cluster(
-        lab_repo,
-        load_topology(lab_repo, "lab"),
-        env=LAB_ENV,
-        workdir=tmp_path / "sim",
-        durations=FAST,
-        expiry_breaks_visibility=True,
-    )
-    with cluster:
+    with lab_cluster(lab_repo, tmp_path / "sim", expiry_breaks_visibility=True) as cluster:
         yield cluster
 
 

@@ -28,10 +28,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.simulator.lab import build_cluster, load_topology
 from reconciler.simulator.service import SimulatedCluster
 from reconciler.simulator.state import Durations
-from tests.e2e.conftest import LAB_ENV, RECONCILE, reconcile
+from tests.e2e.conftest import LAB_ENV, RECONCILE, lab_cluster, reconcile
 from tests.e2e.test_safety import start_apply
 
 pytestmark = pytest.mark.e2e
@@ -58,14 +57,7 @@ def reliability(case: str) -> pytest.MarkDecorator:
 @pytest.fixture
 def sim(lab_repo: Path, tmp_path: Path) -> Iterator[SimulatedCluster]:
     """The lab served in-process, so a case can inject faults and read every node's log."""
-    cluster = build_cluster(
-        lab_repo,
-        load_topology(lab_repo, "lab"),
-        env=LAB_ENV,
-        workdir=tmp_path / "sim",
-        durations=QUICK,
-    )
-    with cluster:
+    with lab_cluster(lab_repo, tmp_path / "sim", durations=QUICK) as cluster:
         yield cluster
 
 

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.simulator.lab import build_cluster, load_topology
 from reconciler.simulator.service import SimulatedCluster
 from reconciler.simulator.state import Durations
-from tests.e2e.conftest import LAB_ENV, reconcile
+from tests.e2e.conftest import LAB_ENV, lab_cluster, reconcile
 from tests.support.terminal import ANSI, run_in_terminal
 
 pytestmark = pytest.mark.e2e
@@ -31,10 +30,7 @@ STILL_WAITING = re.compile(
 @pytest.fixture
 def slow_lab(lab_repo: Path, tmp_path: Path) -> Iterator[SimulatedCluster]:
     """The lab, in-process, with slow joins (and removes, for the Ctrl-C test)."""
-    topology = load_topology(lab_repo, "lab")
-    with build_cluster(
-        lab_repo, topology, env=LAB_ENV, workdir=tmp_path / "sim", durations=SLOW
-    ) as cluster:
+    with lab_cluster(lab_repo, tmp_path / "sim", durations=SLOW) as cluster:
         yield cluster
 
 

@@ -24,9 +24,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from reconciler.simulator.lab import build_cluster, load_topology
 from reconciler.simulator.service import SimulatedCluster
-from tests.support.lab import FAST
+from tests.e2e.conftest import lab_cluster
 
 pytestmark = pytest.mark.e2e
 
@@ -104,10 +103,7 @@ def secret_sim(
     lab_repo: Path, tmp_path: Path, secret_env: dict[str, str]
 ) -> Iterator[SimulatedCluster]:
     """The lab in-process, accepting only the random password."""
-    topology = load_topology(lab_repo, "lab")
-    with build_cluster(
-        lab_repo, topology, env=secret_env, workdir=tmp_path / "sim", durations=FAST
-    ) as cluster:
+    with lab_cluster(lab_repo, tmp_path / "sim", env=secret_env) as cluster:
         yield cluster
 
 

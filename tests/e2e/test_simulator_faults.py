@@ -11,10 +11,10 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from reconciler.simulator.lab import build_cluster, load_topology
 from reconciler.simulator.service import SimulatedCluster
 from reconciler.simulator.state import SimClock
-from tests.support.lab import FAST, LAB_PASSWORD, LabAddresses, member_line
+from tests.e2e.conftest import lab_cluster
+from tests.support.lab import LAB_PASSWORD, LabAddresses, member_line
 from tests.support.mmp_client import MMPClient
 
 pytestmark = pytest.mark.e2e
@@ -25,16 +25,13 @@ MASTER, SLAVE1, SLAVE2 = "cms1", "cms2", "cms3"
 
 @pytest.fixture
 def lab(lab_repo: Path, tmp_path: Path) -> Iterator[SimulatedCluster]:
-    cluster = build_cluster(
+    with lab_cluster(
         lab_repo,
-        load_topology(lab_repo, "lab"),
+        tmp_path / "sim",
         env={"CMS_LAB_PASSWORD": LAB_PASSWORD},
-        workdir=tmp_path / "sim",
-        durations=FAST,
         clock=SimClock(),
         state_file=tmp_path / "state.json",
-    )
-    with cluster:
+    ) as cluster:
         yield cluster
 
 

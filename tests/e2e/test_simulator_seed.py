@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.simulator.lab import build_cluster, load_topology
 from reconciler.simulator.scenario import device_bytes
 from reconciler.simulator.service import SimulatedCluster
 from reconciler.simulator.state import SimClock
-from tests.support.lab import FAST, LAB_BUNDLE, LAB_PASSWORD, REPO, LabAddresses, member_line
+from tests.e2e.conftest import lab_cluster
+from tests.support.lab import LAB_BUNDLE, LAB_PASSWORD, REPO, LabAddresses, member_line
 from tests.support.mmp_client import MMPClient
 
 pytestmark = pytest.mark.e2e
@@ -24,15 +24,8 @@ MASTER, SLAVES = "cms1", ("cms2", "cms3")
 
 @pytest.fixture
 def lab(lab_repo: Path, tmp_path: Path) -> Iterator[SimulatedCluster]:
-    cluster = build_cluster(
-        lab_repo,
-        load_topology(lab_repo, "lab"),
-        env={"CMS_LAB_PASSWORD": LAB_PASSWORD},
-        workdir=tmp_path / "sim",
-        durations=FAST,
-        clock=SimClock(),
-    )
-    with cluster:
+    env = {"CMS_LAB_PASSWORD": LAB_PASSWORD}
+    with lab_cluster(lab_repo, tmp_path / "sim", env=env, clock=SimClock()) as cluster:
         yield cluster
 
 

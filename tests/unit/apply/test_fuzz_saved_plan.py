@@ -32,6 +32,7 @@ from reconciler.reconcile import (
     _load_plan_file,
     backup_time_of,
 )
+from tests.support.documents import key_paths
 from tests.unit.apply.test_saved_plan import MADE, planned
 
 EXAMPLES = 250
@@ -59,19 +60,7 @@ def what_runs(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    children: list[tuple[Any, Any]] = []
-    if isinstance(node, dict):
-        children = list(node.items())
-    elif isinstance(node, list):
-        children = list(enumerate(node))
-    found = [prefix] if prefix else []
-    for key, child in children:
-        found += _paths(child, (*prefix, key))
-    return found
-
-
-PATHS = _paths(DATA)
+PATHS = key_paths(DATA)
 
 
 def _nudged(draw: st.DrawFn, value: Any) -> Any:

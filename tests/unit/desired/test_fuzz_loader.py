@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from reconciler.desired.loader import load_cluster
 from reconciler.desired.source import WorkingTreeSource
 from reconciler.errors import ConfigError
+from tests.support.documents import key_paths
 from tests.unit.desired.labrepo import CLUSTER, ENV, good_doc
 from tests.unit.desired.pki import NOW
 
@@ -63,20 +64,6 @@ values = st.recursive(
 )
 JUNK = [":", ": ", "- ", "&a ", "*a", "<<: ", "!!python/object:os.system ", "{", "[", "]", "'"]
 JUNK += ['"', "\t", "\x00", "\x85", "\ufeff", "%YAML 1.1\n", "---\n", "...\n", "#", "|", ">"]
-
-
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every key path into the document (lists by index), the root excluded."""
-    children: list[tuple[Any, Any]] = []
-    if isinstance(node, dict):
-        children = list(node.items())
-    elif isinstance(node, list):
-        children = list(enumerate(node))
-    found = []
-    for key, child in children:
-        found.append((*prefix, key))
-        found += _paths(child, (*prefix, key))
-    return found
 
 
 JUNK_NAMES = ["\x00", "\n", ";", " ", "../", "/", "é", "$(x)", "-o"]
@@ -126,7 +113,7 @@ def structural(draw: st.DrawFn) -> str:
     doc: Any = copy.deepcopy(good_doc())
     # Zero changes too: the valid branch must be reachable on every run, not by luck.
     for _ in range(draw(st.integers(0, 3))):
-        path = draw(st.sampled_from(_paths(doc)))
+        path = draw(st.sampled_from(key_paths(doc)))
         parent = doc
         for key in path[:-1]:
             parent = parent[key]
@@ -140,7 +127,7 @@ def structural(draw: st.DrawFn) -> str:
             parent[draw(st.text(min_size=1, max_size=8))] = draw(values)
         else:
             parent.append(draw(values))
-        if not _paths(doc):
+        if not key_paths(doc):
             break
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
 
