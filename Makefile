@@ -8,10 +8,12 @@ STAMP := $(VENV)/.installed
 LAB_ENV := CMS_LAB_PASSWORD=cms-lab CMS_LAB_KEY_PASSPHRASE=cms-lab
 
 # Tests run side by side (pytest-xdist): the e2e tests mostly wait on simulated device
-# operations, each on its own free loopback subnet and port. 4 workers measured fastest on
-# 2 cores (docs/benchmarks.md); worksteal, because the slowest e2e tests (10-26 s) otherwise
-# end up queued on one worker. PYTEST_WORKERS=0 runs them in one process, as before.
-PYTEST_WORKERS ?= 4
+# operations, each on its own free loopback subnet and port. 8 workers measured fastest on
+# 2 cores (docs/benchmarks.md: 4, 5, 6, 8 and 10 tried); worksteal, because the slowest e2e
+# tests (10-15 s) otherwise end up queued on one worker. PYTEST_WORKERS=0 runs them in one
+# process. The e2e tests' `reconcile` runs are forked from a fork server in each worker
+# (tests/support/cli.py); RECONCILE_TEST_EXEC=1 starts each with exec instead.
+PYTEST_WORKERS ?= 8
 PYTEST := $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
 .PHONY: test demo lint typecheck unit e2e tests bench sim clean system-tools reliability
@@ -42,10 +44,12 @@ lint: $(STAMP) system-tools
 typecheck: $(STAMP)
 	$(BIN)/mypy reconciler tests scripts benchmarks
 
-# Every test, unit and e2e, in parallel. The tests start hundreds of `reconcile` processes;
-# with PYTHONDONTWRITEBYTECODE set (as on this project's machines) each would compile every
-# module again (about 55 ms per process): compile them once, here.
-BYTECODE := $(BIN)/python -m compileall -q reconciler tests >/dev/null
+# Every test, unit and e2e, in parallel. With PYTHONDONTWRITEBYTECODE set (as on this
+# project's machines) every process would compile every module again, and every pytest worker
+# would rewrite the asserts of every test module again (1.9 s of CPU per worker): compile
+# them once, here, and let one collection write pytest's rewritten modules.
+BYTECODE := $(BIN)/python -m compileall -q reconciler tests >/dev/null && \
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -q --collect-only >/dev/null
 
 tests: $(STAMP) system-tools
 	$(BYTECODE)

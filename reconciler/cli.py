@@ -327,6 +327,11 @@ def _reconcile(ctx: typer.Context, mode: Mode | None, values: dict[str, Any]) ->
     except ApplyInterrupted as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except KeyboardInterrupt:  # before any step ran, or asked twice (reconciler/interrupts.py)
+        typer.echo(
+            "error: interrupted. Run `reconcile plan` to see where the cluster stands.", err=True
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     except ReconcileError as error:
         raise _fail(error) from None
     raise typer.Exit(code)
@@ -549,18 +554,19 @@ def sim(
         raise _fail(error) from None
     except OSError as error:
         raise _fail(ReconcileError(f"cannot serve cluster {cluster}: {error}")) from None
-    # SIGTERM stops like Ctrl-C (raising in the main thread; no locks in a signal handler).
+    # SIGTERM stops like Ctrl-C (raising in the main thread; no locks in a signal handler),
+    # also while the lines below are printed: whoever waits for "ready" may signal at once.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    for setup in simulated.setups:
-        typer.echo(f"{setup.name}: ssh {topology.username}@{setup.listen_host} -p {setup.port}")
-    typer.echo("host keys to pin in the cluster's known_hosts:")
-    for line in simulated.known_hosts_lines():
-        typer.echo(f"  {line}")
-    for spec in fault or ():
-        typer.echo(f"fault: {spec}")
-    typer.echo(f"ready: cluster {cluster}, {len(simulated.setups)} simulated nodes", err=False)
-    sys.stdout.flush()
     try:
+        for setup in simulated.setups:
+            typer.echo(f"{setup.name}: ssh {topology.username}@{setup.listen_host} -p {setup.port}")
+        typer.echo("host keys to pin in the cluster's known_hosts:")
+        for line in simulated.known_hosts_lines():
+            typer.echo(f"  {line}")
+        for spec in fault or ():
+            typer.echo(f"fault: {spec}")
+        typer.echo(f"ready: cluster {cluster}, {len(simulated.setups)} simulated nodes", err=False)
+        sys.stdout.flush()
         while True:
             signal.pause()
     except KeyboardInterrupt:

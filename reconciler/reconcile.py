@@ -137,6 +137,7 @@ def _apply(
         clear_markers,
         cluster_locks,
     )
+    from reconciler.interrupts import Interrupts
     from reconciler.mmp.session import Redactor
     from reconciler.plan.render.outcome import render_apply_markdown
     from reconciler.progress import progress_printer
@@ -149,11 +150,13 @@ def _apply(
             + "); apply uses committed desired state: commit them, pass --ref, or "
             "--allow-dirty"
         )
-    with cluster_locks(
-        fleet,
-        workdir(options.repo),
-        warn=lambda text: terminal.err.print(Text(text), soft_wrap=True),
-    ) as locks:
+
+    def say(text: str) -> None:
+        terminal.err.print(Text(text), soft_wrap=True)
+
+    # From here to the report, Ctrl-C and SIGTERM stop at safe points (reconciler/interrupts.py).
+    with Interrupts(say) as interrupts, cluster_locks(fleet, workdir(options.repo), say) as locks:
+        interrupts.check()
         backup_time = backup_time_of(saved) if saved is not None else None
         plan = fleet.plan(backup_time=backup_time)
         if saved is not None:
@@ -171,7 +174,10 @@ def _apply(
                 terminal.out.file.write(render_apply_markdown(nothing, plan))
             return EXIT_CONVERGED
         check_authority(plan, options.allow_master_change)
-        if _approve(plan, options, terminal):
+        interrupts.check()
+        with interrupts.immediate():
+            approved = _approve(plan, options, terminal)
+        if approved:
             # Time passed while a person read the plan: it must still describe the nodes.
             check_saved_plan(plan, fleet.plan(backup_time=backup_time))
         redactor = Redactor(
@@ -191,6 +197,7 @@ def _apply(
                 progress=progress,
                 redactor=redactor,
                 lock_ids=locks.ids,
+                cancel=interrupts.cancel,
             )
     _report(report, plan, options, terminal)
     return EXIT_ERROR if report.failed else EXIT_CONVERGED

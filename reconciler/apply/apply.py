@@ -285,27 +285,31 @@ def apply_plan(
     progress: Progress | None = None,
     redactor: Redactor | None = None,
     lock_ids: dict[str, str] | None = None,
+    cancel: threading.Event | None = None,
 ) -> ApplyReport:
     """Apply every cluster's plan (the caller holds the locks), then plan again.
 
     Clusters are independent (each has its own nodes, lock and journal), so up to
     ``options.parallelism`` apply at once; within a cluster the steps keep the plan's order.
     After a cluster fails no further cluster starts: one failure is often everyone's (a CA,
-    a passphrase), and the clusters already running finish their own plans.
+    a passphrase), and the clusters already running finish their own plans. Once
+    ``cancel`` is set (Ctrl-C: ``reconciler.interrupts``), each running cluster stops before
+    its next step or at its next poll, and ApplyInterrupted says where each stopped.
     """
+    cancel = cancel or threading.Event()
     report = ApplyReport(started=datetime.now(UTC).isoformat(), git=plan.git)
     apply = _ClusterApply(
         fleet, options, progress, redactor or Redactor(), lock_ids or {}, plan.git
     )
     work = [cluster_plan for cluster_plan in plan.clusters if cluster_plan.steps]
     if options.parallelism <= 1 or len(work) <= 1:
-        for cluster_plan in work:  # in this thread: Ctrl-C lands inside the running step
-            outcome = apply(cluster_plan)
+        for cluster_plan in work:
+            outcome = apply(cluster_plan, cancel)
             report.clusters.append(outcome)
             if outcome.failed:
                 break
     else:
-        report.clusters.extend(_concurrently(apply, work, options.parallelism))
+        report.clusters.extend(_concurrently(apply, work, options.parallelism, cancel))
     if not any(cluster.failed for cluster in report.clusters):
         final = fleet.plan()
         report.final_plan = final
@@ -316,13 +320,13 @@ def apply_plan(
 
 
 def _concurrently(
-    apply: _ClusterApply, work: list[ClusterPlan], parallelism: int
+    apply: _ClusterApply, work: list[ClusterPlan], parallelism: int, cancel: threading.Event
 ) -> list[ClusterOutcome]:
-    """Apply clusters in worker threads; outcomes in plan order. Ctrl-C reaches only the
-    main thread, which tells every running cluster to stop at its next step or poll, waits
-    for them, and raises one ApplyInterrupted naming where each stopped."""
+    """Apply clusters in worker threads; outcomes in plan order. Once ``cancel`` is set
+    every running cluster stops at its next step or poll, and one ApplyInterrupted names
+    where each stopped. A KeyboardInterrupt in this thread (a second Ctrl-C, or a caller
+    that does not defer signals) sets it too."""
     no_more = threading.Event()  # a cluster failed: start no other
-    cancel = threading.Event()  # Ctrl-C: the running ones stop too
     stops: list[ApplyInterrupted] = []
 
     def one(cluster_plan: ClusterPlan) -> ClusterOutcome | None:
@@ -344,9 +348,11 @@ def _concurrently(
             while wait(futures, timeout=0.25).not_done:
                 pass  # a timed wait, so Ctrl-C is delivered here promptly
         except KeyboardInterrupt:
+            if cancel.is_set():  # asked twice: leave at once (journals may lack their end)
+                raise
             no_more.set()
             cancel.set()
-            wait(futures)  # a second Ctrl-C leaves at once (journals may lack their end)
+            wait(futures)
         outcomes = [future.result() for future in futures]
     finally:
         workers.shutdown(wait=False, cancel_futures=True)

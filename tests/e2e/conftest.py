@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,10 +21,12 @@ import pytest
 from reconciler.simulator.lab import build_cluster, load_topology
 from reconciler.simulator.service import SimulatedCluster
 from reconciler.simulator.state import Durations, SimClock
+from tests.support import cli
+from tests.support.cli import RECONCILE
 from tests.support.lab import FAST, REPO, LabAddresses, free_lab_addresses, move_lab
 
 LAB_ENV = {"CMS_LAB_PASSWORD": "cms-lab", "CMS_LAB_KEY_PASSPHRASE": "cms-lab"}
-RECONCILE = [sys.executable, "-m", "reconciler"]
+__all__ = ["LAB_ENV", "RECONCILE", "reconcile"]
 
 
 @pytest.fixture
@@ -47,21 +48,14 @@ def lab_repo(tmp_path: Path, lab_addresses: LabAddresses) -> Path:
 def reconcile(
     *args: str, repo: Path, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI as a user would."""
+    """Run the real CLI as a user would (in a process of its own: `tests/support/cli.py`)."""
     environment = {**os.environ, **LAB_ENV, **(env or {})}
-    return subprocess.run(
-        [*RECONCILE, *args, "--repo", str(repo)],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=timeout,
-        check=False,
-    )
+    return cli.run([*args, "--repo", str(repo)], env=environment, timeout=timeout)
 
 
 @dataclass
 class RunningSim:
-    process: subprocess.Popen[str]
+    process: cli.Process
     state_file: Path
     addresses: LabAddresses
 
@@ -82,9 +76,8 @@ def running_lab(
 ) -> Iterator[RunningSim]:
     """`reconcile sim --cluster lab` serving `lab_repo`, on `lab_addresses`."""
     state_file = tmp_path / "sim-state.json"
-    process = subprocess.Popen(
+    process = cli.start(
         [
-            *RECONCILE,
             "sim",
             "--cluster",
             "lab",
@@ -95,9 +88,6 @@ def running_lab(
             "--state-file",
             str(state_file),
         ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
         env={**os.environ, **LAB_ENV},
     )
     assert process.stdout is not None
@@ -124,6 +114,19 @@ def running_lab(
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def wait_idle(sim: SimulatedCluster, timeout: float = 10) -> None:
+    """Until no node is in the middle of an operation (a killed apply, or a
+    command a test sent, may have left one)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sim.model.lock:
+            sim.model.settle()
+            if all(node.operation is None for node in sim.model.nodes.values()):
+                return
+        time.sleep(0.02)
+    pytest.fail("an operation never finished")
 
 
 def lab_cluster(

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from reconciler.simulator.service import SimulatedCluster
-from tests.e2e.conftest import LAB_ENV, RECONCILE, RunningSim, reconcile
+from tests.e2e.conftest import LAB_ENV, RunningSim, reconcile
+from tests.support import cli
 
 pytestmark = pytest.mark.e2e
 
@@ -30,15 +31,7 @@ def without_time(output: str) -> dict[str, Any]:
 
 def run_in(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """The real CLI run from ``folder``, without --repo."""
-    return subprocess.run(
-        [*RECONCILE, *args],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **LAB_ENV, **env},
-        timeout=120,
-        check=False,
-    )
+    return cli.run(args, cwd=folder, env={**os.environ, **LAB_ENV, **env})
 
 
 def test_plan_command_and_flag_agree(running_lab: RunningSim, lab_repo: Path) -> None:
@@ -89,13 +82,8 @@ def test_out_prints_the_apply_command_and_it_applies_exactly_that_plan(
 
     command = shlex.split(expected.split("Apply exactly this plan with: ")[1])
     assert command[:2] == ["reconcile", "apply"]
-    applied = subprocess.run(
-        [*RECONCILE, *command[1:], "--auto-approve", "--format", "json"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **LAB_ENV},
-        timeout=120,
-        check=False,
+    applied = cli.run(
+        [*command[1:], "--auto-approve", "--format", "json"], env={**os.environ, **LAB_ENV}
     )
     assert applied.returncode == 0, applied.stderr
     report = json.loads(applied.stdout)

@@ -30,8 +30,9 @@ import pytest
 
 from reconciler.simulator.service import SimulatedCluster
 from reconciler.simulator.state import Durations
-from tests.e2e.conftest import LAB_ENV, RECONCILE, lab_cluster, reconcile
+from tests.e2e.conftest import LAB_ENV, lab_cluster, reconcile, wait_idle
 from tests.e2e.test_safety import start_apply
+from tests.support import cli
 
 pytestmark = pytest.mark.e2e
 NODES = ("cms1", "cms2", "cms3")
@@ -125,18 +126,6 @@ def assert_no_later_step(sim: SimulatedCluster, journal: Path | None) -> int:
     sent = changes_sent(sim)
     assert not sent - allowed, f"changes no started step asked for: {sent - allowed}"
     return last
-
-
-def wait_idle(sim: SimulatedCluster, timeout: float = 10) -> None:
-    """Until no node is in the middle of an operation (a killed apply may have left one)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with sim.model.lock:
-            sim.model.settle()
-            if all(node.operation is None for node in sim.model.nodes.values()):
-                return
-        time.sleep(0.02)
-    pytest.fail("an operation never finished")
 
 
 def assert_converges(
@@ -411,7 +400,7 @@ def test_two_applies_at_once_one_runs_the_other_is_refused_untouched(
     shutil.copytree(lab_repo, second_copy)
     first, second = start_apply(lab_repo), start_apply(second_copy)
     outcomes = [(process, *process.communicate(timeout=120)) for process in (first, second)]
-    codes = sorted(process.returncode for process, _, _ in outcomes)
+    codes = sorted(process.wait() for process, _, _ in outcomes)
     assert codes == [0, 1], [(process.returncode, err) for process, _, err in outcomes]
     loser = next(err for process, _, err in outcomes if process.returncode == 1)
     assert "Traceback" not in loser
@@ -430,12 +419,11 @@ def test_two_applies_at_once_one_runs_the_other_is_refused_untouched(
 
 
 # --- a person replays a case by hand ---------------------------------------------------------
-def serve(repo: Path, *faults: str) -> subprocess.Popen[str]:
+def serve(repo: Path, *faults: str) -> cli.Process:
     """`reconcile sim` as a person starts it, with faults on its command line."""
     arguments = [arg for fault in faults for arg in ("--fault", fault)]
-    process = subprocess.Popen(
+    process = cli.start(
         [
-            *RECONCILE,
             "sim",
             "--cluster",
             "lab",
@@ -445,9 +433,6 @@ def serve(repo: Path, *faults: str) -> subprocess.Popen[str]:
             "--operation-seconds",
             "0.05",
         ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
         env={**os.environ, **LAB_ENV},
     )
     assert process.stdout is not None

@@ -14,20 +14,18 @@ from typing import Any
 import pytest
 
 from reconciler.simulator.state import Durations
-from tests.e2e.conftest import LAB_ENV, RECONCILE
+from tests.e2e.conftest import LAB_ENV
+from tests.support import cli
 from tests.support.fleet import build_fleet, serving
 
 pytestmark = pytest.mark.e2e
 
 
 def run_apply(repo: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*RECONCILE, "--apply", "--auto-approve", "--format", "json", "--repo", str(repo), *extra],
-        capture_output=True,
-        text=True,
+    return cli.run(
+        ["--apply", "--auto-approve", "--format", "json", "--repo", str(repo), *extra],
         env={**os.environ, **LAB_ENV},
         timeout=180,
-        check=False,
     )
 
 
@@ -72,11 +70,8 @@ def test_ctrl_c_stops_every_running_cluster_and_says_where(tmp_path: Path) -> No
     repo, names = build_fleet(tmp_path, 2, converged=False)
     slow = Durations(remove=3.0, initialize=3.0, join=3.0, upgrade_schema=1.0)
     with serving(tmp_path, repo, names, LAB_ENV, durations=slow) as clusters:
-        process = subprocess.Popen(
-            [*RECONCILE, "--apply", "--auto-approve", "--repo", str(repo), "--parallelism", "2"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+        process = cli.start(
+            ["--apply", "--auto-approve", "--repo", str(repo), "--parallelism", "2"],
             env={**os.environ, **LAB_ENV},
         )
         # Both clusters are waiting on a remove on the device.

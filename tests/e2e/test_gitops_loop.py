@@ -16,7 +16,7 @@ import git
 import pytest
 
 from reconciler.simulator.service import SimulatedCluster
-from tests.e2e.conftest import LAB_ENV, reconcile
+from tests.e2e.conftest import LAB_ENV, reconcile, wait_idle
 from tests.support.lab import REPO, LabAddresses
 from tests.support.mmp_client import MMPClient
 
@@ -145,6 +145,7 @@ def test_the_workflow_commands_rotate_the_lab_and_report_drift(
     # ...and a change made behind git's back is exit 2 with the plan that undoes it.
     with MMPClient(lab_sim, "cms3", LAB_ENV["CMS_LAB_PASSWORD"]) as client:
         client.run("database cluster remove", answer="Y")
+    wait_idle(lab_sim)
     drift = reconcile("--plan", "--cluster", "lab", "--format", "markdown", repo=repo)
     assert drift.returncode == 2, drift.stderr
     assert "cms3" in drift.stdout

@@ -7,7 +7,6 @@ empty directory; validate and plan in that directory must then find nothing to d
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,8 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 
 from reconciler.simulator.service import SimulatedCluster
-from tests.e2e.conftest import RECONCILE, reconcile
+from tests.e2e.conftest import reconcile
+from tests.support import cli
 from tests.support.lab import LabAddresses
 
 pytestmark = pytest.mark.e2e
@@ -294,9 +294,7 @@ def test_from_init_to_an_empty_plan(
 ) -> None:
     """The whole road of README "Use it on your cluster": init, import, validate, plan."""
     repo = tmp_path / "ours"
-    init = subprocess.run(
-        [*RECONCILE, "init", str(repo)], capture_output=True, text=True, timeout=120, check=False
-    )
+    init = cli.run(["init", str(repo)])
     assert init.returncode == 0, init.stdout + init.stderr
     header = (repo / "clusters" / "known_hosts").read_text()
     result = run_import(repo, lab_addresses, "--trust-new-host-keys")

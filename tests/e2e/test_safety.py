@@ -23,7 +23,8 @@ import pytest
 
 from reconciler.simulator.lab import build_cluster, load_topology
 from reconciler.simulator.service import SimulatedCluster
-from tests.e2e.conftest import LAB_ENV, RECONCILE, reconcile
+from tests.e2e.conftest import LAB_ENV, reconcile
+from tests.support import cli
 from tests.support.lab import FAST, REPO, LabAddresses, free_lab_addresses, move_lab
 
 pytestmark = pytest.mark.e2e
@@ -64,12 +65,9 @@ def journal_events(repo: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for path in journals for line in path.read_text().splitlines()]
 
 
-def start_apply(repo: Path, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*RECONCILE, "--apply", "--auto-approve", "--cluster", "lab", *extra, "--repo", str(repo)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+def start_apply(repo: Path, *extra: str) -> cli.Process:
+    return cli.start(
+        ["--apply", "--auto-approve", "--cluster", "lab", *extra, "--repo", str(repo)],
         env={**os.environ, **LAB_ENV},
     )
 
@@ -197,7 +195,7 @@ def test_two_applies_naming_different_masters_one_proceeds(
     first = start_apply(lab_repo)
     second = start_apply(other_copy, "--allow-master-change")
     results = [(process, *process.communicate(timeout=180)) for process in (first, second)]
-    codes = sorted(process.returncode for process, _, _ in results)
+    codes = sorted(process.wait() for process, _, _ in results)
     assert codes == [0, 1], [(p.returncode, err) for p, _, err in results]
     loser = next(err for process, _, err in results if process.returncode == 1)
     assert "locked by another apply" in loser
@@ -241,11 +239,8 @@ FAST_SIM = ("--operation-seconds", "0.3")
 
 def test_the_simulators_files_do_not_make_the_tree_dirty(tmp_path: Path, lab_repo: Path) -> None:
     commit_all(lab_repo, "lab")
-    process = subprocess.Popen(
-        [*RECONCILE, "sim", "--cluster", "lab", "--repo", str(lab_repo), *FAST_SIM],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    process = cli.start(
+        ["sim", "--cluster", "lab", "--repo", str(lab_repo), *FAST_SIM],
         env={**os.environ, **LAB_ENV},
     )
     try:

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 
 from reconciler.desired.changes import list_clusters
 from reconciler.errors import ConfigError
+from tests.support import cli
 
 PROJECT = Path(__file__).resolve().parents[3]
 ACTOR = git.Actor("Test", "test@example.invalid")
@@ -72,15 +72,9 @@ def listed(root: Path, since: str | None) -> list[str]:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """The real entry point, as a workflow step runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "reconciler", "clusters", *args],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT,
-        env={**os.environ, "NO_COLOR": "1"},
-        timeout=60,
-        check=False,
+    """The real CLI, as a workflow step runs it (in a process of its own)."""
+    return cli.run(
+        ["clusters", *args], cwd=PROJECT, env={**os.environ, "NO_COLOR": "1"}, timeout=60
     )
 
 
