@@ -1,3 +1,17 @@
-"""Plugins every test run loads: the reliability recorder, and pytester for testing it."""
+"""Plugins every test run loads (the reliability recorder, and pytester for testing it), and
+a working Ctrl-C for the tests that send one."""
+
+import signal
+
+import pytest
 
 pytest_plugins = ["tests.support.reliability", "pytester"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests send SIGINT to the runs they start, and to themselves. A shell's background job
+    (``make test &``, some CI runners) starts with SIGINT ignored, which every process after
+    it inherits, and Python then keeps it ignored: restore Python's own handler here, before
+    the xdist workers are started, so those tests test the CLI rather than the shell."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
