@@ -286,6 +286,35 @@ def test_a_killed_apply_leaves_a_lock_the_next_apply_explains(
 
 
 # --- 7. Ctrl-C ----------------------------------------------------------------------------
+@pytest.mark.reliability(
+    section="fault-matrix", case="SIGINT before the first step (locks held, nodes being read)"
+)
+def test_ctrl_c_before_the_first_step_sends_nothing_and_releases_the_locks(
+    lab_sim: SimulatedCluster, lab_repo: Path
+) -> None:
+    """Ctrl-C while apply holds the locks and reads the nodes (their answers slowed): it
+    stops at the first safe point, before any step, and leaves nothing locked."""
+    for node in NODES:
+        lab_sim.set_delay(node, 1.0)
+    process = start_apply(lab_repo)
+    record = lab_repo / ".reconcile" / "locks" / "lab.lock"
+    deadline = time.monotonic() + 30
+    while not (record.exists() and record.stat().st_size):  # written once every node is locked
+        assert time.monotonic() < deadline, "apply never held the locks"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert "SIGINT received: stopping at the next step or poll" in err
+    assert "error: interrupted. Run `reconcile plan`" in err
+    assert "Traceback" not in err
+    assert changes_sent(lab_sim) == []
+    for node in NODES:
+        lab_sim.set_delay(node, 0)
+    final = apply(lab_repo)
+    assert final.returncode == 0, final.stderr
+
+
 def test_an_interrupted_apply_says_where_it_stopped(
     lab_sim: SimulatedCluster, lab_repo: Path
 ) -> None:
