@@ -327,7 +327,7 @@ def _reconcile(ctx: typer.Context, mode: Mode | None, values: dict[str, Any]) ->
     except ApplyInterrupted as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    except KeyboardInterrupt:  # before any step ran, or asked twice (reconciler/interrupts.py)
+    except KeyboardInterrupt:  # stopped where no step was running (reconciler/interrupts.py)
         typer.echo(
             "error: interrupted. Run `reconcile plan` to see where the cluster stands.", err=True
         )

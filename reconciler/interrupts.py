@@ -1,14 +1,17 @@
 """Ctrl-C and SIGTERM during apply: the first asks for a stop at a safe point, the second
-leaves at once.
+ends the process at once.
 
 Python raises KeyboardInterrupt wherever the main thread happens to be. Inside paramiko that
 can leave a channel's lock held (the signal lands between its ``acquire`` and ``try``), and
 the apply's own clean-up then waits on that lock for ever: releasing the cluster's lock over
 the same SSH session hung (seen in the e2e tests; `docs/design.md`). So during apply the
 signal only sets an event: the executor stops before its next step or at the next poll of a
-wait (at most ``waits.MAX_INTERVAL`` later), writes the journal's end and releases the locks.
-A second signal raises KeyboardInterrupt as Python would, for a person who will not wait, as
-terraform does. A signal the process ignores (a shell's background job) stays ignored.
+wait (at most ``waits.MAX_INTERVAL`` later), or just before a step would change a node,
+writes the journal's end and releases the locks. A second signal, for a person who will not
+wait (terraform's second Ctrl-C), gets the system's default action: the process ends there,
+running no Python at all, so it cannot hang either; the cluster stays locked, and the next
+apply says how to unlock it. A signal the process ignores (a shell's background job) stays
+ignored.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -52,14 +55,20 @@ class Interrupts:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
 
+    def _install(self) -> None:
+        handler = signal.SIG_DFL if self.cancel.is_set() else self._received
+        for signum in self._previous:
+            signal.signal(signum, handler)
+
     def _received(self, signum: int, frame: FrameType | None) -> None:
-        if self.cancel.is_set():
-            raise KeyboardInterrupt
         self.cancel.set()
-        self.say(
-            f"{signal.Signals(signum).name} received: stopping at the next step or poll "
-            "(again to leave at once, which may leave the journal without its end)"
-        )
+        self._install()
+        with suppress(Exception):  # never raise from wherever the signal landed
+            self.say(
+                f"{signal.Signals(signum).name} received: stopping at the next step or poll. "
+                "Send it again to stop at once; the cluster then stays locked, and the next "
+                "apply says how to unlock it."
+            )
 
     def check(self) -> None:
         """KeyboardInterrupt if a stop was asked for: call where stopping is safe."""
@@ -73,5 +82,4 @@ class Interrupts:
         try:
             yield
         finally:
-            for signum in self._previous:
-                signal.signal(signum, self._received)
+            self._install()

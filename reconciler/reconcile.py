@@ -159,6 +159,7 @@ def _apply(
         interrupts.check()
         backup_time = backup_time_of(saved) if saved is not None else None
         plan = fleet.plan(backup_time=backup_time)
+        interrupts.check()
         if saved is not None:
             check_saved_plan(saved, plan)
         locks.cover(plan)

@@ -324,13 +324,13 @@ def _concurrently(
 ) -> list[ClusterOutcome]:
     """Apply clusters in worker threads; outcomes in plan order. Once ``cancel`` is set
     every running cluster stops at its next step or poll, and one ApplyInterrupted names
-    where each stopped. A KeyboardInterrupt in this thread (a second Ctrl-C, or a caller
-    that does not defer signals) sets it too."""
+    where each stopped, and no queued cluster starts. A KeyboardInterrupt in this thread (a
+    caller that does not defer signals) sets it too; a second one leaves at once."""
     no_more = threading.Event()  # a cluster failed: start no other
     stops: list[ApplyInterrupted] = []
 
     def one(cluster_plan: ClusterPlan) -> ClusterOutcome | None:
-        if no_more.is_set():
+        if no_more.is_set() or cancel.is_set():
             return None
         try:
             outcome = apply(cluster_plan, cancel)
@@ -359,4 +359,6 @@ def _concurrently(
     if stops:
         order = [cluster_plan.name for cluster_plan in work]
         raise ApplyInterrupted.together(sorted(stops, key=lambda stop: order.index(stop.cluster)))
+    if cancel.is_set():  # every running cluster had finished; the queued ones never started
+        raise KeyboardInterrupt
     return [outcome for outcome in outcomes if outcome is not None]

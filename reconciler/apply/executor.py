@@ -240,6 +240,8 @@ class Executor:
                 backups.append(BackupRecord(node=step.node, backup=detail))
             self.journal.write("step.done", id=step.id, seconds=seconds, detail=detail)
             self.progress.ended(step, "done", seconds)
+        if error is None and self.cancel is not None and self.cancel.is_set():
+            raise KeyboardInterrupt  # asked during the last step: say so, do not verify
         return ClusterOutcome(
             name=self.plan.name,
             journal=journal,
@@ -247,6 +249,12 @@ class Executor:
             backups=tuple(backups),
             steps=tuple(steps),
         )
+
+    def _checkpoint(self) -> None:
+        """Just before a step changes anything on a node: a stop asked for (Ctrl-C) while the
+        step was still reading stops it here, with nothing of the step sent."""
+        if self.cancel is not None and self.cancel.is_set():
+            raise KeyboardInterrupt
 
     def _failure(self, step: Step, error: Exception) -> ApplyFailed:
         if isinstance(error, ApplyFailed):
@@ -290,6 +298,7 @@ class Executor:
 
     def _backup(self, step: Step) -> str:
         session = self._session(step)
+        self._checkpoint()
         result = session.run(step.command)
         self._record(step, result)
         if result.rejection:
@@ -325,6 +334,7 @@ class Executor:
         if wanted.sha256 != upload.sha256 or wanted.remote_name != upload.remote_name:
             raise ApplyFailed(step, "the desired file changed since the plan was made")
         session = self._session(step)
+        self._checkpoint()
         session.write_file(upload.remote_name, wanted.upload_bytes)
         back = session.read_file(upload.remote_name)
         digest = hashlib.sha256(back).hexdigest() if back is not None else "missing"
@@ -339,6 +349,7 @@ class Executor:
         status = read_status(session)
         if status.state != "Disabled" or status.transitional:
             raise ApplyFailed(step, f"the node is {status.status_text}, not Disabled")
+        self._checkpoint()
         result = session.run(step.command)
         self._record(step, result)
         try:
@@ -390,6 +401,7 @@ class Executor:
     def _run_and_wait(
         self, step: Step, session: MMPSession, previous: LastCommand | None
     ) -> ClusterStatus:
+        self._checkpoint()
         result = session.run_confirmed(step.command)
         self._record(step, result)
         if not result.confirmed or result.rejection:
@@ -436,6 +448,7 @@ class Executor:
                 "time": datetime.now(UTC).isoformat(),
             }
         ).encode()
+        self._checkpoint()
         session.write_file(MASTER_MARKER, marker)
         if session.read_file(MASTER_MARKER) != marker:
             raise ApplyFailed(step, f"could not write {MASTER_MARKER} on the master")

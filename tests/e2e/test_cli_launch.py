@@ -19,13 +19,6 @@ from tests.support import cli
 pytestmark = pytest.mark.e2e
 
 
-def parent_of(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(r"^PPid:\s+(\d+)$", status, re.MULTILINE)
-    assert match is not None
-    return int(match.group(1))
-
-
 def launched(
     monkeypatch: pytest.MonkeyPatch,
     how: str,
@@ -36,8 +29,7 @@ def launched(
     """``args`` started the way ``how`` names; checked to have been started that way."""
     monkeypatch.setenv("RECONCILE_TEST_EXEC", "1" if how == "exec" else "0")
     process = cli.start(args, env=env, cwd=cwd)
-    expected = os.getpid() if how == "exec" else cli.fork_server().process.pid
-    assert parent_of(process.pid) == expected
+    assert isinstance(process, subprocess.Popen if how == "exec" else cli.ForkedProcess)
     return process
 
 
@@ -144,3 +136,17 @@ def test_a_run_ignores_ctrl_c_when_its_starter_does(
         process.wait(timeout=0.5)
     process.terminate()
     assert process.wait(timeout=30) == 0
+
+
+def test_a_run_whose_start_up_environment_differs_is_started_with_exec(
+    lab_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A time zone, locale or interpreter setting is read once at start-up: the server's
+    would be used, so such a run is exec'd."""
+    monkeypatch.delenv("RECONCILE_TEST_EXEC", raising=False)
+    process = cli.start(["--help"], env={**os.environ, "TZ": "Asia/Tokyo"})
+    assert isinstance(process, subprocess.Popen)
+    assert outcome(process)[0] == 0
+    process = cli.start(["--help"], env=dict(os.environ))
+    assert isinstance(process, cli.ForkedProcess)
+    assert outcome(process)[0] == 0

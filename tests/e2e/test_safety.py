@@ -315,6 +315,28 @@ def test_ctrl_c_before_the_first_step_sends_nothing_and_releases_the_locks(
     assert final.returncode == 0, final.stderr
 
 
+@pytest.mark.reliability(
+    section="fault-matrix", case="SIGINT twice: the second ends apply at once, no hang"
+)
+def test_a_second_ctrl_c_ends_apply_at_once_and_the_next_apply_explains_the_lock(
+    lab_sim: SimulatedCluster, lab_repo: Path
+) -> None:
+    for node in NODES:
+        lab_sim.slow_operation(node, "remove", 5.0)
+    process = start_apply(lab_repo)
+    wait_for_event(lab_repo, "step.start", "remove")
+    process.send_signal(signal.SIGINT)
+    assert process.stderr is not None
+    while "SIGINT received" not in (line := process.stderr.readline()):
+        assert line, "apply ended without acknowledging the first Ctrl-C"
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=10)
+    assert process.returncode == -signal.SIGINT
+    refused = apply(lab_repo)
+    assert refused.returncode == 1
+    assert "reconcile unlock --cluster lab --lock-id" in refused.stderr, refused.stderr
+
+
 def test_an_interrupted_apply_says_where_it_stopped(
     lab_sim: SimulatedCluster, lab_repo: Path
 ) -> None:

@@ -11,6 +11,7 @@ run's streams are buffered as on pipes); `tests/e2e/test_cli_launch.py` compares
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import signal
@@ -37,7 +38,9 @@ class ForkServer:
     """This test process's fork server, started on first use and stopped at exit."""
 
     def __init__(self) -> None:
-        self.folder = tempfile.mkdtemp(prefix="reconcile-forkserver-")
+        # A unix socket's path has at most 107 bytes: a long TMPDIR is not used.
+        folder = tempfile.gettempdir() if len(tempfile.gettempdir()) < 60 else "/tmp"
+        self.folder = tempfile.mkdtemp(prefix="reconcile-forkserver-", dir=folder)
         self.path = os.path.join(self.folder, "socket")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.support.cli_forkserver", self.path],
@@ -50,8 +53,9 @@ class ForkServer:
         line = self.process.stdout.readline()
         if line != "ready\n":
             self.process.kill()
+            self.process.wait()
             raise RuntimeError(f"the CLI fork server did not start: {line!r}")
-        self.lock = threading.Lock()
+        self.environment = dict(os.environ)
 
     def launch(
         self, argv: Sequence[str], env: Mapping[str, str], cwd: str, fds: list[int]
@@ -166,12 +170,16 @@ class ForkedProcess:
                     reader.start()
                     self._readers.append(reader)
             if self.stdin is not None:
-                if input:
-                    self.stdin.write(input)
-                self.stdin.close()
+                with contextlib.suppress(BrokenPipeError):  # it ended unread, as Popen allows
+                    if input:
+                        self.stdin.write(input)
+                    self.stdin.close()
+        deadline = None if timeout is None else time.monotonic() + timeout
         self.wait(timeout)
         for reader in self._readers:
-            reader.join()
+            reader.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if reader.is_alive():  # a grandchild holds the pipe open
+                raise subprocess.TimeoutExpired(self.args, timeout or 0)
         return self._output.get("stdout", ""), self._output.get("stderr", "")
 
     def __enter__(self) -> ForkedProcess:
@@ -200,6 +208,23 @@ def _drain(stream: IO[str], name: str, results: dict[str, str]) -> None:
 
 Process = ForkedProcess | subprocess.Popen[str]
 
+# What is read once, at start-up, and so would be the fork server's, not the run's: the
+# interpreter's own variables, the locale, the time zone, typer's and GitPython's settings,
+# and PATH (GitPython finds git on it when imported).
+STARTUP_ENVIRONMENT = ("PYTHON", "LC_", "LANG", "TZ", "TYPER_", "_TYPER", "GIT_PYTHON", "PATH")
+
+
+def _needs_exec(environment: Mapping[str, str], streams: list[int | None]) -> bool:
+    """Exec when asked to, when a stream would be a terminal (a forked run's are buffered as
+    on pipes), or when the run's start-up environment is not the server's."""
+    if os.environ.get("RECONCILE_TEST_EXEC") == "1":
+        return True
+    if any(os.isatty(target) for target, choice in enumerate(streams) if choice is None):
+        return True
+    server = fork_server().environment
+    keys = {key for key in {*environment, *server} if key.startswith(STARTUP_ENVIRONMENT)}
+    return any(environment.get(key) != server.get(key) for key in keys)
+
 
 def start(
     args: Sequence[str],
@@ -214,8 +239,7 @@ def start(
     ``stdin``, ``stdout`` and ``stderr`` are PIPE, DEVNULL or None (this process's own)."""
     environment = dict(os.environ if env is None else env)
     folder = str(cwd if cwd is not None else os.getcwd())
-    inherited = [target for target, choice in enumerate((stdin, stdout, stderr)) if choice is None]
-    if os.environ.get("RECONCILE_TEST_EXEC") == "1" or any(map(os.isatty, inherited)):
+    if _needs_exec(environment, [stdin, stdout, stderr]):
         return subprocess.Popen(
             [*RECONCILE, *args],
             env=environment,

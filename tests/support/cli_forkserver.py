@@ -10,11 +10,14 @@ as the interpreter does (threads joined, atexit handlers run, streams flushed, t
 status), short of tearing down the modules (``finish``).
 
 What a child does not repeat is the interpreter's start-up and the imports: a module that read
-the environment while being imported would see the server's environment, not the run's (none
-of ours does; `test_cli_launch.py` runs commands both ways and compares them). Nor does a
-`reconcile sim` child repeat the KDFs of the lab's simulated host keys and device keys
-(0.4 s in all): the server fills the simulator's own by-content caches with them, as every
-test process that serves the lab in-process has them filled after its first test.
+the environment while being imported would see the server's environment, not the run's. So
+the client uses exec for a run whose environment differs from the server's in what the
+interpreter, the locale, typer or GitPython read at start-up (``cli.STARTUP_ENVIRONMENT``);
+`test_cli_launch.py` runs commands both ways and compares them. Every forked run shares the
+server's string-hash seed (set and dict order of strings), where exec'd runs each draw one.
+Nor does a `reconcile sim` child repeat the KDFs of the lab's simulated host keys and device
+keys (0.4 s in all): the server fills the simulator's own by-content caches with them, as
+every test process that serves the lab in-process has them filled after its first test.
 
 Protocol, one connection per run: the client sends a length-prefixed JSON request with its
 stdin, stdout and stderr descriptors attached; the server answers ``<pid>\\n`` once forked and
@@ -163,11 +166,11 @@ class Server:
                 connection.close()
 
 
-def run(request: Request) -> NoReturn:
-    """Become the run: its streams, directory, environment and arguments, then the CLI.
-    Signal handling is the server's own from its start, as an exec'd interpreter's would be
-    (Ctrl-C ignored if the test process ignores it, as in a shell's background job), except
-    SIGCHLD, which the server took over."""
+def become(request: Request) -> None:
+    """The run's streams, directory, environment and arguments. Signal handling is the
+    server's own from its start, as an exec'd interpreter's would be (Ctrl-C ignored if the
+    test process ignores it, as in a shell's background job), except SIGCHLD, which the
+    server took over."""
     signal.signal(signal.SIGCHLD, ORIGINAL_SIGCHLD)
     # The server's own sys.stdin/stdout/stderr now read and write the run's streams. They are
     # buffered as a new interpreter's would be on pipes and files (stderr line by line); the
@@ -179,7 +182,13 @@ def run(request: Request) -> NoReturn:
     os.environ.clear()
     os.environ.update(request.env)
     sys.argv = ["-m", *request.argv]
+    sys.path[0] = request.cwd  # as `python -m` puts it
+
+
+def run(request: Request) -> NoReturn:
+    """Become the run, then run the CLI and leave as the interpreter would."""
     try:
+        become(request)
         runpy.run_module("reconciler", run_name="__main__", alter_sys=True)
     except SystemExit as leaving:
         finish(exit_code(leaving.code))
@@ -207,7 +216,8 @@ def finish(code: int | None) -> NoReturn:
     handlers, flush the standard streams; then leave without tearing down the modules, which
     for this many imported modules cost 30 ms of CPU a run and touch nothing outside the
     process. ``None``: an unhandled Ctrl-C, which ends by SIGINT, as Python 3.8+ does."""
-    threading._shutdown()  # type: ignore[attr-defined]
+    with contextlib.suppress(KeyboardInterrupt):  # "Exception ignored", and on to the end
+        threading._shutdown()  # type: ignore[attr-defined]
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
