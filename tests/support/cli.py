@@ -42,9 +42,11 @@ class ForkServer:
         folder = tempfile.gettempdir() if len(tempfile.gettempdir()) < 60 else "/tmp"
         self.folder = tempfile.mkdtemp(prefix="reconcile-forkserver-", dir=folder)
         self.path = os.path.join(self.folder, "socket")
+        self.environment = dict(os.environ)  # the server's: what its imports saw
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.support.cli_forkserver", self.path],
             cwd=ROOT,
+            env=self.environment,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -55,7 +57,6 @@ class ForkServer:
             self.process.kill()
             self.process.wait()
             raise RuntimeError(f"the CLI fork server did not start: {line!r}")
-        self.environment = dict(os.environ)
 
     def launch(
         self, argv: Sequence[str], env: Mapping[str, str], cwd: str, fds: list[int]
