@@ -13,10 +13,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from reconciler.connect import SessionPool
-from reconciler.desired.findings import describe_errors
-from reconciler.desired.loader import load_spec, resolve_cluster_names
+from reconciler.desired.loader import readable_spec, resolve_cluster_names
 from reconciler.desired.source import open_source
-from reconciler.errors import ConfigError
 from reconciler.live.health import ClusterReport
 from reconciler.live.reader import NodeTarget, read_clusters
 from reconciler.mmp.transport import TransportTimeouts
@@ -33,17 +31,11 @@ def gather_status(
         targets: list[NodeTarget] = []
         renew_before: dict[str, timedelta] = {}
         for name in resolve_cluster_names(source, clusters):
-            loaded = load_spec(source, name)
-            if loaded.spec is None or loaded.findings.has_errors:
-                problems = describe_errors(loaded.findings.items)
-                raise ConfigError(
-                    f"cluster {name} cannot be read (run `reconcile validate`):\n  {problems}"
-                )
-            renew_before[name] = loaded.spec.renew_before
-            pool = stack.enter_context(SessionPool(loaded.spec, source, env, timeouts))
+            spec = readable_spec(source, name)
+            renew_before[name] = spec.renew_before
+            pool = stack.enter_context(SessionPool(spec, source, env, timeouts))
             targets += [
-                NodeTarget(name, node.name, node.address, pool.session(node))
-                for node in loaded.spec.nodes
+                NodeTarget(name, node.name, node.address, pool.session(node)) for node in spec.nodes
             ]
         return [
             ClusterReport(live=live, renew_before=renew_before[live.name])

@@ -182,11 +182,9 @@ class Executor:
         self.backed_up: set[str] = set()
         self.current_step: Step | None = None  # the step running now (for an interrupt)
         self.last_done: Step | None = None  # the last step that completed
-        # Set by another thread (Ctrl-C while several clusters apply at once): stop before
-        # the next step, or at the next poll of a wait, as Ctrl-C would.
-        self.cancel = cancel
-        if cancel is not None:
-            self.clock = Clock(now=self.clock.now, sleep=_cancellable(self.clock.sleep, cancel))
+        # Set on Ctrl-C (reconciler/interrupts.py): stop at the next checkpoint or poll.
+        self.cancel = cancel or threading.Event()
+        self.clock = Clock(now=self.clock.now, sleep=_cancellable(self.clock.sleep, self.cancel))
         self.marker_written = False
         self._reform = any(step.action is Action.INITIALIZE for step in plan.steps)
 
@@ -212,9 +210,7 @@ class Executor:
             if error is not None:
                 steps.append(StepOutcome.of(step, "not run"))
                 continue
-            if self.cancel is not None and self.cancel.is_set():
-                self.current_step = None
-                raise KeyboardInterrupt
+            self._checkpoint()  # between steps: current_step is None, "after" the last done
             self.progress.started(self.plan.name, step, len(self.plan.steps))
             self.journal.write("step.start", step=step.model_dump(mode="json"))
             # Only now: Ctrl-C before this line stopped the apply *after* the last step done.
@@ -240,8 +236,8 @@ class Executor:
                 backups.append(BackupRecord(node=step.node, backup=detail))
             self.journal.write("step.done", id=step.id, seconds=seconds, detail=detail)
             self.progress.ended(step, "done", seconds)
-        if error is None and self.cancel is not None and self.cancel.is_set():
-            raise KeyboardInterrupt  # asked during the last step: say so, do not verify
+        if error is None:
+            self._checkpoint()  # asked during the last step: say so, do not verify
         return ClusterOutcome(
             name=self.plan.name,
             journal=journal,
@@ -251,9 +247,9 @@ class Executor:
         )
 
     def _checkpoint(self) -> None:
-        """Just before a step changes anything on a node: a stop asked for (Ctrl-C) while the
-        step was still reading stops it here, with nothing of the step sent."""
-        if self.cancel is not None and self.cancel.is_set():
+        """Where a stop asked for (Ctrl-C) may be honoured: between steps, and just before a
+        step changes anything on a node, so nothing of the step is sent."""
+        if self.cancel.is_set():
             raise KeyboardInterrupt
 
     def _failure(self, step: Step, error: Exception) -> ApplyFailed:

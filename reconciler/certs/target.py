@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.desired.findings import describe_errors
-from reconciler.desired.loader import load_spec, resolve_cluster_names
+from reconciler.desired.loader import readable_spec, resolve_cluster_names
 from reconciler.desired.models import ClusterSpec
 from reconciler.desired.pem import check_key_pem, decrypt_key
 from reconciler.desired.source import DesiredSource, open_source
@@ -51,13 +50,7 @@ def load_target(repo: Path, cluster: str, env: Mapping[str, str]) -> BundleTarge
     would not let a new bundle be written safely."""
     with open_source(repo) as source:
         resolve_cluster_names(source, [cluster])
-        loaded = load_spec(source, cluster)
-        if loaded.spec is None or loaded.findings.has_errors:
-            raise ConfigError(
-                f"cluster {cluster} cannot be read (run `reconcile validate`):\n  "
-                + describe_errors(loaded.findings.items)
-            )
-        spec = loaded.spec
+        spec = readable_spec(source, cluster)
         _refuse_overrides(spec)
         passphrase = _passphrase(spec, env)
         _check_passphrase(source, spec, passphrase)

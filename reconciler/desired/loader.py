@@ -18,7 +18,13 @@ from pydantic import ValidationError
 
 from reconciler.desired.access import check_access
 from reconciler.desired.bundle import BundleChecker
-from reconciler.desired.findings import FindingList, Severity, dedupe, with_lines
+from reconciler.desired.findings import (
+    FindingList,
+    Severity,
+    dedupe,
+    describe_errors,
+    with_lines,
+)
 from reconciler.desired.models import ClusterSpec
 from reconciler.desired.source import DesiredSource, cluster_file, open_source
 from reconciler.desired.specerrors import findings_from_validation_error
@@ -88,6 +94,18 @@ def load_spec(source: DesiredSource, name: str) -> SpecLoad:
         return SpecLoad(None, findings, parsed.lines, parsed.columns)
     check_topology(spec, name, findings)
     return SpecLoad(spec, findings, parsed.lines, parsed.columns)
+
+
+def readable_spec(source: DesiredSource, name: str) -> ClusterSpec:
+    """The cluster file's spec, for a command that needs a valid one to go on (status, host
+    keys, a new bundle); ConfigError listing its errors otherwise."""
+    loaded = load_spec(source, name)
+    if loaded.spec is None or loaded.findings.has_errors:
+        raise ConfigError(
+            f"cluster {name} cannot be read (run `reconcile validate`):\n  "
+            + describe_errors(loaded.findings.items)
+        )
+    return loaded.spec
 
 
 def load_cluster(

@@ -16,8 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from reconciler.connect import timeouts_for
-from reconciler.desired.findings import describe_errors
-from reconciler.desired.loader import load_spec, resolve_cluster_names
+from reconciler.desired.loader import readable_spec, resolve_cluster_names
 from reconciler.desired.models import ClusterSpec
 from reconciler.desired.source import open_source
 from reconciler.errors import ConfigError, TransportError
@@ -218,16 +217,8 @@ def check_host_keys(
     scan: Scanner = scan_host_key,
 ) -> HostKeysReport:
     """Every node's host key against its cluster's pins; ``write`` pins the unpinned ones."""
-    specs: list[ClusterSpec] = []
     with open_source(repo) as source:
-        for name in resolve_cluster_names(source, clusters):
-            loaded = load_spec(source, name)
-            if loaded.spec is None or loaded.findings.has_errors:
-                problems = describe_errors(loaded.findings.items)
-                raise ConfigError(
-                    f"cluster {name} cannot be read (run `reconcile validate`):\n  {problems}"
-                )
-            specs.append(loaded.spec)
+        specs = [readable_spec(source, name) for name in resolve_cluster_names(source, clusters)]
     pins_by_file: dict[str, KnownHosts] = {}
     results: list[ClusterHostKeys] = []
     for spec in specs:

@@ -16,7 +16,6 @@ import binascii
 import os
 import secrets
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from reconciler.simulator.service import SimulatedCluster
 from tests.e2e.conftest import lab_cluster
+from tests.support.cli import RECONCILE
 
 pytestmark = pytest.mark.e2e
 
@@ -117,7 +117,7 @@ def run(
         "TMPDIR": str(tmp),
     }
     return subprocess.run(
-        [sys.executable, "-m", "reconciler", *args, "--repo", str(repo)],
+        [*RECONCILE, *args, "--repo", str(repo)],
         capture_output=True,
         text=True,
         env=environment,

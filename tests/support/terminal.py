@@ -14,15 +14,15 @@ import re
 import select
 import signal
 import struct
-import sys
 import termios
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.cli import RECONCILE
+
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-RECONCILE = [sys.executable, "-m", "reconciler"]
 
 
 @dataclass

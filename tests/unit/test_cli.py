@@ -11,7 +11,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
@@ -29,6 +28,7 @@ from reconciler.reconcile import (
     check_options,
     saved_plan_message,
 )
+from tests.support.cli import RECONCILE
 from tests.support.lab import REPO
 from tests.unit.plan.test_render_plans import blocked_plan, converged_plan, reform_plan
 
@@ -143,7 +143,7 @@ def test_usage_errors_exit_1(args: list[str], message: str) -> None:
 
 def test_usage_errors_exit_1_from_the_real_entry_point() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "reconciler", "plan", "--bogus"],
+        [*RECONCILE, "plan", "--bogus"],
         capture_output=True,
         text=True,
         check=False,

@@ -74,6 +74,17 @@ def test_the_ssh_and_live_layers_import_nothing_from_the_layers_above() -> None:
     assert layer_violations(PACKAGE) == []
 
 
+def package_with(tmp_path: Path, path: str, source: str) -> Path:
+    """A ``reconciler`` package with its two lower layers and one module, ``path``."""
+    package = tmp_path / "reconciler"
+    module = package / path
+    module.parent.mkdir(parents=True)
+    module.write_text(source)
+    (package / "live").mkdir(exist_ok=True)
+    (package / "mmp").mkdir(exist_ok=True)
+    return package
+
+
 @pytest.mark.parametrize(
     ("path", "source", "imported"),
     [
@@ -89,13 +100,7 @@ def test_the_ssh_and_live_layers_import_nothing_from_the_layers_above() -> None:
 def test_an_import_from_above_is_named(
     tmp_path: Path, path: str, source: str, imported: str
 ) -> None:
-    package = tmp_path / "reconciler"
-    module = package / path
-    module.parent.mkdir(parents=True)
-    module.write_text(source)
-    (package / "live").mkdir(exist_ok=True)
-    (package / "mmp").mkdir(exist_ok=True)
-    violations = layer_violations(package)
+    violations = layer_violations(package_with(tmp_path, path, source))
     assert len(violations) == 1
     assert violations[0].startswith(f"reconciler/{path}:")
     assert f"imports reconciler.{imported}" in violations[0]
@@ -113,10 +118,4 @@ def test_an_import_from_above_is_named(
 def test_an_import_from_the_same_layer_or_below_is_allowed(
     tmp_path: Path, path: str, source: str
 ) -> None:
-    package = tmp_path / "reconciler"
-    module = package / path
-    module.parent.mkdir(parents=True)
-    module.write_text(source)
-    (package / "live").mkdir(exist_ok=True)
-    (package / "mmp").mkdir(exist_ok=True)
-    assert layer_violations(package) == []
+    assert layer_violations(package_with(tmp_path, path, source)) == []

@@ -7,13 +7,13 @@ constructed or expanded, with a message that names the line (or the size) and th
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from reconciler.desired.yamlfile import ParsedYaml, parse_yaml
+from tests.support.cli import RECONCILE
 from tests.unit.desired.labrepo import LabRepo
 
 REPO = Path(__file__).resolve().parents[3]
@@ -192,7 +192,7 @@ def test_cli_validate_refuses_hostile_yaml(tmp_path: Path, text: str, expected: 
     (tmp_path / "clusters" / "lab.yaml").write_text(text)
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "reconciler", "validate", "--repo", str(tmp_path)],
+            [*RECONCILE, "validate", "--repo", str(tmp_path)],
             cwd=REPO,
             capture_output=True,
             text=True,
