@@ -16,7 +16,7 @@ LAB_ENV := CMS_LAB_PASSWORD=cms-lab CMS_LAB_KEY_PASSPHRASE=cms-lab
 PYTEST_WORKERS ?= 8
 PYTEST := $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
-.PHONY: test demo lint typecheck unit e2e tests bench sim clean system-tools reliability
+.PHONY: test demo lint typecheck unit e2e tests bench sim clean system-tools reliability lock
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,16 +29,53 @@ $(STAMP): pyproject.toml
 # package's own service is not started (no recommends, and no init system in CI).
 # openssh-server: the interop tests run their own sshd (tests/support/sshd.py), never the
 # system's (its service is not started either: no init system in CI).
+# As root here; through sudo as the normal user of GitHub's runners.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 system-tools:
-	@command -v shellcheck >/dev/null && command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq shellcheck jq >/dev/null; }
-	@command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
-	@test -x /usr/sbin/sshd || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null; }
+	@command -v shellcheck >/dev/null && command -v jq >/dev/null || { $(APT) update -qq && $(APT) install -y -qq shellcheck jq >/dev/null; }
+	@command -v promtool >/dev/null || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@test -x /usr/sbin/sshd || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends openssh-server >/dev/null; }
 
+# GitHub Actions, in .github/ and in the copy `reconcile init` writes (reconciler/templates/
+# github, checked too should the two ever differ): actionlint, and shellcheck on the scripts
+# and on the composite action's `run:` steps, which actionlint does not read
+# (scripts/check_action_shell.py). zizmor audits the workflows, the action and dependabot.yml
+# at its default persona (regular); any finding of any severity fails (exit 11-14), so an
+# ignore (`# zizmor: ignore[rule]`) goes only with its reason written beside it. --offline:
+# CI has no GitHub token, so the audits that ask GitHub's API do not run (impostor-commit,
+# ref-confusion, known-vulnerable-actions, stale-action-refs); Dependabot's pull requests
+# bring the advisories' fixes instead. zizmor collects workflows only under a .github/, so
+# the templates' are named one by one.
+TEMPLATE_GITHUB := reconciler/templates/github
 lint: $(STAMP) system-tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check reconciler tests scripts benchmarks
-	shellcheck .github/scripts/*.sh
-	$(BIN)/actionlint -shellcheck=$$(command -v shellcheck)
+	shellcheck .github/scripts/*.sh $(TEMPLATE_GITHUB)/scripts/*.sh
+	$(BIN)/python scripts/check_action_shell.py .github/actions/*/action.yml \
+		$(TEMPLATE_GITHUB)/actions/*/action.yml
+	$(BIN)/actionlint -shellcheck=$$(command -v shellcheck) .github/workflows/*.yml \
+		$(TEMPLATE_GITHUB)/workflows/*.yml
+	$(BIN)/zizmor --offline --no-progress .github $(TEMPLATE_GITHUB) \
+		$(TEMPLATE_GITHUB)/workflows/*.yml $(wildcard $(TEMPLATE_GITHUB)/dependabot.yml)
+
+# .github/requirements.txt, what .github/scripts/install-reconcile.sh installs on the runners:
+# .github/requirements.in (pyproject's dependencies and build backend) compiled with every
+# pin's sha256, from PyPI alone (this machine's pip settings, local wheels and extra indexes,
+# set aside). pip-compile resolves markers for the Python it runs on, so run it on 3.11, the
+# workflows'; the hashes are of every file of each pinned release, so x86_64 and aarch64
+# runners (and newer Pythons) install from the same lock. Pins already there are kept;
+# `make lock LOCK_FLAGS=--upgrade` moves every pin to the newest release (Dependabot's weekly
+# pull request moves them in between, from this file's own header and options).
+LOCK_FLAGS ?=
+lock: $(STAMP)
+	@$(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
+		{ echo "make lock: needs Python 3.11 in $(VENV) (make clean; make lock PYTHON=python3.11)" >&2; exit 1; }
+	env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_INDEX_URL -u PIP_CONSTRAINT \
+		PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock" \
+		$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--index-url https://pypi.org/simple --no-emit-index-url --no-emit-find-links \
+		$(LOCK_FLAGS) --output-file .github/requirements.txt .github/requirements.in
 
 # The tests, scripts and benchmarks are held to the same strict settings as the product.
 typecheck: $(STAMP)

@@ -172,6 +172,20 @@ PLAN_OPTIONS = [
         DEFAULT_PARALLELISM,
     ),
     _option(
+        "trusted_ref",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--trusted-ref",
+                metavar="GITREF",
+                help="Take access (hosts, ports, user, secret variable names, host-key pins) "
+                "from this commit, not from --ref: what a pull request proposes for them takes "
+                "effect once merged, and a node not pinned there is not contacted.",
+            ),
+        ],
+        None,
+    ),
+    _option(
         "rehearse",
         Annotated[
             bool,
@@ -220,6 +234,20 @@ def _apply_options(*, hidden: bool) -> list[inspect.Parameter]:
                 ),
             ],
             False,
+        ),
+        _option(
+            "state_dir",
+            Annotated[
+                Path | None,
+                typer.Option(
+                    "--state-dir",
+                    metavar="DIR",
+                    hidden=hidden,
+                    help="Where the journal, backups and local lock go (default: "
+                    "$RECONCILE_STATE_DIR, else .reconcile/ in the repository).",
+                ),
+            ],
+            None,
         ),
         _option(
             "allow_master_change",
@@ -399,12 +427,23 @@ def validate(
         str,
         _format_option("text", "json", "github", what="github: workflow-command annotations."),
     ] = "text",
+    trusted_ref: Annotated[
+        str | None,
+        typer.Option(
+            "--trusted-ref",
+            metavar="GITREF",
+            help="Read only the variables (and pins) the cluster file names at this commit, "
+            "as plan --trusted-ref does.",
+        ),
+    ] = None,
 ) -> None:
     """Offline checks of cluster YAML, files and the certificate bundle."""
     from reconciler.desired.validate import run_validate
 
     try:
-        output, code = run_validate(repo, cluster or [], ref, output_format)
+        output, code = run_validate(
+            repo, cluster or [], ref, output_format, trusted_ref=trusted_ref
+        )
     except ReconcileError as error:
         raise _fail(error) from None
     typer.echo(output)
@@ -458,13 +497,32 @@ def clusters(
             "between this commit and HEAD (committed changes only).",
         ),
     ] = None,
+    ref: Annotated[
+        str | None,
+        typer.Option(
+            "--ref",
+            metavar="GITREF",
+            help="Read the clusters from this commit (with --changed-since: compare with it "
+            "instead of HEAD).",
+        ),
+    ] = None,
+    trusted_ref: Annotated[
+        str | None,
+        typer.Option(
+            "--trusted-ref",
+            metavar="GITREF",
+            help="The variables each cluster needs are the ones its file names at this commit "
+            "(a cluster new since then has none: it is not contacted).",
+        ),
+    ] = None,
     output_format: FormatOption = "text",
 ) -> None:
     """List clusters and the variables each needs (JSON: a GitHub Actions matrix)."""
     from reconciler.desired.changes import list_clusters, listing_json, listing_text, select
 
     try:
-        listing = select(list_clusters(repo, changed_since), cluster or [])
+        listing = list_clusters(repo, changed_since, ref=ref, trusted_ref=trusted_ref)
+        listing = select(listing, cluster or [])
     except ReconcileError as error:
         raise _fail(error) from None
     for note in listing.notes:
@@ -718,7 +776,8 @@ certs_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
-    help="Certificate lifecycle: expiry check, CSRs, install signed certificates, issue.",
+    help="Certificate lifecycle: expiry check, CSRs, sign CSRs, install signed certificates, "
+    "issue.",
 )
 app.add_typer(certs_app, name="certs")
 
@@ -730,6 +789,23 @@ KeySizeOption = Annotated[
     typer.Option(
         "--key-size", metavar="BITS", help="RSA key size of the new keys: 2048, 3072 or 4096."
     ),
+]
+CaCertOption = Annotated[
+    Path, typer.Option("--ca-cert", metavar="FILE", help="The CA's certificate (PEM or DER).")
+]
+CaKeyOption = Annotated[
+    Path, typer.Option("--ca-key", metavar="FILE", help="The CA's private key (PEM, RSA or EC).")
+]
+CaPassphraseEnvOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ca-key-passphrase-env",
+        metavar="VAR",
+        help="Environment variable holding the CA key's passphrase, if it is encrypted.",
+    ),
+]
+DaysOption = Annotated[
+    int, typer.Option("--days", metavar="N", help="Validity of the new certificates.")
 ]
 ServerCnOption = Annotated[
     str | None,
@@ -870,28 +946,55 @@ def certs_install(
     typer.echo(render_install(report))
 
 
+@certs_app.command("sign")
+def certs_sign(
+    csr_dir: Annotated[
+        Path,
+        typer.Option("--csr-dir", metavar="DIR", help="The folder with server.csr and client.csr."),
+    ],
+    ca_cert: CaCertOption,
+    ca_key: CaKeyOption,
+    ca_key_passphrase_env: CaPassphraseEnvOption = None,
+    days: DaysOption = 365,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            metavar="DIR",
+            help="Where to create server.cer, client.cer and ca.cer (default: --csr-dir).",
+        ),
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            metavar="NAME",
+            help="Only named in the `certs install` command printed at the end.",
+        ),
+    ] = None,
+) -> None:
+    """Sign the CSRs of `certs csr` with a CA you hold. Reads no cluster file, none of its
+    keys and not its passphrase: only the CSRs, the CA and --ca-key-passphrase-env."""
+    import os
+
+    from reconciler.certs.sign import SignRequest, render_sign, run_sign
+
+    request = SignRequest(csr_dir, ca_cert, ca_key, ca_key_passphrase_env, days, out, cluster)
+    try:
+        report = run_sign(request, os.environ)
+    except ReconcileError as error:
+        raise _fail(error) from None
+    typer.echo(render_sign(report))
+
+
 @certs_app.command("issue")
 def certs_issue(
     cluster: CertsClusterOption,
-    ca_cert: Annotated[
-        Path, typer.Option("--ca-cert", metavar="FILE", help="The CA's certificate (PEM or DER).")
-    ],
-    ca_key: Annotated[
-        Path,
-        typer.Option("--ca-key", metavar="FILE", help="The CA's private key (PEM, RSA or EC)."),
-    ],
+    ca_cert: CaCertOption,
+    ca_key: CaKeyOption,
     repo: RepoOption = Path("."),
-    ca_key_passphrase_env: Annotated[
-        str | None,
-        typer.Option(
-            "--ca-key-passphrase-env",
-            metavar="VAR",
-            help="Environment variable holding the CA key's passphrase, if it is encrypted.",
-        ),
-    ] = None,
-    days: Annotated[
-        int, typer.Option("--days", metavar="N", help="Validity of the new certificates.")
-    ] = 365,
+    ca_key_passphrase_env: CaPassphraseEnvOption = None,
+    days: DaysOption = 365,
     key_size: KeySizeOption = 4096,
     server_cn: ServerCnOption = None,
 ) -> None:

@@ -12,10 +12,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import NoReturn
 
 from reconciler.desired.models import ClusterSpec, NodeSpec
-from reconciler.desired.source import DesiredSource
-from reconciler.errors import ConfigError, SourceReadError
+from reconciler.desired.source import DesiredSource, brief
+from reconciler.errors import ConfigError, SourceReadError, TransportError
+from reconciler.mmp.known_hosts import host_key_name
 from reconciler.mmp.session import MMPShell, Redactor, SSHSession, redactor_for
 from reconciler.mmp.transport import (
     Credentials,
@@ -146,7 +148,11 @@ def credentials_for(spec: ClusterSpec, env: Mapping[str, str]) -> Credentials:
     )
 
 
-def known_hosts_for(spec: ClusterSpec, source: DesiredSource) -> KnownHosts:
+def known_hosts_for(
+    spec: ClusterSpec, source: DesiredSource, *, say_where: bool = False
+) -> KnownHosts:
+    """The pins, refused whole if a line is unusable; ``say_where`` names the source in
+    messages (pins from a trusted ref, not the files being planned)."""
     path = spec.ssh.known_hosts
     try:
         text = source.read_bytes(path).decode("utf-8", errors="replace")
@@ -156,7 +162,7 @@ def known_hosts_for(spec: ClusterSpec, source: DesiredSource) -> KnownHosts:
             "node's host key must be pinned there"
         ) from error
     try:
-        return KnownHosts.parse(text, path)
+        return KnownHosts.parse(text, f"{path} at {brief(source)}" if say_where else path)
     except ConfigError as error:
         raise ConfigError(f"cluster {spec.name}: ssh.known_hosts: {error}") from error
 
@@ -164,6 +170,52 @@ def known_hosts_for(spec: ClusterSpec, source: DesiredSource) -> KnownHosts:
 def timeouts_for(spec: ClusterSpec) -> TransportTimeouts:
     """The cluster file's ``timeouts.connect`` (TCP, SSH handshake and login, each)."""
     return TransportTimeouts(connect=spec.timeouts.connect.total_seconds())
+
+
+class NotContacted:
+    """The transport of a node this run must not contact: every call fails before any socket
+    is opened, as an unreachable node's would (the node did not answer: nothing was sent)."""
+
+    def __init__(self, node: str, reason: str) -> None:
+        self._node = node
+        self._reason = reason
+
+    @property
+    def node(self) -> str:
+        return self._node
+
+    def _refuse(self) -> NoReturn:
+        raise TransportError(self._node, self._reason, answered=False)
+
+    def connect(self) -> None:
+        self._refuse()
+
+    def write(self, data: str) -> None:
+        self._refuse()
+
+    def read(self, timeout: float) -> str | None:
+        self._refuse()
+
+    def read_file(self, name: str) -> bytes | None:
+        self._refuse()
+
+    def write_file(self, name: str, data: bytes) -> None:
+        self._refuse()
+
+    def create_file(self, name: str, data: bytes) -> bool:
+        self._refuse()
+
+    def remove_file(self, name: str) -> None:
+        self._refuse()
+
+    def download(self, name: str, local: Path) -> int:
+        self._refuse()
+
+    def file_size(self, name: str) -> int | None:
+        self._refuse()
+
+    def close(self) -> None:
+        """Nothing was opened."""
 
 
 class SessionPool:
@@ -175,10 +227,18 @@ class SessionPool:
         source: DesiredSource,
         env: Mapping[str, str],
         timeouts: TransportTimeouts | None = None,
+        *,
+        only_pinned: bool = False,
     ) -> None:
+        """``source`` is where the pins are read; ``only_pinned`` (a plan with
+        ``--trusted-ref``, whose pins come from that ref) opens no connection at all to an
+        endpoint without a usable pin: its session refuses every call, and nothing is sent."""
         self.spec = spec
         self._credentials = credentials_for(spec, env)
-        self._known_hosts = known_hosts_for(spec, source)
+        self._known_hosts = known_hosts_for(spec, source, say_where=only_pinned)
+        self._only_pinned = only_pinned
+        self.not_contacted: list[str] = []
+        """Addresses of the nodes that ``only_pinned`` kept this run from contacting."""
         passphrase_envs = {spec.certs.key_passphrase_env} | {
             node.certs.key_passphrase_env
             for node in spec.nodes
@@ -213,6 +273,19 @@ class SessionPool:
         existing = self._sessions.get(address)
         if existing is not None:
             return existing
+        pin_name = host_key_name(host, port)
+        if self._only_pinned and not self._known_hosts.usable_pin(pin_name):
+            self.not_contacted.append(address)
+            refusing = NotContacted(
+                name or address,
+                f"not contacted: {pin_name} is not pinned in {self._known_hosts.origin}; an "
+                "address is pinned first, by a pull request of its own that CODEOWNERS review, "
+                "and is contacted once that pin is merged",
+            )
+            refused = SSHSession(refusing, MMPShell(refusing, name, redactor=self._redactor))
+            self._sessions[address] = refused
+            self._where[address] = (name, host, port)
+            return refused
         endpoint = Endpoint(
             node=name or address, host=host, port=port, username=self.spec.ssh.username
         )

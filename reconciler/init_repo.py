@@ -26,7 +26,9 @@ from reconciler.errors import ConfigError
 
 TEMPLATES = "templates"
 GITHUB_MIRROR = "github"  # templates/github/<path> is written to .github/<path>
-NOT_COPIED = ("workflows/test.yml",)  # the project's own tests (`make test`): not a GitOps job
+# The project's own tests (`make test`) and its own lock of reconcile's dependencies (a
+# repository made by init pins the release in .github/reconcile-requirements.txt instead).
+NOT_COPIED = ("workflows/test.yml", "requirements.in", "requirements.txt")
 REQUIREMENTS = ".github/reconcile-requirements.txt"
 BRANCH = "main"
 

@@ -42,6 +42,8 @@ class ReconcileOptions:
     repo_given: bool = True  # False: found from the current folder (the --out hint omits it)
     parallelism: int = DEFAULT_PARALLELISM  # nodes read at once, clusters applied at once
     rehearse: bool = False  # plan only: run the plan on a twin of the live cluster
+    trusted_ref: str | None = None  # plan only: access from this commit (SPEC §8)
+    state_dir: Path | None = None  # apply only: journal, backups, local lock (else the env's)
 
 
 APPLY_ONLY_FLAGS = {
@@ -49,6 +51,7 @@ APPLY_ONLY_FLAGS = {
     "auto_approve": "--auto-approve",
     "allow_dirty": "--allow-dirty",
     "allow_master_change": "--allow-master-change",
+    "state_dir": "--state-dir",
 }
 """Options that mean something only to apply: on a plan, ``check_options`` refuses them (the
 ``plan`` command takes them hidden, for that message)."""
@@ -66,6 +69,11 @@ def check_options(options: ReconcileOptions) -> None:
                 f"changes nothing): drop {'it' if len(given) == 1 else 'them'}, or run "
                 "`reconcile apply` instead"
             )
+    elif options.trusted_ref is not None:
+        raise OptionError(
+            "--trusted-ref is for the plan of a proposed change (a pull request): apply runs "
+            "only what is merged, whose access is already trusted; drop it"
+        )
     elif options.rehearse:
         raise OptionError(
             "--rehearse has no effect on apply, which runs the plan for real: rehearse it "
@@ -105,6 +113,7 @@ def plan_or_apply(options: ReconcileOptions, env: Mapping[str, str], terminal: T
         env=env,
         parallelism=options.parallelism,
         check_key_consistency=options.apply,  # a plan sends nothing: see pem.decrypt_key
+        trusted_ref=options.trusted_ref,
     ) as fleet:
         if not options.apply:
             plan = fleet.plan()
@@ -155,7 +164,8 @@ def _apply(
         terminal.err.print(Text(text), soft_wrap=True)
 
     # From here to the report, Ctrl-C and SIGTERM stop at safe points (reconciler/interrupts.py).
-    with Interrupts(say) as interrupts, cluster_locks(fleet, workdir(options.repo), say) as locks:
+    state = workdir(options.repo, options.state_dir, env)
+    with Interrupts(say) as interrupts, cluster_locks(fleet, state, say) as locks:
         interrupts.check()
         backup_time = backup_time_of(saved) if saved is not None else None
         plan = fleet.plan(backup_time=backup_time)
@@ -191,7 +201,7 @@ def _apply(
                 fleet,
                 plan,
                 ApplyOptions(
-                    workdir(options.repo),
+                    state,
                     options.allow_master_change,
                     parallelism=options.parallelism,
                 ),

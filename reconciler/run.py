@@ -18,11 +18,14 @@ from reconciler.desired.findings import describe_errors
 from reconciler.desired.loader import load_desired
 from reconciler.desired.source import open_source
 from reconciler.desired.state import DesiredCluster, DesiredState
+from reconciler.desired.trust import ClusterAccess
+from reconciler.desired.trusted_source import load_desired_trusted, only_trusted
 from reconciler.errors import ConfigError
 from reconciler.live.models import LiveCluster
 from reconciler.live.reader import NodeTarget, read_clusters
 from reconciler.mmp.transport import TransportTimeouts
 from reconciler.parallelism import DEFAULT_PARALLELISM
+from reconciler.plan.access import access_report, not_contacted_plan
 from reconciler.plan.models import ClusterPlan, GitInfo, Plan
 from reconciler.plan.planner import plan_cluster
 
@@ -70,34 +73,57 @@ class Fleet:
         now: datetime | None = None,
         parallelism: int = DEFAULT_PARALLELISM,
         check_key_consistency: bool = True,
+        trusted_ref: str | None = None,
     ) -> None:
+        """``trusted_ref``: every access field (hosts, ports, user, secret names, pins) comes
+        from that commit, not from ``ref`` (SPEC §8, ``desired.trust``); only the variables
+        the trusted files name are read from ``env``, and an endpoint not pinned there is
+        never connected to."""
         self.repo = repo
         self.parallelism = parallelism  # nodes read at once
-        self.env = env
         self.now = now or datetime.now(UTC)
-        # A plan sends nothing, so it may skip the costly RSA key check (pem.decrypt_key).
-        self.desired: DesiredState = load_desired(
-            repo,
-            clusters,
-            ref,
-            env=env,
-            now=self.now,
-            check_key_consistency=check_key_consistency,
-        )
-        _check_desired(self.desired, env)
-        self.clusters: list[DesiredCluster] = [result.require() for result in self.desired.clusters]
         self._stack = ExitStack()
+        self.access: dict[str, ClusterAccess] = {}
         self.pools: dict[str, SessionPool] = {}
-        source = self._stack.enter_context(open_source(repo, ref))
+        self.live: dict[str, LiveCluster] = {}
         try:
+            if trusted_ref is None:
+                # A plan sends nothing, so it may skip the costly RSA key check (pem.decrypt_key).
+                self.desired: DesiredState = load_desired(
+                    repo,
+                    clusters,
+                    ref,
+                    env=env,
+                    now=self.now,
+                    check_key_consistency=check_key_consistency,
+                )
+                pins = self._stack.enter_context(open_source(repo, ref))
+            else:
+                pins = self._stack.enter_context(open_source(repo, trusted_ref))
+                self.desired, self.access = load_desired_trusted(
+                    repo,
+                    clusters,
+                    ref,
+                    pins,
+                    env,
+                    self.now,
+                    check_key_consistency=check_key_consistency,
+                )
+                env = only_trusted(env, self.access.values())
+            self.env = env
+            _check_desired(self.desired, env)
+            self.clusters: list[DesiredCluster] = [
+                result.require() for result in self.desired.clusters
+            ]
             for cluster in self.clusters:
                 self.pools[cluster.name] = self._stack.enter_context(
-                    SessionPool(cluster.spec, source, env, timeouts)
+                    SessionPool(
+                        cluster.spec, pins, env, timeouts, only_pinned=trusted_ref is not None
+                    )
                 )
         except BaseException:
             self._stack.close()
             raise
-        self.live: dict[str, LiveCluster] = {}
 
     def __enter__(self) -> Fleet:
         return self
@@ -162,8 +188,20 @@ class Fleet:
         """Read every node and plan; ``backup_time`` names the backups after a saved plan's
         time, so that a plan file's steps can be compared with this plan's field by field."""
         live = self.read_live()
-        plans: list[ClusterPlan] = [
-            plan_cluster(cluster, live[cluster.name], now=self.now, backup_time=backup_time)
+        planned = {
+            cluster.name: plan_cluster(
+                cluster, live[cluster.name], now=self.now, backup_time=backup_time
+            )
             for cluster in self.clusters
-        ]
+        }
+        plans: list[ClusterPlan] = []
+        for name in self.access or planned:
+            access = self.access.get(name)
+            if name not in planned:
+                plans.append(not_contacted_plan(self.access[name]))
+            elif access is not None:
+                report = access_report(access, self.pools[name].not_contacted)
+                plans.append(planned[name].model_copy(update={"access": report}))
+            else:
+                plans.append(planned[name])
         return Plan(git=self.git, created_at=self.now.isoformat(timespec="seconds"), clusters=plans)

@@ -1,14 +1,18 @@
-"""The tool's own state in a repository: ``.reconcile/`` (journal, backups, locks, simulator).
+"""The tool's own state: ``.reconcile/`` (journal, backups, locks, simulator), or elsewhere.
 
 A CMS backup holds the node's configuration and private keys, so everything here is
 owner-only (folders 0700, files 0600) whatever the umask, and the folder ignores itself in
 git (``.reconcile/.gitignore`` holding ``*``) so that ``git add -A`` never commits a backup
 and the tool's own files never make the working tree dirty.
+
+``--state-dir DIR`` or ``RECONCILE_STATE_DIR`` puts it anywhere else: on a CI runner, in a
+folder of its own that no checkout cleans and no other job's workspace contains.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
@@ -20,14 +24,38 @@ PRIVATE_FILE_MODE = 0o600
 _SELF_IGNORE = "# cms-reconciler state (backups hold private keys): never commit it\n*\n"
 
 
-def workdir(repo: Path) -> Path:
-    """``repo/.reconcile``, created owner-only and self-ignored in git."""
-    root = repo / WORKDIR_NAME
+STATE_DIR_ENV = "RECONCILE_STATE_DIR"
+
+
+def state_location(
+    repo: Path, state_dir: Path | None = None, env: Mapping[str, str] | None = None
+) -> Path:
+    """``--state-dir``, else ``$RECONCILE_STATE_DIR`` (empty counts as unset), else
+    ``repo/.reconcile``."""
+    if state_dir is not None:
+        return state_dir
+    value = (os.environ if env is None else env).get(STATE_DIR_ENV, "")
+    return Path(value) if value else repo / WORKDIR_NAME
+
+
+def workdir(
+    repo: Path, state_dir: Path | None = None, env: Mapping[str, str] | None = None
+) -> Path:
+    """The state folder (``state_location``), created owner-only and self-ignored in git."""
+    root = state_location(repo, state_dir, env)
     if root.is_symlink():
         raise ConfigError(
             f"{root} is a symbolic link; cms-reconciler keeps backups with private keys there "
             "and makes it owner-only, so it must be a real folder: remove the link"
         )
+    if root.is_dir() and root.stat().st_uid != os.getuid():
+        raise ConfigError(
+            f"{root} belongs to another user; cms-reconciler keeps backups with private keys "
+            "there, so it must be a folder of the user that runs it (set "
+            f"{STATE_DIR_ENV} or --state-dir to one)"
+        )
+    if root.parent != root and not root.parent.exists():
+        private_dir(root.parent)
     _private_mkdir(root)
     ignore = root / ".gitignore"
     if not ignore.exists():

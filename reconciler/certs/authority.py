@@ -1,4 +1,4 @@
-"""A certificate authority the user holds (``certs issue``): checked, then used to sign.
+"""A certificate authority the user holds (``certs issue``, ``certs sign``): checked, then used.
 
 Everything that would make the new bundle useless is refused before a key is made: a CA
 certificate that is not a CA, one outside its validity, a key that is not the CA's, a key
@@ -17,13 +17,27 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from reconciler.certs.material import Identity, read_certificates, same_key
+from reconciler.certs.material import Holder, read_certificates, same_key
 from reconciler.desired.certcheck import describe_name
 from reconciler.errors import ConfigError
 
 CAKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 BACKDATE = timedelta(hours=1)
 """New certificates are valid from an hour before they are made: nodes' clocks differ."""
+DEFAULT_DAYS = 365
+
+
+@dataclass(frozen=True)
+class Validity:
+    not_before: datetime
+    not_after: datetime
+    capped: bool
+    """The CA expires before ``--days`` would end: the certificates end with it."""
+
+
+def check_days(days: int) -> None:
+    if days < 1:
+        raise ConfigError(f"--days must be at least 1, not {days}")
 
 
 @dataclass(frozen=True)
@@ -37,26 +51,29 @@ class Authority:
     def cert(self) -> x509.Certificate:
         return self.certificates[0]
 
+    def validity(self, now: datetime, days: int) -> Validity:
+        """From an hour before ``now`` for ``days``, never past the CA's own end."""
+        wanted_end = now + timedelta(days=days)
+        not_after = min(wanted_end, self.cert.not_valid_after_utc)
+        return Validity(now - BACKDATE, not_after, not_after < wanted_end)
+
     def sign(
-        self,
-        public_key: rsa.RSAPublicKey,
-        identity: Identity,
-        not_before: datetime,
-        not_after: datetime,
+        self, public_key: rsa.RSAPublicKey, holder: Holder, validity: Validity
     ) -> x509.Certificate:
+        """A leaf for ``holder``: CA:FALSE, key identifiers, and the holder's extensions."""
         builder = (
             x509.CertificateBuilder()
-            .subject_name(identity.subject)
+            .subject_name(holder.subject)
             .issuer_name(self.cert.subject)
             .public_key(public_key)
             .serial_number(x509.random_serial_number())
-            .not_valid_before(not_before)
-            .not_valid_after(not_after)
+            .not_valid_before(validity.not_before)
+            .not_valid_after(validity.not_after)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
             .add_extension(self._authority_key_identifier(), critical=False)
         )
-        for extension, critical in identity.extensions():
+        for extension, critical in holder.extensions():
             builder = builder.add_extension(extension, critical=critical)
         return builder.sign(self.key, hashes.SHA256())
 

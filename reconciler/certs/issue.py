@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-from reconciler.certs.authority import BACKDATE, load_authority
+from reconciler.certs.authority import DEFAULT_DAYS, check_days, load_authority
 from reconciler.certs.csr import current_server_cert
 from reconciler.certs.material import (
     CLIENT_IDENTITY,
@@ -27,10 +27,7 @@ from reconciler.certs.target import load_target
 from reconciler.certs.writing import check_new_bundle, write_files
 from reconciler.desired.certcheck import describe_name
 from reconciler.desired.findings import SpecFinding
-from reconciler.errors import ConfigError
 from reconciler.mmp.models import CertRole
-
-DEFAULT_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -62,23 +59,20 @@ def run_issue(
     request: IssueRequest, env: Mapping[str, str], now: datetime | None = None
 ) -> IssueReport:
     moment = now or datetime.now(UTC)
-    if request.days < 1:
-        raise ConfigError(f"--days must be at least 1, not {request.days}")
+    check_days(request.days)
     target = load_target(request.repo, request.cluster, env)
     authority = load_authority(
         request.ca_cert, request.ca_key, request.ca_key_passphrase_env, env, moment
     )
     server = server_identity(target.spec, current_server_cert(target), request.server_cn)
-    wanted_end = moment + timedelta(days=request.days)
-    not_after = min(wanted_end, authority.cert.not_valid_after_utc)
-    not_before = moment - BACKDATE
+    validity = authority.validity(moment, request.days)
     files: dict[str, bytes] = {}
     for key_role, cert_role, identity in (
         (CertRole.SERVER_KEY, CertRole.SERVER_CERT, server),
         (CertRole.CLIENT_KEY, CertRole.CLIENT_CERT, CLIENT_IDENTITY),
     ):
         key = new_key(request.key_size)
-        cert = authority.sign(key.public_key(), identity, not_before, not_after)
+        cert = authority.sign(key.public_key(), identity, validity)
         files[target.path(key_role)] = encrypt_key(key, target.passphrase)
         files[target.path(cert_role)] = certificates_pem([cert])
     files[target.path(CertRole.CA_CERT)] = certificates_pem(authority.certificates)
@@ -87,8 +81,8 @@ def run_issue(
     return IssueReport(
         cluster=target.name,
         issuer=describe_name(authority.cert.subject),
-        not_after=not_after,
-        capped=not_after < wanted_end,
+        not_after=validity.not_after,
+        capped=validity.capped,
         server=server.describe(),
         client=CLIENT_IDENTITY.describe(),
         written=written,

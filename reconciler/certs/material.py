@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -29,6 +30,28 @@ from reconciler.errors import ConfigError, MaterialError
 KEY_SIZES = (2048, 3072, 4096)
 DEFAULT_KEY_SIZE = 4096
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+LEAF_USAGES: tuple[tuple[x509.ExtensionType, bool], ...] = (
+    (
+        x509.KeyUsage(
+            digital_signature=True,
+            content_commitment=False,
+            key_encipherment=True,
+            data_encipherment=False,
+            key_agreement=False,
+            key_cert_sign=False,
+            crl_sign=False,
+            encipher_only=False,
+            decipher_only=False,
+        ),
+        True,
+    ),
+    (
+        x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+        False,
+    ),
+)
+"""keyUsage and extendedKeyUsage (and whether critical) of every leaf this tool asks for or
+issues, whatever a CSR requests."""
 
 
 @dataclass(frozen=True)
@@ -50,33 +73,21 @@ class Identity:
 
     def extensions(self) -> list[tuple[x509.ExtensionType, bool]]:
         """Extensions (and whether critical) that a CSR asks for and an issued cert carries."""
-        extensions: list[tuple[x509.ExtensionType, bool]] = [
-            (
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=True,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                True,
-            ),
-            (
-                x509.ExtendedKeyUsage(
-                    [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-                ),
-                False,
-            ),
-        ]
+        extensions = list(LEAF_USAGES)
         general: list[x509.GeneralName] = [x509.DNSName(name) for name in self.dns_names]
         general += [x509.IPAddress(address) for address in self.ip_addresses]
         if general:
             extensions.append((x509.SubjectAlternativeName(general), False))
         return extensions
+
+
+class Holder(Protocol):
+    """What a CA needs of a certificate's holder: its subject and the extensions it gets."""
+
+    @property
+    def subject(self) -> x509.Name: ...
+
+    def extensions(self) -> list[tuple[x509.ExtensionType, bool]]: ...
 
 
 CLIENT_IDENTITY = Identity(CLIENT_CN)

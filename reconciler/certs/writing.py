@@ -4,6 +4,7 @@ The new files are laid over the working tree in memory and the cluster is loaded
 view with the same loader ``validate``, plan and apply use; any error refuses the bundle
 before a file is touched. Writing puts every file beside its target under a temporary name
 first and only then renames them into place, so a failure half way leaves the old files.
+``create_files`` (``certs sign``) makes new files only: it never replaces one.
 """
 
 from __future__ import annotations
@@ -87,6 +88,61 @@ def write_files(repo: Path, files: Mapping[str, bytes]) -> list[str]:
             with contextlib.suppress(FileNotFoundError):
                 temporary.unlink()
     return list(files)
+
+
+def create_files(folder: Path, files: Mapping[str, bytes]) -> list[Path]:
+    """Create every file (name -> bytes) in ``folder``, or none; never replace one.
+
+    Each is staged under a temporary name and hard-linked to its name, which fails if that
+    name exists (even one made meanwhile); any failure removes what was made, folders too.
+    """
+    targets = {name: folder / name for name in files}
+    taken = [str(path) for path in targets.values() if os.path.lexists(path)]
+    if taken:
+        raise ConfigError(
+            f"{', '.join(taken)} already exist{'s' if len(taken) == 1 else ''}: refusing to "
+            "replace a file; move it away or write elsewhere; nothing was written"
+        )
+    for name, data in files.items():
+        _refuse_clear_key(name, data)
+    made: list[Path] = [parent for parent in (folder, *folder.parents) if not parent.exists()]
+    created: list[Path] = []
+    staged: list[Path] = []
+    current = folder
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            current = targets[name]
+            staged.append(_stage(current, data, _mode(data)))
+        for temporary, target in zip(staged, targets.values(), strict=True):
+            current = target
+            os.link(temporary, target)
+            created.append(target)
+    except OSError as error:
+        _undo(staged, created, made)
+        if isinstance(error, FileExistsError) and current in targets.values():
+            raise ConfigError(
+                f"{current} appeared while writing: refusing to replace it; nothing was written"
+            ) from None
+        raise ConfigError(
+            f"cannot write {current}: {error.strerror or error}; nothing was written"
+        ) from None
+    except BaseException:
+        _undo(staged, created, made)
+        raise
+    for temporary in staged:
+        temporary.unlink(missing_ok=True)
+    return list(targets.values())
+
+
+def _undo(staged: list[Path], created: list[Path], folders: list[Path]) -> None:
+    """Remove the files just made, then the folders made for them (deepest first)."""
+    for path in (*staged, *created):
+        with contextlib.suppress(OSError):
+            path.unlink()
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def write_atomically(path: Path, data: bytes, mode: int = FILE_MODE) -> None:

@@ -55,6 +55,8 @@ from reconciler.desired.source import (
     cluster_file,
     open_source,
 )
+from reconciler.desired.trust import ClusterAccess, SecretSlot, secret_slots
+from reconciler.desired.trusted_source import read_access
 from reconciler.errors import ConfigError
 from reconciler.mmp.known_hosts import HostKeyLine, Marker, host_key_name, parse_known_hosts
 from reconciler.mmp.models import CertRole
@@ -84,6 +86,10 @@ class ClusterInputs:
     """Each node as known_hosts names it: ``host`` on port 22, else ``[host]:port``."""
     loaded: bool = True
     """False when the YAML does not load: nothing above is known, and it always counts."""
+    secrets: tuple[SecretSlot, ...] = ()
+    """The fixed secret names of CI that feed ``env`` (``desired.trust.secret_slots``)."""
+    problem: str | None = None
+    """Why ``secrets`` could not be made (too many passphrase variables), for the listing."""
 
 
 @dataclass(frozen=True)
@@ -118,10 +124,16 @@ def cluster_inputs(name: str, spec: ClusterSpec | None) -> ClusterInputs:
     for node in spec.nodes:
         if node.certs is not None:
             paths.update(cert.path for role in CertRole if (cert := node.certs.file(role)))
+    try:
+        secrets, problem = secret_slots(spec), None
+    except ConfigError as error:
+        secrets, problem = (), str(error)
     return ClusterInputs(
         name=name,
         file=file,
         env=required_env(spec),
+        secrets=secrets,
+        problem=problem,
         paths=frozenset(paths),
         known_hosts=spec.ssh.known_hosts,
         host_names=tuple(
@@ -189,31 +201,61 @@ class ClusterListing:
     where: str
     since: str | None = None
     notes: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    """Clusters whose file was deleted (or renamed away) since ``since``."""
+    last_change: Mapping[str, str] = field(default_factory=dict)
+    """For each listed cluster, the newest commit since ``since`` that changed it."""
+    access: Mapping[str, ClusterAccess] | None = None
+    """With ``--trusted-ref``: each cluster's access there (its ``env`` and secrets)."""
 
 
-def list_clusters(repo: Path, changed_since: str | None = None) -> ClusterListing:
-    """Every cluster of the working tree, or those changed between ``changed_since`` and HEAD.
+def list_clusters(
+    repo: Path,
+    changed_since: str | None = None,
+    *,
+    ref: str | None = None,
+    trusted_ref: str | None = None,
+) -> ClusterListing:
+    """Every cluster of the working tree (or of ``ref``), or those changed between
+    ``changed_since`` and ``ref`` (HEAD by default); with ``trusted_ref``, the variables each
+    needs are the ones its cluster file names at that commit (``desired.trust``).
 
     Raises ``ConfigError`` for a ref that names no commit (or GitHub's all-zero SHA), a
     directory outside git, or a repository without a commit.
     """
     if changed_since is None:
-        with open_source(repo) as source:
+        with open_source(repo, ref) as source:
             inputs = tuple(_inputs(source, name) for name in source.cluster_names())
-            return ClusterListing(clusters=inputs, where=source.describe())
-    _check_ref_text(changed_since)
-    if not repo.is_dir():
-        raise ConfigError(f"repository directory {repo} does not exist")
-    try:
-        repository = git.Repo(repo, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise ConfigError(
-            f"--changed-since needs a git repository, and {repo} is not in one"
-        ) from None
-    try:
-        return _changed_since(repository, repo, changed_since)
-    finally:
-        repository.close()
+            listing = ClusterListing(clusters=inputs, where=source.describe())
+    else:
+        _check_ref_text(changed_since)
+        if not repo.is_dir():
+            raise ConfigError(f"repository directory {repo} does not exist")
+        try:
+            repository = git.Repo(repo, search_parent_directories=True)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise ConfigError(
+                f"--changed-since needs a git repository, and {repo} is not in one"
+            ) from None
+        try:
+            listing = _changed_since(repository, repo, changed_since, ref)
+        finally:
+            repository.close()
+    if trusted_ref is None:
+        return listing
+    return replace(listing, access=_trusted_access(repo, listing, ref, trusted_ref))
+
+
+def _trusted_access(
+    repo: Path, listing: ClusterListing, ref: str | None, trusted_ref: str
+) -> dict[str, ClusterAccess]:
+    with open_source(repo, ref) as source, open_source(repo, trusted_ref) as trusted:
+        return {
+            cluster.name: read_access(
+                cluster.name, load_spec(source, cluster.name).spec, source, trusted
+            )
+            for cluster in listing.clusters
+        }
 
 
 def select(listing: ClusterListing, names: Sequence[str]) -> ClusterListing:
@@ -259,15 +301,9 @@ class _Diff:
     """(old path, new path or None) of every deleted or renamed file."""
 
 
-def _changed_since(repository: git.Repo, root: Path, ref: str) -> ClusterListing:
+def _commit(repository: git.Repo, root: Path, ref: str, option: str) -> Any:
     try:
-        head: Any = repository.head.commit
-    except ValueError:
-        raise ConfigError(
-            f"the repository of {root} has no commit yet; --changed-since compares commits"
-        ) from None
-    try:
-        base: Any = repository.commit(ref)
+        return repository.commit(ref)
     except Exception:  # gitdb BadName/BadObject, ValueError: all mean "no such commit"
         shallow = (Path(repository.git_dir) / "shallow").exists()
         hint = (
@@ -275,11 +311,46 @@ def _changed_since(repository: git.Repo, root: Path, ref: str) -> ClusterListing
             if shallow
             else "if it is a branch of a remote, fetch it first (git fetch origin main)"
         )
-        raise ConfigError(
-            f"--changed-since {ref!r} does not name a commit in {root}; {hint}"
-        ) from None
+        raise ConfigError(f"{option} {ref!r} does not name a commit in {root}; {hint}") from None
+
+
+def _changed_since(
+    repository: git.Repo, root: Path, since_ref: str, head_ref: str | None
+) -> ClusterListing:
+    if head_ref is None:
+        try:
+            head: Any = repository.head.commit
+        except ValueError:
+            raise ConfigError(
+                f"the repository of {root} has no commit yet; --changed-since compares commits"
+            ) from None
+    else:
+        head = _commit(repository, root, head_ref, "--ref")
+    base: Any = _commit(repository, root, since_ref, "--changed-since")
     prefix = _prefix(repository, root)
     diff = _tree_diff(repository, base.hexsha, head.hexsha, prefix)
+    names, changed = _changed_at(repository, root, prefix, base, head, diff)
+    since = f"{since_ref} ({base.hexsha[:12]})"
+    notes = [*_gone_notes(diff, set(names), since_ref)]
+    if head_ref is None:
+        notes += _uncommitted_note(root)
+    return ClusterListing(
+        clusters=tuple(changed),
+        where=f"commit {head.hexsha[:12]} ({head_ref or 'HEAD'})",
+        since=since,
+        notes=tuple(notes),
+        removed=_removed(diff, set(names)),
+        last_change={
+            cluster.name: _last_change(repository, root, prefix, base, head, cluster.name)
+            for cluster in changed
+        },
+    )
+
+
+def _changed_at(
+    repository: git.Repo, root: Path, prefix: str, base: Any, head: Any, diff: _Diff
+) -> tuple[list[str], list[ClusterInputs]]:
+    """The cluster names at ``head``, and those of them that ``diff`` (base..head) changes."""
     with GitRefSource(root, head.hexsha) as at_head:
         names = at_head.cluster_names()
         clusters = [_with_symlinks(_inputs(at_head, name), head.tree, prefix) for name in names]
@@ -287,15 +358,26 @@ def _changed_since(repository: git.Repo, root: Path, ref: str) -> ClusterListing
         path: PinFileVersions(_text(base.tree, prefix, path), _text(head.tree, prefix, path))
         for path in {c.known_hosts for c in clusters if c.known_hosts} & diff.paths
     }
-    changed = changed_clusters(clusters, ChangeSet(diff.paths, pin_files))
-    since = f"{ref} ({base.hexsha[:12]})"
-    notes = [*_gone_notes(diff, set(names), ref), *_uncommitted_note(root)]
-    return ClusterListing(
-        clusters=tuple(changed),
-        where=f"commit {head.hexsha[:12]} (HEAD)",
-        since=since,
-        notes=tuple(notes),
-    )
+    return names, changed_clusters(clusters, ChangeSet(diff.paths, pin_files))
+
+
+def _last_change(
+    repository: git.Repo, root: Path, prefix: str, base: Any, head: Any, name: str
+) -> str:
+    """The newest commit on the first-parent line from ``base`` (excluded) to ``head`` whose
+    own change (against its first parent) changes cluster ``name``: for apply, "superseded
+    by" that commit when it is not the one being applied."""
+    listed = str(repository.git.rev_list("--first-parent", f"{base.hexsha}..{head.hexsha}"))
+    for sha in listed.split():
+        commit: Any = repository.commit(sha)
+        parent = commit.parents[0] if commit.parents else None
+        if parent is None:
+            return str(commit.hexsha)
+        diff = _tree_diff(repository, parent.hexsha, commit.hexsha, prefix)
+        _, changed = _changed_at(repository, root, prefix, parent, commit, diff)
+        if any(cluster.name == name for cluster in changed):
+            return str(commit.hexsha)
+    return str(head.hexsha)
 
 
 def _prefix(repository: git.Repo, root: Path) -> str:
@@ -413,6 +495,15 @@ def _gone_notes(diff: _Diff, names: set[str], ref: str) -> list[str]:
     return notes
 
 
+def _removed(diff: _Diff, names: set[str]) -> tuple[str, ...]:
+    removed = []
+    for old, _new in diff.gone:
+        match = _CLUSTER_FILE.fullmatch(old)
+        if match is not None and match.group(1) not in names:
+            removed.append(match.group(1))
+    return tuple(sorted(set(removed)))
+
+
 def _uncommitted_note(root: Path) -> list[str]:
     dirty = WorkingTreeSource(root).dirty_paths
     if not dirty:
@@ -426,14 +517,36 @@ def _uncommitted_note(root: Path) -> list[str]:
 # --- output ------------------------------------------------------------------------------
 
 
-def listing_json(listing: ClusterListing) -> dict[str, list[dict[str, Any]]]:
-    """``{"clusters": [{"name", "file", "env"}]}``: a GitHub Actions matrix via fromJSON."""
-    return {
-        "clusters": [
-            {"name": cluster.name, "file": cluster.file, "env": list(cluster.env)}
-            for cluster in listing.clusters
+def listing_json(listing: ClusterListing) -> dict[str, Any]:
+    """``{"clusters": [{"name", "file", "env", "secrets"}]}``: a GitHub Actions matrix via
+    fromJSON. With ``--changed-since``, each cluster's ``last_change`` and the ``removed``
+    clusters; with ``--trusted-ref``, ``env`` and ``secrets`` from there, ``trusted`` and
+    ``access_changes``."""
+    clusters = []
+    for cluster in listing.clusters:
+        env, secrets = cluster.env, cluster.secrets
+        entry: dict[str, Any] = {"name": cluster.name, "file": cluster.file}
+        access = listing.access.get(cluster.name) if listing.access is not None else None
+        if listing.access is not None:
+            trusted = access.spec if access is not None else None
+            env = required_env(trusted) if trusted is not None else ()
+            secrets = secret_slots(trusted) if trusted is not None else ()
+        entry["env"] = list(env)
+        entry["secrets"] = [
+            {"secret": slot.secret, "env": slot.env, "file": slot.file} for slot in secrets
         ]
-    }
+        if listing.access is not None:
+            entry["trusted"] = access is not None and access.contacted
+            entry["access_changes"] = (
+                [change.describe() for change in access.changes] if access is not None else []
+            )
+        if listing.since is not None:
+            entry["last_change"] = listing.last_change.get(cluster.name)
+        clusters.append(entry)
+    result: dict[str, Any] = {"clusters": clusters}
+    if listing.since is not None:
+        result["removed"] = list(listing.removed)
+    return result
 
 
 def listing_text(listing: ClusterListing) -> str:
@@ -446,9 +559,22 @@ def listing_text(listing: ClusterListing) -> str:
     file_width = max(len(cluster.file) for cluster in listing.clusters)
     lines = []
     for cluster in listing.clusters:
-        if cluster.loaded:
-            needs = f"needs {', '.join(cluster.env)}" if cluster.env else "needs nothing"
-        else:
+        access = listing.access.get(cluster.name) if listing.access is not None else None
+        if access is not None and access.spec is None:
+            needs = f"not contacted: {access.problem}"
+        elif access is not None and access.spec is not None:
+            env = required_env(access.spec)
+            needs = (
+                f"needs {', '.join(env)} (as named at the trusted ref)" if env else "needs nothing"
+            )
+        elif not cluster.loaded:
             needs = f"does not load (reconcile validate --cluster {cluster.name} says why)"
+        elif cluster.problem is not None:
+            needs = cluster.problem
+        else:
+            needs = f"needs {', '.join(cluster.env)}" if cluster.env else "needs nothing"
         lines.append(f"{cluster.name:<{name_width}}  {cluster.file:<{file_width}}  {needs}")
+        if access is not None and access.changes:
+            lines.append("  changes access (takes effect once merged):")
+            lines += [f"    {change.describe()}" for change in access.changes]
     return "\n".join(lines)

@@ -30,6 +30,7 @@ from reconciler.desired.source import DesiredSource, cluster_file, open_source
 from reconciler.desired.specerrors import findings_from_validation_error
 from reconciler.desired.state import ClusterResult, DesiredCluster, DesiredNode, DesiredState
 from reconciler.desired.topology import check_topology
+from reconciler.desired.trust import ClusterAccess, overlay_access
 from reconciler.desired.yamlfile import parse_yaml
 from reconciler.errors import ConfigError, SourceReadError
 
@@ -115,18 +116,24 @@ def load_cluster(
     now: datetime | None = None,
     *,
     check_key_consistency: bool = True,
+    access: ClusterAccess | None = None,
+    pins_source: DesiredSource | None = None,
 ) -> ClusterResult:
     """Load and check one cluster; ``cluster`` is set only when there is no error.
 
     ``check_key_consistency=False`` is for a plan, which sends nothing (``pem.decrypt_key``).
+    ``access`` (from ``--trusted-ref``) replaces every access field of the file with the
+    trusted one, and ``pins_source`` is where its pins are read (the trusted ref).
     """
     environment = os.environ if env is None else env
     moment = now or datetime.now(UTC)
     file = cluster_file(name)
     spec, findings, lines, columns = load_spec(source, name)
     cluster: DesiredCluster | None = None
+    if spec is not None and access is not None and access.spec is not None:
+        spec = overlay_access(spec, access.spec)
     if spec is not None:
-        check_access(spec, source, environment, findings)
+        check_access(spec, pins_source or source, environment, findings)
         checker = BundleChecker(
             spec,
             source,

@@ -253,3 +253,10 @@ class GitRefSource(DesiredSource):
 
     def close(self) -> None:
         self._repo.close()
+
+
+def brief(source: DesiredSource) -> str:
+    """``describe()``, without the ref in brackets when it is the commit's own sha."""
+    if isinstance(source, GitRefSource) and source.sha.startswith(source.ref.lower()):
+        return f"commit {source.sha[:12]}"
+    return source.describe()

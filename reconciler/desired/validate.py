@@ -7,14 +7,17 @@ Exit code 0 when no cluster has an error (warnings allowed), 1 otherwise. The te
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from reconciler.desired.findings import Severity, SpecFinding
 from reconciler.desired.loader import load_desired
+from reconciler.desired.source import open_source
 from reconciler.desired.state import ClusterResult, DesiredState
+from reconciler.desired.trusted_source import load_desired_trusted
 from reconciler.errors import ConfigError
 
 FORMATS = ("text", "json", "github")
@@ -28,11 +31,29 @@ def run_validate(
     *,
     env: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    trusted_ref: str | None = None,
 ) -> tuple[str, int]:
-    """Validate the clusters (all when empty); return the output and the exit code."""
+    """Validate the clusters (all when empty); return the output and the exit code.
+
+    With ``trusted_ref``, each cluster is checked with the access of that commit (the variables
+    and pins its file names there, as ``plan --trusted-ref`` uses them): the variable names a
+    proposed change writes are never read (a key opened with one would tell its value apart).
+    """
     if output_format not in FORMATS:
         raise ConfigError(f"unknown --format {output_format!r}; use one of: {', '.join(FORMATS)}")
-    state = load_desired(repo, clusters, ref, env=env, now=now)
+    if trusted_ref is None:
+        state = load_desired(repo, clusters, ref, env=env, now=now)
+    else:
+        with open_source(repo, trusted_ref) as trusted:
+            state, _ = load_desired_trusted(
+                repo,
+                clusters,
+                ref,
+                trusted,
+                os.environ if env is None else env,
+                now or datetime.now(UTC),
+                include_untrusted=True,
+            )
     renderers = {"json": render_json, "github": render_github, "text": render_text}
     return renderers[output_format](state), 0 if state.ok else 1
 

@@ -142,6 +142,11 @@ class KnownHosts:
                     algorithms.append(algorithm)
         return algorithms
 
+    def usable_pin(self, name: str) -> bool:
+        """Whether some key pinned for ``name`` is not revoked: whether ``verify`` could
+        accept any key at all (a caller may then decline to connect to it)."""
+        return any(self.file.revocation(pin.blob) is None for pin in self.file.pins(name))
+
     def verify(self, node: str, name: str, key: paramiko.PKey) -> None:
         """Accept ``key`` for ``name`` only if it is pinned and not revoked."""
         blob = key.asbytes()

@@ -144,6 +144,25 @@ class Rehearsal(_Model):
     assumptions: list[str] = []
 
 
+class AccessFieldChange(_Model):
+    """An access field that the reviewed change would set differently (``--trusted-ref``)."""
+
+    key: str  # e.g. ssh.password_env, nodes[cms4], pins of [10.0.0.4]:22
+    trusted: str | None  # what this plan used (None: not set at the trusted ref)
+    proposed: str | None  # what the change proposes; it takes effect once merged
+
+
+class AccessReport(_Model):
+    """Where the plan's access (hosts, ports, user, secret names, pins) came from, and what the
+    change being planned would alter in it (SPEC §8). Only with ``--trusted-ref``."""
+
+    trusted_ref: str  # e.g. commit 1a2b3c4d5e6f (origin/main)
+    contacted: bool  # False: no node of the cluster was contacted (``problem`` says why)
+    changes: list[AccessFieldChange] = []
+    not_contacted: list[str] = []  # node addresses not contacted: not pinned at the trusted ref
+    problem: str | None = None
+
+
 class ClusterPlan(_Model):
     name: str
     state_fingerprint: str
@@ -157,6 +176,7 @@ class ClusterPlan(_Model):
     # findings and data authority carry only addresses, and not every node gets a step.
     node_names: dict[str, str] | None = None
     rehearsal: Rehearsal | None = None  # only with --rehearse
+    access: AccessReport | None = None  # only with --trusted-ref
 
     @property
     def errors(self) -> list[Finding]:

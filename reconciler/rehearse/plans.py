@@ -24,6 +24,9 @@ def rehearse_plan(
                 "rehearsal": rehearse_cluster(cluster, by_name[cluster.name], live[cluster.name])
             }
         )
+        # A cluster that was not contacted (``--trusted-ref``) has no live read to rehearse on.
+        if cluster.name in by_name
+        else cluster
         for cluster in plan.clusters
     ]
     return plan.model_copy(update={"clusters": clusters})

@@ -27,6 +27,9 @@ from reconciler.simulator.render import TRANSITIONAL
 from reconciler.simulator.ssh_server import NodeServer
 from reconciler.simulator.state import Durations, Faults, SimClock, SimNode, Wording
 
+AUTH_DIGEST_CHARS = 16
+"""Hex characters of a refused password's sha256 kept in a node's log."""
+
 
 @dataclass(frozen=True)
 class NodeSetup:
@@ -56,7 +59,14 @@ class ClusterNodeBackend:
 
     def authenticate_password(self, username: str, password: str) -> bool:
         expected = self._cluster.users.get(username)
-        return expected is not None and hmac.compare_digest(expected, password)
+        accepted = expected is not None and hmac.compare_digest(expected, password)
+        if not accepted:
+            # As sshd logs "Failed password for ...": which secret arrived, as a short digest
+            # (never the value), so a test can tell whose secret a client sent.
+            digest = hashlib.sha256(password.encode()).hexdigest()[:AUTH_DIGEST_CHARS]
+            self._cluster.model.log(self._node, username, "auth", f"password refused {digest}")
+            self._cluster.save_state()
+        return accepted
 
     def authenticate_key(self, username: str, key: paramiko.PKey) -> bool:
         allowed = self._cluster.authorized_keys.get(username, [])

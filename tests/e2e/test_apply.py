@@ -249,3 +249,33 @@ def test_a_master_demoted_by_expiry_is_still_the_data_authority(
     assert code == 0, err
     assert_converged_on(demoting_lab, master_data)
     assert "reconcile-master.json" not in demoting_lab.snapshot()["nodes"][0]["files"]
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_the_state_dir_keeps_journal_backups_and_locks_out_of_the_checkout(
+    lab_sim: SimulatedCluster, lab_repo: Path, tmp_path: Path, how: str
+) -> None:
+    """On a CI runner the state lives where no checkout cleans it and no plan job can read it
+    (`--state-dir`, or `RECONCILE_STATE_DIR` as the apply workflow sets it)."""
+    state = tmp_path / "runner-home" / "cms-reconciler" / "org-repo"
+    args = ("--apply", "--cluster", "lab", "--auto-approve", "--format", "json")
+    if how == "option":
+        result = reconcile(*args, "--state-dir", str(state), repo=lab_repo)
+    else:
+        result = reconcile(*args, repo=lab_repo, env={"RECONCILE_STATE_DIR": str(state)})
+    assert result.returncode == 0, result.stderr
+    (cluster,) = json.loads(result.stdout)["clusters"]
+    assert Path(cluster["journal"]).parent == state / "journal"
+    for name in NODES:
+        assert sorted(p.suffix for p in (state / "backups" / "lab" / name).iterdir()) == [
+            ".bak",
+            ".json",
+        ]
+    assert oct(state.stat().st_mode & 0o777) == oct(0o700)
+    assert not (lab_repo / ".reconcile").exists()
+
+
+def test_the_state_dir_is_refused_on_a_plan(lab_repo: Path, tmp_path: Path) -> None:
+    result = reconcile("plan", "--state-dir", str(tmp_path / "state"), repo=lab_repo)
+    assert result.returncode == 1
+    assert "--state-dir has no effect on a plan" in result.stderr

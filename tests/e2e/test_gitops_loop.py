@@ -1,9 +1,12 @@
-"""The pull-request loop end to end: exactly the commands the workflows run, in a temporary
-GitOps repository (no .gitignore), against the simulated lab over real SSH.
+"""The pull-request loop end to end: the reconcile commands the workflows' scripts run, in a
+temporary GitOps repository (no .gitignore), against the simulated lab over real SSH.
 
-plan.yml: `clusters --changed-since`, `validate --format github`, `--plan --rehearse --format
-markdown --out`; apply.yml: `--apply --auto-approve --ref SHA --cluster X --format markdown`;
-drift.yml: `--plan --cluster X --format markdown`, whose exit code opens or closes the issue.
+plan.yml (plan-clusters.sh, plan-cluster.sh): `clusters --changed-since BASE --ref HEAD
+--trusted-ref BASE`, `validate --ref HEAD --trusted-ref BASE --format github`, `plan --rehearse
+--ref HEAD --trusted-ref BASE --format markdown --out`; apply.yml (apply-plan.sh,
+apply-cluster.sh): `plan --rehearse --ref SHA --out`, then `apply --plan-file --ref SHA
+--auto-approve --format markdown`; drift.yml: `plan --cluster X --format markdown`, whose exit
+code opens or closes the issue. tests/e2e/test_workflow_jobs.py runs the scripts themselves.
 """
 
 from __future__ import annotations
@@ -72,7 +75,18 @@ def test_the_workflow_commands_rotate_the_lab_and_report_drift(
     head = str(repository.head.commit.hexsha)
 
     # plan.yml, job `clusters`: the matrix holds the lab only, with the secrets it needs.
-    listed = reconcile("clusters", "--changed-since", base, "--format", "json", repo=repo)
+    listed = reconcile(
+        "clusters",
+        "--changed-since",
+        base,
+        "--ref",
+        head,
+        "--trusted-ref",
+        base,
+        "--format",
+        "json",
+        repo=repo,
+    )
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout) == {
         "clusters": [
@@ -80,12 +94,25 @@ def test_the_workflow_commands_rotate_the_lab_and_report_drift(
                 "name": "lab",
                 "file": "clusters/lab.yaml",
                 "env": ["CMS_LAB_PASSWORD", "CMS_LAB_KEY_PASSPHRASE"],
+                "secrets": [
+                    {"secret": "CMS_SSH_PASSWORD", "env": "CMS_LAB_PASSWORD", "file": False},
+                    {
+                        "secret": "CMS_KEY_PASSPHRASE",
+                        "env": "CMS_LAB_KEY_PASSPHRASE",
+                        "file": False,
+                    },
+                ],
+                "trusted": True,
+                "access_changes": [],
+                "last_change": head,
             }
-        ]
+        ],
+        "removed": [],
     }
 
     # plan.yml, job `plan`: validation annotations, clean for the rotation...
-    valid = reconcile("validate", "--cluster", "lab", "--format", "github", repo=repo)
+    trusted = ("--ref", head, "--trusted-ref", base)
+    valid = reconcile("validate", "--cluster", "lab", *trusted, "--format", "github", repo=repo)
     assert valid.returncode == 0, valid.stdout
     assert "::error" not in valid.stdout
     assert "::warning" not in valid.stdout
@@ -107,6 +134,7 @@ def test_the_workflow_commands_rotate_the_lab_and_report_drift(
         "--rehearse",
         "--cluster",
         "lab",
+        *trusted,
         "--format",
         "markdown",
         "--out",
@@ -121,17 +149,46 @@ def test_the_workflow_commands_rotate_the_lab_and_report_drift(
     assert len(comment) < 65_536
     outage = comment.index("down from step")
     assert outage < comment.index("<details")
-    assert "reconcile --apply --auto-approve" in comment
+    assert "applies exactly it (`reconcile apply --plan-file`)" in comment
     assert json.loads(plan_file.read_text())["clusters"][0]["strategy"] == "reform"
 
     # apply.yml: a deliberately failed apply, then the re-run converges (the journal and
     # backups the first one left do not make the tree dirty; its lock was released).
     lab_sim.fail_operation("cms3", "join")
-    apply_args = ("--apply", "--auto-approve", "--ref", head, "--cluster", "lab")
+    # apply.yml plans the merged commit (apply-plan.sh), then applies exactly that plan once
+    # approved (apply-cluster.sh); a re-run plans again from where the failure left the nodes.
+    approved = repo.parent / "apply-plan.json"
+    at_head = ("--ref", head, "--cluster", "lab")
+    for_approval = reconcile(
+        "plan",
+        "--rehearse",
+        *at_head,
+        "--format",
+        "markdown",
+        "--out",
+        str(approved),
+        repo=repo,
+    )
+    assert for_approval.returncode == 2, for_approval.stderr
+    apply_args = ("apply", "--plan-file", str(approved), *at_head, "--auto-approve")
     failed = reconcile(*apply_args, "--format", "markdown", repo=repo)
     assert failed.returncode == 1
     assert "cms3" in failed.stdout or "cms3" in failed.stderr
     lab_sim.fail_operation("cms3", "join", fail=False)
+    stale = reconcile(*apply_args, "--format", "markdown", repo=repo)
+    assert stale.returncode == 1  # the nodes moved on since that plan: it is never re-applied
+    assert "changed since" in stale.stderr or "stale" in stale.stderr.lower(), stale.stderr
+    again = reconcile(
+        "plan",
+        "--rehearse",
+        *at_head,
+        "--format",
+        "markdown",
+        "--out",
+        str(approved),
+        repo=repo,
+    )
+    assert again.returncode == 2, again.stderr
     applied = reconcile(*apply_args, "--format", "markdown", repo=repo)
     assert applied.returncode == 0, applied.stderr
     assert "<!-- cms-reconciler" in applied.stdout

@@ -1,9 +1,5 @@
-"""The workflows' shell glue, .github/scripts/*.sh, run for real against a fake ``gh``.
-
-Each script is executed as the workflows execute it (by path, so through its shebang and its
-executable bit) by bash, with ``tests/workflows/fake_gh.py`` first on PATH as ``gh``. The fake
-keeps issues, pull requests and comments in a JSON file, evaluates the scripts' ``--jq``
-expressions with the real jq, and refuses any invocation the scripts are not known to make.
+"""The workflows' shell glue for comments and issues, sticky-comment.sh and drift-issue.sh, run
+for real against a fake ``gh`` (tests/workflows/support.py), and the fake itself.
 
 The comment bodies are real ``reconcile`` output (the plan and apply-outcome renderers), so
 these tests also prove that the marker the renderer writes is the one the script looks for.
@@ -11,195 +7,26 @@ these tests also prove that the marker the renderer writes is the one the script
 
 from __future__ import annotations
 
-import functools
-import os
-import re
+import json
 import shlex
-import shutil
 import subprocess
-import sys
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 
-from reconciler.plan.render import (
-    APPLY_MARKER,
-    MARKER,
-    cluster_marker,
-    render_apply_markdown_comments,
-    render_markdown_comments,
-)
-from tests.support.lab import REPO
-from tests.unit.plan.test_render_outcome import converged_after, outcome, report_of
-from tests.unit.plan.test_render_plans import (
-    converged_cluster,
-    lab_seed_cluster,
-    lab_seed_plan,
-    plan_of,
-    renamed,
-)
+from reconciler.plan.render import APPLY_MARKER, MARKER, cluster_marker, render_markdown_comments
+from tests.unit.plan.test_render_plans import plan_of
 from tests.workflows import fake_gh
-
-T = TypeVar("T")
-SCRIPTS = REPO / ".github" / "scripts"
-REPOSITORY = "example-org/cms-gitops"
-BOT = fake_gh.TOKEN_LOGIN
-SECRET_NAMES = ["CMS_LAB_PASSWORD", "CMS_LAB_KEY_PASSPHRASE"]
-
-
-# --- the fake GitHub ---------------------------------------------------------------------------
-@dataclass
-class GitHub:
-    """One repository on the fake GitHub, and a way to run a script against it."""
-
-    root: Path
-
-    @property
-    def state_path(self) -> Path:
-        return self.root / "gh-state.json"
-
-    @property
-    def bin(self) -> Path:
-        return self.root / "bin"
-
-    def state(self) -> fake_gh.State:
-        return fake_gh.load_state(self.state_path)
-
-    def change(self, edit: Callable[[fake_gh.State], T]) -> T:
-        state = self.state()
-        result = edit(state)
-        fake_gh.save_state(self.state_path, state)
-        return result
-
-    def pull_request(self) -> int:
-        issue = self.change(lambda state: fake_gh.add_issue(state, "Rotate lab", pull_request=True))
-        return int(issue["number"])
-
-    def issue(self, title: str, *, state: str = "open") -> int:
-        issue = self.change(lambda data: fake_gh.add_issue(data, title, "body", state_=state))
-        return int(issue["number"])
-
-    def comment(self, number: int, body: str, login: str = BOT) -> int:
-        def add(state: fake_gh.State) -> dict[str, Any]:
-            return fake_gh.add_comment(state, self.find(state, number), body, login)
-
-        return int(self.change(add)["id"])
-
-    @staticmethod
-    def find(state: fake_gh.State, number: int) -> dict[str, Any]:
-        issues: list[dict[str, Any]] = state["issues"]
-        (issue,) = [issue for issue in issues if issue["number"] == number]
-        return issue
-
-    def comments(self, number: int) -> list[dict[str, Any]]:
-        comments: list[dict[str, Any]] = self.find(self.state(), number)["comments"]
-        return comments
-
-    def issues(self) -> list[dict[str, Any]]:
-        return [issue for issue in self.state()["issues"] if not issue["pull_request"]]
-
-    def calls(self) -> list[list[str]]:
-        calls: list[list[str]] = self.state()["calls"]
-        return calls
-
-    def file(self, name: str, text: str) -> Path:
-        path = self.root / name
-        path.write_text(text)
-        return path
-
-    def env(self, **extra: str | None) -> dict[str, str]:
-        env = {
-            "PATH": f"{self.bin}{os.pathsep}{os.environ['PATH']}",
-            "HOME": str(self.root),
-            "LANG": "C.UTF-8",
-            "GH_TOKEN": "ghs_fake",
-            "GITHUB_REPOSITORY": REPOSITORY,
-            "FAKE_GH_STATE": str(self.state_path),
-        }
-        env.update({name: value for name, value in extra.items() if value is not None})
-        for name in [name for name, value in extra.items() if value is None]:
-            env.pop(name, None)
-        return env
-
-    def run(self, script: str, *args: str, **env: str | None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(SCRIPTS / script), *args],
-            env=self.env(**env),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-
-    def gh(self, *args: str, **env: str | None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(self.bin / "gh"), *args],
-            env=self.env(**env),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-
-
-@pytest.fixture
-def github(tmp_path: Path) -> GitHub:
-    for tool in ("bash", "jq"):
-        assert shutil.which(tool), f"{tool} is required to test .github/scripts (see Makefile)"
-    github = GitHub(tmp_path)
-    github.bin.mkdir()
-    wrapper = github.bin / "gh"
-    wrapper.write_text(
-        f'#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(str(fake_gh.__file__))} "$@"\n'
-    )
-    wrapper.chmod(0o755)
-    fake_gh.save_state(github.state_path, fake_gh.new_state(REPOSITORY))
-    return github
-
-
-def mutating(calls: list[list[str]]) -> list[list[str]]:
-    """The calls that can change something on GitHub."""
-    return [
-        call
-        for call in calls
-        if call[:2] in (["issue", "edit"], ["issue", "create"], ["issue", "close"])
-        or (call[0] == "api" and "--method" in call)
-    ]
-
-
-# --- real reconcile output ---------------------------------------------------------------------
-@functools.cache
-def lab_plan() -> str:
-    """The lab's 27-step re-form, as the plan job's comment.md."""
-    (comment,) = render_markdown_comments(lab_seed_plan())
-    return comment
-
-
-@functools.cache
-def lab_converged() -> str:
-    """The lab's plan after a later push: converged."""
-    (comment,) = render_markdown_comments(plan_of(converged_cluster("lab")))
-    return comment
-
-
-@functools.cache
-def other_plan() -> str:
-    (comment,) = render_markdown_comments(lab_seed_plan(renamed(lab_seed_cluster(), "other")))
-    return comment
-
-
-@functools.cache
-def lab_apply(*, fail_at: int | None = 26) -> str:
-    """The apply job's outcome.md for lab: failed at step 26 (its error quotes MARKER), or
-    converged."""
-    plan = lab_seed_plan()
-    final = converged_after(plan) if fail_at is None else None
-    report = report_of(plan, [outcome(plan.clusters[0], fail_at=fail_at)], final)
-    (comment,) = render_apply_markdown_comments(report, plan)
-    return comment
+from tests.workflows.support import (
+    APP_BOT,
+    BOT,
+    REPOSITORY,
+    GitHub,
+    lab_apply,
+    lab_converged,
+    lab_plan,
+    mutating,
+    other_plan,
+)
 
 
 def test_the_renderers_write_the_markers_the_scripts_look_for() -> None:
@@ -345,6 +172,77 @@ def test_without_a_token_gh_fails_and_so_does_the_script(github: GitHub) -> None
     assert len(github.calls()) == 1  # it stopped at the first failing gh
 
 
+def test_a_humans_comment_that_starts_with_our_exact_markers_is_not_edited(
+    github: GitHub,
+) -> None:
+    """Anyone can write our two marker lines: only the bot's own comment is ever edited."""
+    pr = github.pull_request()
+    forged = github.comment(pr, lab_plan().replace("27 steps", "0 steps"), login="alice")
+    result = sticky(github, pr, lab_plan())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"created a comment on #{pr}\n"
+    alice, bot = github.comments(pr)
+    assert (alice["id"], alice["body"]) == (forged, lab_plan().replace("27 steps", "0 steps"))
+    assert (bot["user"]["login"], bot["body"]) == (BOT, lab_plan())
+    # The next push edits the bot's comment, still not alice's.
+    assert sticky(github, pr, lab_converged()).stdout == f"updated comment {bot['id']}\n"
+    assert github.bodies(pr) == {
+        forged: lab_plan().replace("27 steps", "0 steps"),
+        bot["id"]: lab_converged(),
+    }
+
+
+def test_another_bots_comment_is_not_ours_either(github: GitHub) -> None:
+    pr = github.pull_request()
+    theirs = github.comment(pr, lab_plan(), login="renovate[bot]")
+    assert sticky(github, pr, lab_converged()).stdout.startswith("created a comment")
+    assert github.bodies(pr)[theirs] == lab_plan()
+
+
+def test_with_a_github_app_token_the_apps_login_is_the_bot(github: GitHub) -> None:
+    """CMS_RECONCILER_BOT_LOGIN names the App's bot; github-actions' comments are then not
+    ours (another workflow's), and the App's are."""
+    pr = github.pull_request()
+    actions = github.comment(pr, lab_plan(), login=BOT)
+    app = {"CMS_RECONCILER_BOT_LOGIN": APP_BOT, "FAKE_GH_LOGIN": APP_BOT}
+    first = github.run(
+        "sticky-comment.sh", str(pr), str(github.file("c.md", lab_converged())), **app
+    )
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == f"created a comment on #{pr}\n"
+    (created,) = [c for c in github.comments(pr) if c["id"] != actions]
+    assert created["user"] == {"login": APP_BOT, "type": "Bot"}
+    second = github.run("sticky-comment.sh", str(pr), str(github.file("c.md", lab_plan())), **app)
+    assert second.stdout == f"updated comment {created['id']}\n"
+    assert github.bodies(pr) == {actions: lab_plan(), created["id"]: lab_plan()}
+
+
+@pytest.mark.parametrize("login", ['a"b', "x\\y", 'q") or true or ("', "$(touch pwned)", "\\(.id)"])
+def test_a_login_with_jq_or_shell_syntax_matches_only_itself(github: GitHub, login: str) -> None:
+    """The login goes into gh's --jq as a literal: no character of it is syntax."""
+    pr = github.pull_request()
+    other = github.comment(pr, lab_plan(), login=BOT)
+    result = github.run(
+        "sticky-comment.sh",
+        str(pr),
+        str(github.file("c.md", lab_converged())),
+        CMS_RECONCILER_BOT_LOGIN=login,
+        FAKE_GH_LOGIN=login,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"created a comment on #{pr}\n"
+    assert github.bodies(pr)[other] == lab_plan()
+    assert not (github.root / "pwned").exists()
+    again = github.run(
+        "sticky-comment.sh",
+        str(pr),
+        str(github.file("c.md", lab_plan())),
+        CMS_RECONCILER_BOT_LOGIN=login,
+    )
+    assert again.stdout.startswith("updated comment")
+    assert list(github.bodies(pr).values()) == [lab_plan(), lab_plan()]
+
+
 # --- drift-issue.sh ----------------------------------------------------------------------------
 def title(cluster: str) -> str:
     return f"cms-reconciler: cluster {cluster} has drifted from git"
@@ -423,8 +321,8 @@ def test_a_failed_plan_fails_the_job_and_changes_no_issue(github: GitHub, code: 
 
 
 def test_only_the_clusters_own_issue_counts_not_lab2s_or_a_quoting_one(github: GitHub) -> None:
-    """The search is fuzzy (the fake answers with every open issue, newest first): the exact
-    title check alone tells lab's issue from lab2's and from one whose title contains lab's."""
+    """The listing has every open issue, newest first: the exact title check alone tells
+    lab's issue from lab2's and from one whose title contains lab's."""
     lab = github.issue(title("lab"))
     lab2 = github.issue(title("lab2"))
     quoting = github.issue(f"Re: {title('lab')}")
@@ -454,136 +352,97 @@ def test_a_new_clusters_drift_does_not_touch_a_similar_clusters_issue(github: Gi
     assert by_title[title("lab")]["body"] == lab_plan()
 
 
-# --- export-cluster-env.sh ---------------------------------------------------------------------
-def parse_github_env(text: str) -> list[tuple[str, str]]:
-    """$GITHUB_ENV as the runner reads it (FileCommandManager): ``NAME=VALUE`` lines, and
-    ``NAME<<DELIM``, the value being every line up to a line equal to DELIM."""
-    entries: list[tuple[str, str]] = []
-    lines = text.splitlines(keepends=True)
-    index = 0
-    while index < len(lines):
-        line = lines[index].rstrip("\r\n")
-        index += 1
-        if not line:
-            continue
-        equals, heredoc = line.find("="), line.find("<<")
-        if equals >= 0 and (heredoc < 0 or equals < heredoc):
-            entries.append((line[:equals], line[equals + 1 :]))
-            continue
-        assert heredoc > 0, f"invalid line {line!r}"
-        name, delimiter = line[:heredoc], line[heredoc + 2 :]
-        value: list[str] = []
-        while True:
-            assert index < len(lines), f"matching delimiter not found: {delimiter!r}"
-            current = lines[index]
-            index += 1
-            assert current.endswith("\n"), "EOF marker missing new line"
-            if current.rstrip("\r\n") == delimiter:
-                break
-            value.append(current)
-        entries.append((name, "".join(value).removesuffix("\n")))
-    return entries
-
-
-def export(
-    github: GitHub, names: str, *secrets: str | None, earlier: str = ""
-) -> tuple[subprocess.CompletedProcess[str], str]:
-    env_file = github.file("github-env", earlier)
-    values = {f"SECRET_{n}": value for n, value in enumerate(secrets, start=1)}
-    result = github.run(
-        "export-cluster-env.sh", ENV_NAMES=names, GITHUB_ENV=str(env_file), **values
-    )
-    return result, env_file.read_bytes().decode()
-
-
-def json_list(names: list[str]) -> str:
-    return "[" + ",".join(f'"{name}"' for name in names) + "]"
-
-
-PEM = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHzBJBgkqhkiG9w0BBQ0w\n-----END-----"
-
-
-def test_each_secret_is_appended_in_heredoc_form(github: GitHub) -> None:
-    result, text = export(github, json_list(SECRET_NAMES), "cms-lab", PEM, earlier="EARLIER=1\n")
-    assert result.returncode == 0, result.stderr
-    assert text.startswith("EARLIER=1\n")
-    assert re.fullmatch(
-        r"EARLIER=1\n"
-        r"CMS_LAB_PASSWORD<<(EOF_[0-9a-f]{32})\ncms-lab\n\1\n"
-        r"CMS_LAB_KEY_PASSPHRASE<<(EOF_[0-9a-f]{32})\n(?s:.*)\n\2\n",
-        text,
-    ), text
-    assert parse_github_env(text) == [
-        ("EARLIER", "1"),
-        ("CMS_LAB_PASSWORD", "cms-lab"),
-        ("CMS_LAB_KEY_PASSPHRASE", PEM),
+def test_a_humans_issue_with_our_exact_title_is_never_edited_or_closed(github: GitHub) -> None:
+    human = github.issue(title("lab"), login="alice", body="I think lab drifted?")
+    drifted = drift(github, "2")
+    assert drifted.returncode == 0, drifted.stderr
+    ours = int(drifted.stdout.rsplit("/", 1)[1])
+    assert ours != human
+    assert drift(github, "2", "lab drifted again").stdout == f"updated issue #{ours}\n"
+    converged = drift(github, "0")
+    assert converged.stdout == f"closed issue #{ours}\n"
+    issues = {issue["number"]: issue for issue in github.issues()}
+    assert issues[human]["state"] == "open"
+    assert issues[human]["body"] == "I think lab drifted?"
+    assert issues[human]["comments"] == []
+    assert (issues[ours]["state"], issues[ours]["user"]["login"]) == ("closed", BOT)
+    assert [call[2] for call in mutating(github.calls()) if call[1] != "create"] == [
+        str(ours),
+        str(ours),
     ]
 
 
-TRICKY = {
-    "CMS_A": "EOF",
-    "CMS_B": "first\nEOF\nEOF_0123456789abcdef0123456789abcdef\nlast",
-    "CMS_C": "CMS_D<<EOF\nFOO=bar\n",  # looks like the start of another entry; ends in \n
-    "CMS_D": "  spaces  and = signs <<  ",
-}
-
-
-def test_values_that_look_like_delimiters_or_entries_survive(github: GitHub) -> None:
-    result, text = export(github, json_list(list(TRICKY)), *TRICKY.values())
-    assert result.returncode == 0, result.stderr
-    assert parse_github_env(text) == list(TRICKY.items())
-
-
-@pytest.mark.parametrize("missing", ["", None], ids=["empty", "unset"])
-def test_a_secret_without_a_value_stops_the_job_naming_it(
-    github: GitHub, missing: str | None
-) -> None:
-    result, text = export(github, json_list(SECRET_NAMES), "cms-lab", missing)
-    assert result.returncode == 1
-    assert result.stderr.startswith("::error::missing secrets: CMS_LAB_KEY_PASSPHRASE (")
-    assert parse_github_env(text) == [("CMS_LAB_PASSWORD", "cms-lab")]
-
-
-def test_every_missing_secret_is_named(github: GitHub) -> None:
-    result, text = export(github, json_list(SECRET_NAMES), "", "")
-    assert result.returncode == 1
-    assert "missing secrets: CMS_LAB_PASSWORD CMS_LAB_KEY_PASSPHRASE (" in result.stderr
-    assert text == ""
-
-
-def test_more_than_four_secrets_are_refused(github: GitHub) -> None:
-    names = [f"CMS_{n}" for n in range(5)]
-    result, text = export(github, json_list(names), "1", "2", "3", "4", earlier="EARLIER=1\n")
-    assert result.returncode == 1
-    assert "::error::this cluster needs 5 secrets; the setup action passes at most 4" in (
-        result.stderr
+def test_a_pull_request_with_our_title_is_not_the_issue(github: GitHub) -> None:
+    pull = github.change(
+        lambda state: fake_gh.add_issue(state, title("lab"), "a PR", pull_request=True, login=BOT)
     )
-    assert text == "EARLIER=1\n"
-
-
-def test_an_empty_list_exports_nothing(github: GitHub) -> None:
-    result, text = export(github, "[]", "stray", earlier="EARLIER=1\n")
+    result = drift(github, "2")
     assert result.returncode == 0, result.stderr
-    assert (result.stdout, result.stderr) == ("", "")
-    assert text == "EARLIER=1\n"
+    assert result.stdout.startswith(f"https://github.com/{REPOSITORY}/issues/")
+    assert github.find(github.state(), pull["number"])["body"] == "a PR"
 
 
-@pytest.mark.parametrize("names", ["not json", "null", ""])
-def test_env_names_that_are_not_a_json_list_fail_the_step(github: GitHub, names: str) -> None:
-    result, text = export(github, names, "cms-lab")
-    assert result.returncode != 0
-    assert text == ""
+def test_the_bots_issue_is_found_beyond_the_first_hundred(github: GitHub) -> None:
+    """The listing is read to its last page (100 a page): the bot's issue, opened long ago, is
+    on the second."""
+    ours = github.issue(title("lab"))
+    for number in range(120):
+        github.issue(f"something else {number}", login="alice")
+    result = drift(github, "0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"closed issue #{ours}\n"
+
+
+def test_duplicate_issues_on_two_pages_update_the_newest_and_succeed(github: GitHub) -> None:
+    """gh writes each page's numbers as the page arrives: the script reads them all (a reader
+    that stops at the first line makes gh die of SIGPIPE writing the next page)."""
+    older = github.issue(title("lab"))
+    for number in range(110):
+        github.issue(f"something else {number}", login="alice")
+    newest = github.issue(title("lab"))
+    result = drift(github, "2", "again")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"updated issue #{newest}\n"
+    bodies = {issue["number"]: issue["body"] for issue in github.issues()}
+    assert (bodies[newest], bodies[older]) == ("again", "body")
+
+
+def test_with_a_github_app_token_the_apps_issue_is_the_one(github: GitHub) -> None:
+    actions = github.issue(title("lab"), login=BOT)
+    app = {"CMS_RECONCILER_BOT_LOGIN": APP_BOT, "FAKE_GH_LOGIN": APP_BOT}
+    created = github.run("drift-issue.sh", "lab", "2", str(github.file("p.md", "drift")), **app)
+    assert created.returncode == 0, created.stderr
+    closed = github.run("drift-issue.sh", "lab", "0", str(github.file("p.md", "ok")), **app)
+    assert closed.returncode == 0, closed.stderr
+    issues = {issue["number"]: issue for issue in github.issues()}
+    (app_issue,) = [n for n in issues if n != actions]
+    assert closed.stdout == f"closed issue #{app_issue}\n"
+    assert issues[app_issue]["user"]["login"] == APP_BOT
+    assert (issues[actions]["state"], issues[actions]["body"]) == ("open", "body")
 
 
 # --- the fake itself ---------------------------------------------------------------------------
 POST_COMMENT = ["api", "--method", "POST", f"repos/{REPOSITORY}/issues/1/comments"]
-LIST_TAIL = ["--search", "x", "--json", "number,title", "--jq", ".[]"]
+ISSUES = f"repos/{REPOSITORY}/issues"
 UNKNOWN = {
     "pr-comment": ["pr", "comment", "1", "--body", "x"],
     "api-without-paginate": ["api", f"repos/{REPOSITORY}/issues/1/comments", "--jq", ".[]"],
     "api-raw-field": [*POST_COMMENT, "-f", "body=x"],
     "api-delete": ["api", "--method", "DELETE", f"repos/{REPOSITORY}/issues/comments/1"],
-    "issue-list-all": ["issue", "list", "--repo", REPOSITORY, "--state", "all", *LIST_TAIL],
+    "issue-list": ["issue", "list", "--repo", REPOSITORY, "--state", "open", "--jq", ".[]"],
+    "issues-unknown-parameter": ["api", "--paginate", f"{ISSUES}?creator=x", "--jq", ".[]"],
+    "issues-twice-the-state": ["api", "--paginate", f"{ISSUES}?state=open&state=all", "--jq", "."],
+    "issues-bad-state": ["api", "--paginate", f"{ISSUES}?state=merged", "--jq", ".[]"],
+    "issues-without-paginate": ["api", f"{ISSUES}?state=open", "--jq", ".[]"],
+    "pulls-without-owner": ["api", f"repos/{REPOSITORY}/pulls?state=open&head=b", "--jq", "."],
+    "pulls-all": ["api", f"repos/{REPOSITORY}/pulls?state=all&head=o:b", "--jq", "."],
+    "approvals-paginated": [
+        "api",
+        "--paginate",
+        f"repos/{REPOSITORY}/actions/runs/1/approvals",
+        "--jq",
+        ".",
+    ],
     "issue-reopen": ["issue", "reopen", "1", "--repo", REPOSITORY],
     "issue-close-short-repo": ["issue", "close", "1", "-R", REPOSITORY, "--comment", "x"],
 }
@@ -602,7 +461,49 @@ def test_the_fake_refuses_what_the_scripts_do_not_run(github: GitHub, argv: list
 
 
 def test_the_fake_needs_a_token_and_the_repository_that_exists(github: GitHub) -> None:
-    listing = ["--state", "open", "--search", "x", "--json", "number,title", "--jq", ".[]"]
-    assert github.gh("issue", "list", "--repo", REPOSITORY, *listing).returncode == 0
-    assert github.gh("issue", "list", "--repo", REPOSITORY, *listing, GH_TOKEN=None).returncode == 4
-    assert github.gh("issue", "list", "--repo", "someone/else", *listing).returncode == 1
+    listing = ["api", "--paginate", f"{ISSUES}?state=open", "--jq", ".[]"]
+    assert github.gh(*listing).returncode == 0
+    assert github.gh(*listing, GH_TOKEN=None).returncode == 4
+    elsewhere = ["api", "--paginate", "repos/someone/else/issues", "--jq", ".[]"]
+    assert github.gh(*elsewhere).returncode == 1
+
+
+def listed(github: GitHub, endpoint: str, jq: str = ".[] | .number") -> list[str]:
+    result = github.gh("api", "--paginate", endpoint, "--jq", jq)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def test_the_fake_lists_issues_as_the_rest_api_does(github: GitHub) -> None:
+    """Issues and pull requests (only those with a ``pull_request`` key), newest first, 30 a
+    page unless per_page says otherwise (at most 100), open unless the state says otherwise."""
+    for number in range(1, 106):
+        github.issue(f"issue {number}", state="closed" if number == 3 else "open")
+    pull = github.pull_request(login="bob")
+    everything = listed(github, f"{ISSUES}?state=all&per_page=100", ".[] | .number")
+    assert everything == [str(n) for n in range(pull, 0, -1)]
+    assert listed(github, ISSUES, "length") == ["30", "30", "30", "15"]  # 105 open
+    assert listed(github, f"{ISSUES}?per_page=100", "length") == ["100", "5"]
+    assert listed(github, f"{ISSUES}?per_page=500&state=open", "length") == ["100", "5"]
+    assert listed(github, f"{ISSUES}?state=closed") == ["3"]
+    first = listed(github, f"{ISSUES}?per_page=100", ".[:2][] | @json")[:2]
+    assert [json.loads(item)["number"] for item in first] == [pull, pull - 1]
+    pull_json, issue_json = (json.loads(item) for item in first)
+    assert pull_json["user"] == {"login": "bob", "type": "User"}
+    assert pull_json["pull_request"]["html_url"] == f"https://github.com/{REPOSITORY}/pull/{pull}"
+    assert "pull_request" not in issue_json
+    assert issue_json["user"] == {"login": BOT, "type": "Bot"}
+    assert set(issue_json) == {"number", "title", "state", "body", "user", "html_url", "url"}
+
+
+def test_what_the_fake_creates_is_by_the_token_login(github: GitHub) -> None:
+    body = str(github.file("b.md", "x"))
+    create = ["issue", "create", "--repo", REPOSITORY, "--title", "t", "--body-file", body]
+    assert github.gh(*create).returncode == 0
+    assert github.gh(*create, FAKE_GH_LOGIN=APP_BOT).returncode == 0
+    close = ["issue", "close", "2", "--repo", REPOSITORY, "--comment", "done"]
+    assert github.gh(*close, FAKE_GH_LOGIN="carol").returncode == 0
+    first, second = github.issues()
+    assert first["user"] == {"login": BOT, "type": "Bot"}
+    assert second["user"] == {"login": APP_BOT, "type": "Bot"}
+    assert second["comments"][0]["user"] == {"login": "carol", "type": "User"}

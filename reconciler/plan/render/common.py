@@ -8,7 +8,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from reconciler.durations import format_duration
-from reconciler.plan.models import ClusterPlan, Finding, GitInfo, Strategy
+from reconciler.plan.models import (
+    AccessFieldChange,
+    AccessReport,
+    ClusterPlan,
+    Finding,
+    GitInfo,
+    Strategy,
+)
 
 _SHA = re.compile(r"[0-9a-fA-F]{7,64}")
 _FRACTION = re.compile(r"(\d{2}:\d{2}:\d{2})[.,]\d+")
@@ -162,3 +169,43 @@ def closing_line(cluster: ClusterPlan) -> str:
 
 def master_change_warning() -> str:
     return "This plan changes the master: apply needs --allow-master-change."
+
+
+def access_sentence(access: AccessReport) -> str:
+    """Where the plan's access came from (``--trusted-ref``)."""
+    if not access.contacted:
+        return f"no node was contacted: {access.problem or 'no trusted access'}"
+    return (
+        f"hosts, ports, user, secret variable names and host-key pins come from "
+        f"{access.trusted_ref}, not from the change planned here"
+    )
+
+
+def access_change_text(change: AccessFieldChange) -> str:
+    before = change.trusted if change.trusted is not None else "(none)"
+    after = change.proposed if change.proposed is not None else "(none)"
+    return f"{change.key}: {before} -> {after}"
+
+
+def access_changes_sentence(access: AccessReport) -> str | None:
+    """What the change would alter in access, which this plan did not use."""
+    if not access.changes:
+        return None
+    what = "; ".join(access_change_text(change) for change in access.changes)
+    return (
+        f"this change alters access ({what}); it takes effect once merged, and this plan "
+        "used the trusted values"
+    )
+
+
+def not_contacted_sentence(access: AccessReport, names: dict[str, str]) -> str | None:
+    if not access.not_contacted:
+        return None
+    nodes = ", ".join(
+        f"{names[address]} ({address})" if address in names else address
+        for address in access.not_contacted
+    )
+    return (
+        f"{nodes}, not pinned at the trusted ref; an address is pinned first, in a pull "
+        "request of its own"
+    )

@@ -29,11 +29,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from reconciler.plan.models import ClusterPlan, Finding, Plan, Rehearsal, Step
+from reconciler.plan.models import AccessReport, ClusterPlan, Finding, Plan, Rehearsal, Step
 from reconciler.plan.render.common import (
+    access_changes_sentence,
+    access_sentence,
     commit_text,
     display_time,
     node_names,
+    not_contacted_sentence,
     plural,
     sentence,
     short_name,
@@ -49,7 +52,11 @@ HEADING = "### cms-reconciler plan"
 GITHUB_COMMENT_LIMIT = 65_536  # GitHub refuses a comment body longer than this
 DEFAULT_LIMIT = 65_000  # in UTF-8 bytes (``comment_size``), with room to spare
 MIN_LIMIT = 1_000  # room for the markers, the summary and the note saying what was cut
-APPLY_COMMAND = "reconcile --apply --auto-approve"  # what CI runs when the PR is merged
+# What the apply workflow does once the pull request is merged (.github/workflows/apply.yml).
+MERGE_SENTENCE = (
+    "plans the merged commit again and, once an approver of `cms-{name}-apply` has seen that "
+    "plan, applies exactly it (`reconcile apply --plan-file`)"
+)
 
 # Line breaks and other control characters: none belongs in one markdown line, and
 # ``str.splitlines`` in a CI script would split on several of them.
@@ -283,15 +290,30 @@ def _head(plan: Plan, cluster: ClusterPlan) -> list[str]:
             "- ⚠️ **Master change:** apply refuses this plan without `--allow-master-change`; "
             "check that the database named above is the one to keep."
         )
-    lines.append(f"- **Merging** runs `{APPLY_COMMAND}`{_merge_effect(cluster, master_change)}.")
+    merging = MERGE_SENTENCE.format(name=md_text(cluster.name))
+    lines.append(f"- **Merging** {merging}{_merge_effect(cluster, master_change)}.")
     if cluster.rehearsal is not None:
         lines += _rehearsal_lines(cluster.rehearsal)
+    if cluster.access is not None:
+        lines += _access_lines(cluster.access, node_names(cluster))
     commit = md_code(commit_text(plan.git)) if plan.git.commit else "no commit"
     dirty = " with uncommitted changes (dirty)" if plan.git.dirty else ""
     lines += [
         "",
         f"Desired state: {commit}{dirty}; planned at {md_text(display_time(plan.created_at))}.",
     ]
+    return lines
+
+
+def _access_lines(access: AccessReport, names: dict[str, str]) -> list[str]:
+    """Where access came from; what the pull request would change in it; who was skipped."""
+    lines = [f"- **Access:** {md_text(sentence(access_sentence(access)))}."]
+    changes = access_changes_sentence(access)
+    if changes is not None:
+        lines.append(f"  - ⚠️ **Access change:** {md_text(sentence(changes))}.")
+    skipped = not_contacted_sentence(access, names)
+    if skipped is not None:
+        lines.append(f"  - **Not contacted:** {md_text(sentence(skipped))}.")
     return lines
 
 
@@ -335,12 +357,12 @@ def _authority_finding(cluster: ClusterPlan) -> Finding | None:
 
 def _merge_effect(cluster: ClusterPlan, master_change: bool) -> str:
     if cluster.blocked:
-        return ", which refuses to start while this cluster is blocked"
+        return "; apply refuses to start while this cluster is blocked"
     if not cluster.steps:
         return "; it sends nothing to this cluster"
     if master_change:
-        return ", which stops before the first command unless the flag is given"
-    return ": the steps below, without asking again"
+        return "; apply stops before the first command unless it is given --allow-master-change"
+    return ": the steps below, if the nodes are still as they were read"
 
 
 def _grouped(findings: list[Finding]) -> list[tuple[Finding, list[str | None]]]:

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from reconciler.plan.models import (
+    AccessReport,
     Action,
     ClusterPlan,
     DataAuthority,
@@ -20,13 +21,18 @@ from reconciler.plan.models import (
     Step,
 )
 from reconciler.plan.render.common import (
+    access_changes_sentence,
+    access_sentence,
     closing_line,
     estimated_duration,
     grouped_findings,
     master_change_warning,
     named_nodes,
     node_label,
+    node_names,
+    not_contacted_sentence,
     plural,
+    sentence,
     short_commit,
     step_nodes,
 )
@@ -87,6 +93,8 @@ def _render_cluster(plan: Plan, cluster: ClusterPlan, console: Console) -> None:
     header.append(f"  strategy: {cluster.strategy.value}")
     header.append(f"  git: {short_commit(plan.git)}", style="yellow" if plan.git.dirty else "")
     _print(console, header)
+    if cluster.access is not None:
+        _print_access(console, cluster.access, node_names(cluster))
 
     if cluster.blocked:
         _print_blocked(console, cluster)
@@ -108,6 +116,16 @@ def _render_cluster(plan: Plan, cluster: ClusterPlan, console: Console) -> None:
 
     style = "bold green" if not cluster.steps else "bold"
     _print(console, Text(closing_line(cluster), style=style))
+
+
+def _print_access(console: Console, access: AccessReport, names: dict[str, str]) -> None:
+    _print(console, Text(f"Access: {sentence(access_sentence(access))}.", style="cyan"))
+    changes = access_changes_sentence(access)
+    if changes is not None:
+        _print(console, Text(f"Access change: {sentence(changes)}.", style="bold yellow"))
+    skipped = not_contacted_sentence(access, names)
+    if skipped is not None:
+        _print(console, Text(f"Not contacted: {sentence(skipped)}.", style="bold yellow"))
 
 
 def _print_blocked(console: Console, cluster: ClusterPlan) -> None:

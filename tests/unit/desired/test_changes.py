@@ -232,16 +232,38 @@ def test_json_is_a_matrix_and_text_one_line_each() -> None:
     listing = ClusterListing(
         clusters=(*lab_and_other(), cluster_inputs("typo", None)), where="w", since="main (1a2b)"
     )
+
+    def slots(password: str, passphrase: str) -> list[dict[str, object]]:
+        return [
+            {"secret": "CMS_SSH_PASSWORD", "env": password, "file": False},
+            {"secret": "CMS_KEY_PASSPHRASE", "env": passphrase, "file": False},
+        ]
+
     assert listing_json(listing) == {
         "clusters": [
-            {"name": "lab", "file": "clusters/lab.yaml", "env": ["LAB_PASSWORD", "LAB_KEY_PASS"]},
+            {
+                "name": "lab",
+                "file": "clusters/lab.yaml",
+                "env": ["LAB_PASSWORD", "LAB_KEY_PASS"],
+                "secrets": slots("LAB_PASSWORD", "LAB_KEY_PASS"),
+                "last_change": None,
+            },
             {
                 "name": "other",
                 "file": "clusters/other.yaml",
                 "env": ["OTHER_PASSWORD", "OTHER_KEY_PASS"],
+                "secrets": slots("OTHER_PASSWORD", "OTHER_KEY_PASS"),
+                "last_change": None,
             },
-            {"name": "typo", "file": "clusters/typo.yaml", "env": []},
-        ]
+            {
+                "name": "typo",
+                "file": "clusters/typo.yaml",
+                "env": [],
+                "secrets": [],
+                "last_change": None,
+            },
+        ],
+        "removed": [],
     }
     assert listing_text(listing).splitlines() == [
         "lab    clusters/lab.yaml    needs LAB_PASSWORD, LAB_KEY_PASS",

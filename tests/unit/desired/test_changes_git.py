@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import git
 import pytest
@@ -78,6 +79,11 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def essentials(listing: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each listed cluster's name, file and variables (the matrix's original fields)."""
+    return [{key: entry[key] for key in ("name", "file", "env")} for entry in listing["clusters"]]
+
+
 def rotate(folder: Path) -> None:
     """New certificate files (content is not checked here: only that they changed)."""
     for name in ("dbclusterserver.cer", "dbclusterclient.cer"):
@@ -92,9 +98,15 @@ def test_a_rotation_lists_only_the_rotated_cluster(gitops: tuple[Path, git.Repo,
     result = run_cli("--repo", str(root), "--changed-since", first, "--format", "json")
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("\n") == 1  # one line: fit for $GITHUB_OUTPUT
-    assert json.loads(result.stdout) == {
-        "clusters": [{"name": "lab", "file": "clusters/lab.yaml", "env": LAB_ENV}]
-    }
+    listing = json.loads(result.stdout)
+    assert essentials(listing) == [{"name": "lab", "file": "clusters/lab.yaml", "env": LAB_ENV}]
+    assert listing["removed"] == []
+    (lab,) = listing["clusters"]
+    assert lab["last_change"] == repository.head.commit.hexsha
+    assert lab["secrets"] == [
+        {"secret": "CMS_SSH_PASSWORD", "env": "CMS_LAB_PASSWORD", "file": False},
+        {"secret": "CMS_KEY_PASSPHRASE", "env": "CMS_LAB_KEY_PASSPHRASE", "file": False},
+    ]
     text = run_cli("--repo", str(root), "--changed-since", "HEAD~1")
     assert text.returncode == 0, text.stderr
     assert text.stdout == "lab  clusters/lab.yaml  needs CMS_LAB_PASSWORD, CMS_LAB_KEY_PASSPHRASE\n"
@@ -104,7 +116,7 @@ def test_without_changed_since_every_cluster(gitops: tuple[Path, git.Repo, str])
     root, _, _ = gitops
     result = run_cli("--repo", str(root), "--format", "json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["clusters"] == [
+    assert essentials(json.loads(result.stdout)) == [
         {"name": "lab", "file": "clusters/lab.yaml", "env": LAB_ENV},
         {"name": "other", "file": "clusters/other.yaml", "env": OTHER_ENV},
     ]
@@ -118,7 +130,7 @@ def test_nothing_changed(gitops: tuple[Path, git.Repo, str]) -> None:
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.startswith(f"no cluster changed since {first} (")
     json_result = run_cli("--repo", str(root), "--changed-since", first, "--format", "json")
-    assert json.loads(json_result.stdout) == {"clusters": []}
+    assert json.loads(json_result.stdout) == {"clusters": [], "removed": []}
 
 
 def test_pins_count_for_the_cluster_whose_node_they_pin(
@@ -152,7 +164,7 @@ def test_a_yaml_that_does_not_load_is_still_listed(gitops: tuple[Path, git.Repo,
     commit(repository, "typo")
     result = run_cli("--repo", str(root), "--changed-since", first, "--format", "json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["clusters"] == [
+    assert essentials(json.loads(result.stdout)) == [
         {"name": "other", "file": "clusters/other.yaml", "env": []}
     ]
     rotate(root / "certs" / "lab")
@@ -246,7 +258,7 @@ def test_repo_in_a_subfolder_of_a_git_repository(tmp_path: Path) -> None:
     commit(repository, "rotate other")
     result = run_cli("--repo", str(ops), "--changed-since", first, "--format", "json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["clusters"] == [
+    assert essentials(json.loads(result.stdout)) == [
         {"name": "other", "file": "clusters/other.yaml", "env": OTHER_ENV}
     ]
     pins = ops / "clusters" / "known_hosts"

@@ -57,7 +57,9 @@ LAB_DATA = (
     "- **Data:** cms1's database (127.0.85.73) is kept; cms2 and cms3 are replaced by copies of it."
 )
 LAB_MERGE = (
-    "- **Merging** runs `reconcile --apply --auto-approve`: the steps below, without asking again."
+    "- **Merging** plans the merged commit again and, once an approver of `cms-lab-apply` has "
+    "seen that plan, applies exactly it (`reconcile apply --plan-file`): the steps below, if the "
+    "nodes are still as they were read."
 )
 
 
@@ -296,7 +298,7 @@ def test_master_change_says_why_and_warns() -> None:
     )
     assert "  - **Why:** cms2 (127.0.85.74) becomes master: its database replaces" in head
     assert "- ⚠️ **Master change:** apply refuses this plan without `--allow-master-change`" in head
-    assert "which stops before the first command unless the flag is given" in head
+    assert "apply stops before the first command unless it is given --allow-master-change" in head
 
 
 def test_converged_comment_is_short_and_has_no_drawing() -> None:
@@ -312,7 +314,7 @@ def test_blocked_comment_lists_only_errors() -> None:
     markdown = only(blocked_plan())
     assert "### cms-reconciler plan for `lab`: **BLOCKED**" in markdown
     assert "- **Blocked:** cannot plan (1 error); nothing will run until it is fixed." in markdown
-    assert "which refuses to start while this cluster is blocked" in markdown
+    assert "; apply refuses to start while this cluster is blocked" in markdown
     assert "**Errors**" in markdown
     rows = finding_rows(markdown)
     assert rows == [

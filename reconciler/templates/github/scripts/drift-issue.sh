@@ -3,17 +3,29 @@
 #   2 (the live cluster differs from git): open the issue, or update its body;
 #   0 (converged): close it, if open, with a comment;
 #   anything else: leave issues alone and fail, so the run shows red.
-# Usage: drift-issue.sh CLUSTER EXIT_CODE BODY_FILE   (GH_TOKEN and GITHUB_REPOSITORY set)
+# The cluster's issue is the open one with exactly its title that the bot opened: its author's
+# login is $CMS_RECONCILER_BOT_LOGIN (default github-actions[bot], the login of the workflows'
+# github.token; name[bot] for a GitHub App's token). An issue anyone else opened, whatever its
+# title, is never edited or closed. Found in the REST listing (every page read, newest first),
+# not by search: search is fuzzy and lags behind new issues.
+# Usage: drift-issue.sh CLUSTER EXIT_CODE BODY_FILE   (GH_TOKEN and GITHUB_REPOSITORY set;
+# needs jq)
+# Exit: 0 issue opened, updated, closed or nothing to do; 1 the plan failed, or gh failed.
 set -euo pipefail
 
 cluster="$1"
 code="$2"
 body_file="$3"
 title="cms-reconciler: cluster $cluster has drifted from git"
-existing="$(gh issue list --repo "$GITHUB_REPOSITORY" --state open --search "\"$title\" in:title" \
-  --json number,title --jq ".[] | select(.title == \"$title\") | .number" | head -n1)"
+bot="${CMS_RECONCILER_BOT_LOGIN:-github-actions[bot]}"
+
+open_issue() {  # the bot's own open issue with this title
+  "$(dirname "$0")/bot-issue.sh" "$title"
+}
+
 case "$code" in
   2)
+    existing="$(open_issue)"
     if [ -n "$existing" ]; then
       gh issue edit "$existing" --repo "$GITHUB_REPOSITORY" --body-file "$body_file" > /dev/null
       echo "updated issue #$existing"
@@ -22,6 +34,7 @@ case "$code" in
     fi
     ;;
   0)
+    existing="$(open_issue)"
     if [ -n "$existing" ]; then
       gh issue close "$existing" --repo "$GITHUB_REPOSITORY" \
         --comment "Converged again: \`reconcile --plan --cluster $cluster\` is empty."
