@@ -172,6 +172,15 @@ def timeouts_for(spec: ClusterSpec) -> TransportTimeouts:
     return TransportTimeouts(connect=spec.timeouts.connect.total_seconds())
 
 
+@dataclass(frozen=True)
+class TrustedEndpoints:
+    """The endpoints a run with ``--trusted-ref`` may connect to: the cluster's own nodes, as
+    the trusted cluster file reaches them (``host`` or ``[host]:port``, lower case)."""
+
+    endpoints: frozenset[str]
+    where: str  # the trusted ref, for messages
+
+
 class NotContacted:
     """The transport of a node this run must not contact: every call fails before any socket
     is opened, as an unreachable node's would (the node did not answer: nothing was sent)."""
@@ -228,17 +237,19 @@ class SessionPool:
         env: Mapping[str, str],
         timeouts: TransportTimeouts | None = None,
         *,
-        only_pinned: bool = False,
+        trusted: TrustedEndpoints | None = None,
     ) -> None:
-        """``source`` is where the pins are read; ``only_pinned`` (a plan with
-        ``--trusted-ref``, whose pins come from that ref) opens no connection at all to an
-        endpoint without a usable pin: its session refuses every call, and nothing is sent."""
+        """``source`` is where the pins are read. ``trusted`` (a plan with ``--trusted-ref``,
+        whose pins come from that ref) opens no connection at all to an endpoint that is not
+        one of the cluster's own nodes there, or has no usable pin: its session refuses every
+        call, and nothing is sent. A pin alone is not enough: the pins file is shared, and
+        another cluster's node must never receive this cluster's password."""
         self.spec = spec
         self._credentials = credentials_for(spec, env)
-        self._known_hosts = known_hosts_for(spec, source, say_where=only_pinned)
-        self._only_pinned = only_pinned
+        self._known_hosts = known_hosts_for(spec, source, say_where=trusted is not None)
+        self._trusted = trusted
         self.not_contacted: list[str] = []
-        """Addresses of the nodes that ``only_pinned`` kept this run from contacting."""
+        """Addresses of the nodes that ``trusted`` kept this run from contacting."""
         passphrase_envs = {spec.certs.key_passphrase_env} | {
             node.certs.key_passphrase_env
             for node in spec.nodes
@@ -273,15 +284,10 @@ class SessionPool:
         existing = self._sessions.get(address)
         if existing is not None:
             return existing
-        pin_name = host_key_name(host, port)
-        if self._only_pinned and not self._known_hosts.usable_pin(pin_name):
+        refusal = self._refusal(host, port)
+        if refusal is not None:
             self.not_contacted.append(address)
-            refusing = NotContacted(
-                name or address,
-                f"not contacted: {pin_name} is not pinned in {self._known_hosts.origin}; an "
-                "address is pinned first, by a pull request of its own that CODEOWNERS review, "
-                "and is contacted once that pin is merged",
-            )
+            refusing = NotContacted(name or address, refusal)
             refused = SSHSession(refusing, MMPShell(refusing, name, redactor=self._redactor))
             self._sessions[address] = refused
             self._where[address] = (name, host, port)
@@ -300,6 +306,24 @@ class SessionPool:
         self._sessions[address] = session
         self._where[address] = (name, host, port)
         return session
+
+    def _refusal(self, host: str, port: int) -> str | None:
+        """Why ``trusted`` forbids contacting ``[host]:port``; None when it may be."""
+        if self._trusted is None:
+            return None
+        pin_name = host_key_name(host, port)
+        if pin_name.lower() not in self._trusted.endpoints:
+            return (
+                f"not contacted: {pin_name} is not a node of cluster {self.spec.name} on "
+                f"{self._trusted.where}; a new node goes into the cluster file (and its key "
+                "into the pins) in a pull request of its own, and is contacted once that is merged"
+            )
+        if not self._known_hosts.usable_pin(pin_name):
+            return (
+                f"not contacted: {pin_name} is not pinned in {self._known_hosts.origin}; pin "
+                "it in a pull request of its own, and it is contacted once that is merged"
+            )
+        return None
 
     def reopen(self, address: str) -> SSHSession:
         """A new connection to a node met before in this run, replacing one that was lost

@@ -13,7 +13,12 @@ from pathlib import Path
 from types import TracebackType
 
 from reconciler.addresses import canonical_address
-from reconciler.connect import SessionPool, describe_missing, missing_variables
+from reconciler.connect import (
+    SessionPool,
+    TrustedEndpoints,
+    describe_missing,
+    missing_variables,
+)
 from reconciler.desired.findings import describe_errors
 from reconciler.desired.loader import load_desired
 from reconciler.desired.source import open_source
@@ -25,7 +30,7 @@ from reconciler.live.models import LiveCluster
 from reconciler.live.reader import NodeTarget, read_clusters
 from reconciler.mmp.transport import TransportTimeouts
 from reconciler.parallelism import DEFAULT_PARALLELISM
-from reconciler.plan.access import access_report, not_contacted_plan
+from reconciler.plan.access import not_contacted_plan, with_access
 from reconciler.plan.models import ClusterPlan, GitInfo, Plan
 from reconciler.plan.planner import plan_cluster
 
@@ -56,6 +61,12 @@ def _check_desired(desired: DesiredState, env: Mapping[str, str]) -> None:
         )
     if parts:
         raise ConfigError("\n".join(parts))
+
+
+def _endpoints(access: ClusterAccess | None) -> TrustedEndpoints | None:
+    if access is None:
+        return None
+    return TrustedEndpoints(access.endpoints, access.trusted_ref)
 
 
 class Fleet:
@@ -118,7 +129,11 @@ class Fleet:
             for cluster in self.clusters:
                 self.pools[cluster.name] = self._stack.enter_context(
                     SessionPool(
-                        cluster.spec, pins, env, timeouts, only_pinned=trusted_ref is not None
+                        cluster.spec,
+                        pins,
+                        env,
+                        timeouts,
+                        trusted=_endpoints(self.access.get(cluster.name)),
                     )
                 )
         except BaseException:
@@ -200,8 +215,7 @@ class Fleet:
             if name not in planned:
                 plans.append(not_contacted_plan(self.access[name]))
             elif access is not None:
-                report = access_report(access, self.pools[name].not_contacted)
-                plans.append(planned[name].model_copy(update={"access": report}))
+                plans.append(with_access(planned[name], access, self.pools[name].not_contacted))
             else:
                 plans.append(planned[name])
         return Plan(git=self.git, created_at=self.now.isoformat(timespec="seconds"), clusters=plans)

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Apply exactly the approved plan of one cluster, and stop safely when the run is cancelled.
-# On cancel or timeout the runner signals only this step's shell, never its children, and
-# `reconcile` would be killed where it stands, its node locks left behind. So reconcile runs as
-# a child here, and the first SIGINT or SIGTERM this shell gets is passed on to it once, as
-# SIGTERM: reconcile then stops at its next safe point (before a step, at a poll, or just before
-# a step would change a node), ends its journal and releases its locks. Later signals are not
-# passed on (a second would make reconcile stop at once); the runner's own SIGKILL ends this
-# shell, not reconcile.
+# On cancel or timeout the runner signals only the step's own process, never its children, and
+# `reconcile` would be killed where it stands, its node locks left behind. So the step `exec`s
+# this script (it then is the step's process), reconcile runs as its child, and the first SIGINT
+# or SIGTERM this shell gets is passed on to it once, as SIGTERM: reconcile then stops at its next
+# safe point (before a step, at a poll, or just before a step would change a node), ends its
+# journal and releases its locks. Later signals are not passed on (a second would make reconcile
+# stop at once); the runner's SIGKILL, some seconds later, ends this shell, not reconcile, which
+# goes on to its safe point; apply-cancelled.sh, the job's next step, waits for it (its pid is in
+# the state folder while it runs).
 # State (journal, backups, the local lock) lives outside the checkout (state-dir.sh), owner-only.
 # Usage: apply-cluster.sh CLUSTER PLAN_FILE SHA OUT   (the cluster's apply secrets exported;
 #   after superseded.sh, whose OUT/superseded means: apply nothing)
@@ -28,9 +30,12 @@ mkdir -p "$out/journal"
 started="$out/.started"
 touch "$started"
 
+(umask 077 && mkdir -p "$RECONCILE_STATE_DIR")
+pidfile="$RECONCILE_STATE_DIR/apply-$cluster.pid"
 reconcile apply --plan-file "$plan" --ref "$sha" --cluster "$cluster" --auto-approve \
   --format markdown > "$out/outcome.md" &
 child=$!
+echo "$child" > "$pidfile"
 forwarded=""
 # shellcheck disable=SC2317  # called by the trap below
 forward() {
@@ -53,6 +58,7 @@ while true; do
   fi
 done
 trap - INT TERM
+rm -f "$pidfile"
 
 if [ -d "$RECONCILE_STATE_DIR/journal" ]; then
   find "$RECONCILE_STATE_DIR/journal" -maxdepth 1 -name "$cluster-*.jsonl" -newer "$started" \

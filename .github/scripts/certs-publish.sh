@@ -8,7 +8,8 @@
 #   1, csr:       nobody signed the CSRs here: push the keys and CSRs (OUT_DIR/csr.patch) as
 #                 BRANCH and open, or update, one issue with the CSRs and what to run;
 #   1, under-way: BRANCH existed already: fine while a pull request from it, or the renewal
-#                 issue, is open (someone is asked to finish); with neither the renewal has
+#                 issue, is open (someone is asked to finish), until 14 days before the soonest
+#                 expiry: then it fails every day, URGENT, until merged; with neither the renewal has
 #                 stalled silently (typically: Actions may not open pull requests, so the branch
 #                 was pushed and `gh pr create` failed), which fails, the louder the nearer the
 #                 soonest expiry of a due certificate (OUT_DIR/check.json): "renewal stalled",
@@ -23,8 +24,9 @@
 # pushed by then, so the next day's run finds the renewal stalled and repeats the advice.
 # Usage: certs-publish.sh CLUSTER OUT_DIR   (in a checkout of main that may push; GH_TOKEN and
 # GITHUB_REPOSITORY set; needs jq)
-# Exit: 0 published, waiting, or nothing due; 1 the check failed, the renewal stalled, or
-# GitHub refused the pull request.
+# A patch that changes anything outside certs/ is refused before anything is pushed.
+# Exit: 0 published, waiting, or nothing due; 1 the check failed, the renewal stalled or waits
+# too close to expiry, a patch touches more than certificates, or GitHub refused the pull request.
 set -euo pipefail
 
 cluster="$1"
@@ -48,6 +50,7 @@ open_pull() {
 }
 
 push_branch() {
+  only_certificates "$1"
   git switch --quiet -c "$branch"
   git apply --index "$1"
   git -c user.name="github-actions[bot]" \
@@ -87,6 +90,35 @@ stalled() {
   fi
   echo "::error title=Certificate renewal of cluster $cluster stalled::$level. Branch $branch exists, but no pull request from it and no renewal issue is open, so nobody is asked to finish the renewal (a common cause: GitHub Actions may not create pull requests here, so the branch was pushed and opening the pull request failed). To finish it, $how_to_open; or delete the branch, and the next run starts the renewal over." >&2
   exit 1
+}
+
+# A renewal under way, waiting for people: fine until 14 days before the soonest expiry, then
+# the run fails every day until it is merged (an open pull request, even a draft someone else
+# opened from the branch, must not hold a renewal off silently until the certificates expire).
+waiting() {
+  local days
+  days="$(days_left)"
+  if [ -n "$days" ] && [ "$days" -le 14 ]; then
+    echo "::error title=Certificate renewal of cluster $cluster not merged::URGENT: $days days left and the renewal still waits on $1: finish and merge it, or the cluster stops replicating when its certificates expire." >&2
+    exit 1
+  fi
+  echo "cluster $cluster: a renewal is under way: $1${days:+ ($days days left)}"
+  exit 0
+}
+
+# A patch from the earlier jobs may change certificate files and nothing else: never a cluster
+# file, the pins or the workflows, whatever made it.
+only_certificates() {
+  local path
+  while IFS= read -r path; do
+    case "$path" in
+      certs/*) ;;
+      *)
+        echo "::error::$1 changes $path: a renewal may change files under certs/ only; nothing was pushed" >&2
+        exit 1
+        ;;
+    esac
+  done < <(git apply --numstat "$1" | cut -f3-)
 }
 
 case "$code:$action" in
@@ -130,13 +162,11 @@ pull request."
   1:under-way)
     pull="$(open_pull)"
     if [ -n "$pull" ]; then
-      echo "cluster $cluster: a renewal is under way: pull request #$pull from branch $branch"
-      exit 0
+      waiting "pull request #$pull from branch $branch"
     fi
     existing="$(open_issue)"
     if [ -n "$existing" ]; then
-      echo "cluster $cluster: a renewal is under way on branch $branch: issue #$existing asks for its CSRs to be signed"
-      exit 0
+      waiting "issue #$existing, which asks for the CSRs on branch $branch to be signed"
     fi
     stalled
     ;;

@@ -31,8 +31,10 @@
 # - each other plan comment of the bot (a cluster this pull request no longer changes): a
 #   notice "no longer in this pull request", the earlier plan folded.
 # Comments by anyone but the bot are never edited, even with our markers.
-# Exit: 0 when every listed cluster has validate-code 0, exit-code 0 or 2 and a plan made for
-# HEAD_SHA, and CLUSTERS_RESULT is success; else 1, after posting, one ::error:: line per
+# Exit: 0 when every listed cluster has validate-code 0, exit-code 0 or 2 (or 1 with the file
+# `pending` holding "access": blocked only by access the pull request adds, which plan-cluster.sh
+# reads off the plan) and a plan made for HEAD_SHA, and CLUSTERS_RESULT is success; else 1,
+# after posting, one ::error:: line per
 # failing cluster saying why (validate failed; plan failed: see its comment; no plan was made).
 # Needs jq and sticky-comment.sh beside this script.
 set -euo pipefail
@@ -233,6 +235,13 @@ for name in "${clusters[@]}"; do
   elif [ "$code" = 0 ] || [ "$code" = 2 ]; then
     why=""
     result="planned"
+  elif [ "$code" = 1 ] && [ "$(word "$dir/pending")" = access ]; then
+    # Blocked only by access this pull request adds (a new cluster or node): nothing can be
+    # planned before it is merged, and its comment says so; CODEOWNERS review it, and after
+    # merge the apply workflow plans it in full for the approver.
+    why=""
+    result="access pending: planned after merge"
+    echo "::notice::cluster $name: not planned against its nodes: this pull request adds access to it (a new cluster or node), which takes effect once merged; review it as an access change"
   else
     why="the plan failed (exit ${code:-unknown}): see its comment"
     result="plan failed"
@@ -241,6 +250,7 @@ for name in "${clusters[@]}"; do
   case "$code" in
     0) plan_cell="converged (0)" ;;
     2) plan_cell="changes (2)" ;;
+    1) [ "$result" = "access pending: planned after merge" ] && plan_cell="access pending (1)" || plan_cell="failed (1)" ;;
     "") plan_cell="—" ;;
     *) plan_cell="failed ($code)" ;;
   esac

@@ -111,10 +111,31 @@ class ClusterAccess:
     """The known_hosts file that ``spec`` names, at the trusted ref (None: it does not exist)."""
     changes: tuple[AccessChange, ...] = ()
     problem: str | None = None
+    new: bool = False
+    """The cluster file does not exist at the trusted ref: its access is all in this change."""
 
     @property
     def contacted(self) -> bool:
         return self.spec is not None
+
+    @property
+    def endpoints(self) -> frozenset[str]:
+        """The cluster's own nodes as the trusted file reaches them (``[host]:port``, lower
+        case): the only endpoints a plan may connect to."""
+        if self.spec is None:
+            return frozenset()
+        spec = self.spec
+        return frozenset(
+            host_key_name(node.effective_ssh_host, spec.ssh_port_of(node)).lower()
+            for node in spec.nodes
+        )
+
+    @property
+    def addresses(self) -> frozenset[str]:
+        """The database addresses of the trusted file's nodes (canonical)."""
+        if self.spec is None:
+            return frozenset()
+        return frozenset(canonical_address(node.address) for node in self.spec.nodes)
 
     @property
     def env_names(self) -> frozenset[str]:
@@ -136,11 +157,11 @@ class ClusterAccess:
 
 
 def untrusted(
-    name: str, trusted_ref: str, problem: str, proposed: ClusterSpec | None
+    name: str, trusted_ref: str, problem: str, proposed: ClusterSpec | None, *, new: bool
 ) -> ClusterAccess:
     """A cluster with no trusted access: every access field it proposes is a change."""
     changes = access_changes(proposed, None) if proposed is not None else ()
-    return ClusterAccess(name, trusted_ref, None, None, changes, problem)
+    return ClusterAccess(name, trusted_ref, None, None, changes, problem, new)
 
 
 def overlay_access(proposed: ClusterSpec, trusted: ClusterSpec) -> ClusterSpec:

@@ -102,7 +102,8 @@ def read_access(
     file = cluster_file(name)
     trusted = load_spec(trusted_source, name)
     if trusted.spec is None or trusted.findings.has_errors:
-        if not trusted_source.exists(file):
+        new = not trusted_source.exists(file)
+        if new:
             problem = (
                 f"{file} does not exist at the trusted ref ({where}): a new cluster is not "
                 "contacted until its file and host-key pins are merged (pin it first in a "
@@ -113,7 +114,7 @@ def read_access(
                 f"{file} does not load at the trusted ref ({where}), so nothing says how "
                 "to reach its nodes: " + describe_errors(trusted.findings.items)
             )
-        return untrusted(name, where, problem, proposed)
+        return untrusted(name, where, problem, proposed, new=new)
     spec = trusted.spec
     trusted_pins = _text(trusted_source, spec.ssh.known_hosts)
     proposed_pins = _text(proposed_source, proposed.ssh.known_hosts) if proposed else None

@@ -159,8 +159,13 @@ class AccessReport(_Model):
     trusted_ref: str  # e.g. commit 1a2b3c4d5e6f (origin/main)
     contacted: bool  # False: no node of the cluster was contacted (``problem`` says why)
     changes: list[AccessFieldChange] = []
-    not_contacted: list[str] = []  # node addresses not contacted: not pinned at the trusted ref
+    not_contacted: list[str] = []  # node addresses not contacted: not trusted at the ref
     problem: str | None = None
+    # Blocked only by access the change itself adds (a new cluster, a new node): nothing can be
+    # planned before it is merged, and nothing else is wrong. The plan workflow's check passes
+    # such a plan, labelled, for review; after merge the apply workflow plans it in full and
+    # shows that plan to the approver.
+    pending: bool = False
 
 
 class ClusterPlan(_Model):

@@ -73,6 +73,7 @@ class Attack:
     attacker: SimulatedCluster
     relay: CountingRelay
     new_address: str
+    address_of_cms3: str
 
     def plan(self, *extra: str) -> dict[str, Any]:
         result = reconcile(
@@ -134,7 +135,7 @@ def attack(
     head = commit(repository, "innocent-looking rotation")
     target = ("127.0.0.1", attacker.server("cms4").port)
     with CountingRelay(new, lab_addresses.port, target) as relay:
-        yield Attack(lab_repo, base, head, attacker, relay, new)
+        yield Attack(lab_repo, base, head, attacker, relay, new, lab_addresses.cms3)
 
 
 def test_the_pull_request_chooses_neither_the_secret_nor_the_host(
@@ -155,6 +156,7 @@ def test_the_pull_request_chooses_neither_the_secret_nor_the_host(
     assert attack.new_address in pin_key
     assert access["contacted"] is True
     assert access["not_contacted"] == [attack.new_address]
+    assert access["pending"] is True  # blocked only by the node the pull request adds
     assert cluster["blocked"] is True  # cms4 could not be read: nothing to plan from
     assert any("not contacted" in (finding["message"] or "") for finding in cluster["findings"])
 
@@ -307,3 +309,83 @@ def test_a_change_of_certificates_only_plans_as_before(
     assert cluster["access"]["not_contacted"] == []
     assert cluster["strategy"] == "reform"
     assert refused_passwords(lab_sim) == []
+
+
+def test_another_clusters_nodes_never_receive_this_clusters_password(
+    lab_sim: SimulatedCluster, lab_repo: Path, lab_addresses: LabAddresses
+) -> None:
+    """The pins file is shared: a pull request on cluster prod that points prod's nodes at the
+    lab's (pinned, for the lab) must not send prod's password there."""
+    repository = git.Repo.init(lab_repo)
+    lab = (lab_repo / "clusters" / "lab.yaml").read_text()
+    prod = lab.replace("name: lab", "name: prod").replace(
+        "password_env: CMS_LAB_PASSWORD", "password_env: CMS_PROD_PASSWORD"
+    )
+    elsewhere = prod
+    for number, address in enumerate(lab_addresses.nodes, start=1):
+        elsewhere = elsewhere.replace(address, f"10.255.0.{number}")
+    (lab_repo / "clusters" / "prod.yaml").write_text(elsewhere)
+    base = commit(repository, "base: the lab, and prod elsewhere")
+    (lab_repo / "clusters" / "prod.yaml").write_text(prod)  # prod's nodes: the lab's addresses
+    head = commit(repository, "move prod")
+    prod_password = "prod-secret-password"
+    result = reconcile(
+        "plan",
+        "--cluster",
+        "prod",
+        "--ref",
+        head,
+        "--trusted-ref",
+        base,
+        "--format",
+        "json",
+        repo=lab_repo,
+        env={**LAB_ENV, "CMS_PROD_PASSWORD": prod_password},
+    )
+    assert result.returncode == 1, result.stderr
+    (cluster,) = json.loads(result.stdout)["clusters"]
+    assert sorted(cluster["access"]["not_contacted"]) == sorted(lab_addresses.nodes)
+    assert cluster["access"]["pending"] is True  # only merging can let the new nodes in
+    assert digest(prod_password) not in refused_passwords(lab_sim)
+    assert logins(lab_sim) == 0
+
+
+def test_a_pin_alone_does_not_make_a_new_node_contacted(attack: Attack, lab_repo: Path) -> None:
+    """A pin merged on its own (say, for another cluster's future node) does not let any
+    cluster's pull request send its secret there: only the cluster's own nodes at the trusted
+    ref are contacted."""
+    repository = git.Repo(lab_repo)
+    repository.git.checkout(attack.base, "--", "clusters/lab.yaml")  # this cluster unchanged
+    (line,) = attack.attacker.known_hosts_lines()
+    pins = lab_repo / "clusters" / "known_hosts"
+    assert attack.new_address in pins.read_text()  # the attacker's pin, from the pull request
+    base = commit(repository, "the attacker's host pinned on the base branch (reviewed alone)")
+    cluster_file = lab_repo / "clusters" / "lab.yaml"
+    last = cluster_file.read_text().splitlines(keepends=True)
+    node = next(row for row in last if "name: cms3" in row)
+    cluster_file.write_text(
+        cluster_file.read_text().replace(
+            node,
+            node + node.replace("cms3", "cms4").replace(attack.address_of_cms3, attack.new_address),
+        )
+    )
+    head = commit(repository, "add cms4 at the pinned address")
+    result = reconcile(
+        "plan",
+        "--cluster",
+        "lab",
+        "--ref",
+        head,
+        "--trusted-ref",
+        base,
+        "--format",
+        "json",
+        repo=lab_repo,
+        env=ENV,
+    )
+    assert result.returncode == 1, result.stderr
+    (cluster,) = json.loads(result.stdout)["clusters"]
+    assert cluster["access"]["not_contacted"] == [attack.new_address]
+    assert cluster["access"]["pending"] is True
+    assert attack.relay.accepted == 0
+    assert line.split(" ", 1)[1] in pins.read_text()

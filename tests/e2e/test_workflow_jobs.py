@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 
 from reconciler.init_repo import GITHUB_MIRROR, TEMPLATES
 from reconciler.simulator.service import SimulatedCluster
@@ -68,16 +70,34 @@ class Runner:
         )
 
     def start(self, script: str, *args: str) -> subprocess.Popen[str]:
-        """As the runner starts a step: the script under bash, in a process group of its own."""
+        """The script under bash, in a process group of its own."""
+        return self.step(shlex.join([f".github/scripts/{script}", *args]))
+
+    def step(self, run: str, **extra: str) -> subprocess.Popen[str]:
+        """A workflow step as the runner starts it: the `run:` text in a file, under
+        `bash --noprofile --norc -e -o pipefail`, in a process group of its own."""
+        path = self.root / f"step-{time.monotonic_ns()}.sh"
+        path.write_text(run + "\n")
         return subprocess.Popen(
-            ["bash", "-e", f".github/scripts/{script}", *args],
+            ["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", str(path)],
             cwd=self.workspace,
-            env=self.env,
+            env={**self.env, **extra},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,
         )
+
+
+def apply_step() -> str:
+    """The `run:` of apply.yml's step that applies the approved plan, exactly."""
+    document = yaml.safe_load((REPO / ".github" / "workflows" / "apply.yml").read_text())
+    (run,) = [
+        step["run"]
+        for step in document["jobs"]["apply"]["steps"]
+        if step.get("name") == "Apply exactly the approved plan"
+    ]
+    return str(run)
 
 
 @pytest.fixture
@@ -166,6 +186,7 @@ def runner(origin: Path, tmp_path: Path) -> Runner:
         "GITHUB_OUTPUT": str(root / "github-output"),
         "GITHUB_REPOSITORY": "example-org/cms-gitops",
         "DEFAULT_BRANCH": "main",
+        "BASE_REF": "main",
         **RUNNERS,
         **LAB_ENV,
     }
@@ -204,6 +225,7 @@ def test_a_pull_request_that_edits_github_changes_nothing_that_runs(
     assert listed.returncode == 0, listed.stderr
     outputs = runner.outputs()
     assert (outputs["merge"], outputs["base"], outputs["count"]) == (merge, main, "1")
+    assert outputs["trusted"] == main  # the default branch's tip, as fetched
     (lab,) = json.loads(outputs["matrix"])
     assert (lab["name"], lab["trusted"]) == ("lab", True)
     assert [slot["secret"] for slot in lab["secrets"]] == ["CMS_SSH_PASSWORD", "CMS_KEY_PASSPHRASE"]
@@ -211,7 +233,7 @@ def test_a_pull_request_that_edits_github_changes_nothing_that_runs(
     # Job `plan` (the plan runner): fetch the merge commit, validate and plan it.
     assert runner.run("git-origin.sh", "fetch", merge).returncode == 0
     result = runner.root / "temp" / "results" / "plan-lab"
-    planned = runner.run("plan-cluster.sh", "lab", merge, main, head, str(result))
+    planned = runner.run("plan-cluster.sh", "lab", merge, outputs["trusted"], head, str(result))
     assert planned.returncode == 0, planned.stderr
     assert (result / "exit-code").read_text() == "2\n"
     assert (result / "validate-code").read_text() == "0\n"
@@ -238,6 +260,35 @@ def test_a_head_that_moved_on_is_left_to_its_own_run(
     assert result.returncode == 1
     assert "a newer push moved the pull request on" in result.stderr
     assert runner.outputs() == {}
+
+
+def test_only_pull_requests_into_the_default_branch_are_planned(
+    runner: Runner, origin: Path, tmp_path: Path
+) -> None:
+    """A pull request into another branch (say, one left at an old commit of main) would make
+    that commit the merge's first parent: access must never be read there."""
+    head = commit_on(origin, "rotate", "rotate", {"clusters/lab.yaml": "# r\n"}, tmp_path)
+    merge_ref(origin, 10, "rotate", tmp_path)
+    result = runner.run(
+        "plan-clusters.sh", "10", head, str(runner.root / "c"), BASE_REF="old-release"
+    )
+    assert result.returncode == 1
+    assert "this pull request is into 'old-release', not main" in result.stderr
+    assert runner.outputs() == {}
+
+
+def test_access_is_the_default_branchs_tip_even_when_the_merge_is_older(
+    runner: Runner, origin: Path, tmp_path: Path
+) -> None:
+    head = commit_on(origin, "rotate", "rotate", {"clusters/lab.yaml": "# r\n"}, tmp_path)
+    merge = merge_ref(origin, 11, "rotate", tmp_path)
+    tip = commit_on(origin, "main", "main moves on", {".github/dependabot.yml": "# x\n"}, tmp_path)
+    result = runner.run("plan-clusters.sh", "11", head, str(runner.root / "c"))
+    assert result.returncode == 0, result.stderr
+    outputs = runner.outputs()
+    assert (outputs["merge"], outputs["trusted"]) == (merge, tip)
+    assert outputs["base"] == git("rev-parse", f"{merge}^1", cwd=runner.workspace)
+    assert outputs["base"] != tip
 
 
 def test_no_plan_runner_no_plan(runner: Runner, origin: Path, tmp_path: Path) -> None:
@@ -305,46 +356,84 @@ def lock_files(sim: SimulatedCluster) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("signals", [[signal.SIGTERM], [signal.SIGINT, signal.SIGTERM]])
-def test_a_cancelled_apply_stops_at_a_safe_point_and_releases_its_locks(
-    lab_sim: SimulatedCluster, runner: Runner, signals: list[signal.Signals]
-) -> None:
-    """The runner signals only the step's shell (SIGINT, then SIGTERM 7.5 s later): the shell
-    passes the first on to reconcile, once."""
+RUNNER_CANCEL = {
+    # What the runner does on cancel or timeout: SIGINT to the step's process, SIGTERM 7.5 s
+    # later, then SIGKILL (here a second apart: reconcile's safe stop must not need the grace).
+    "sigint": [signal.SIGINT],
+    "sigint-sigterm-sigkill": [signal.SIGINT, signal.SIGTERM, signal.SIGKILL],
+    "sigterm": [signal.SIGTERM],
+}
+
+
+def start_hung_apply(lab_sim: SimulatedCluster, runner: Runner, run: str) -> subprocess.Popen[str]:
+    """apply.yml's apply step, started once planned, and run until it waits on a join that
+    never ends (cms3's), every node locked."""
     sha = git("rev-parse", "HEAD", cwd=runner.workspace)
-    out = runner.root / "temp" / "out" / "apply-outcome-lab"
     plans = runner.root / "temp" / "plans" / "apply-plan-lab"
     planned = runner.run("apply-plan.sh", "lab", sha, str(plans))
     assert planned.returncode == 0, planned.stderr
     lab_sim.hang_operation("cms3", "join")
-    state = runner.root / "home" / ".cms-reconciler" / "state" / "example-org" / "cms-gitops"
-    step = runner.start("apply-cluster.sh", "lab", str(plans / "plan.json"), sha, str(out))
+    step = runner.step(run, CLUSTER="lab", GITHUB_SHA=sha)
+    deadline = time.monotonic() + 90
+    while not any(c.startswith("database cluster join") for c in lab_sim.commands("cms3")):
+        if step.poll() is not None or time.monotonic() > deadline:
+            os.killpg(step.pid, signal.SIGKILL)
+            pytest.fail(f"the apply never reached cms3's join: {step.communicate()}")
+        time.sleep(0.2)
+    assert lock_files(lab_sim) == ["cms1", "cms2", "cms3"]
+    return step
+
+
+@pytest.mark.parametrize("signals", RUNNER_CANCEL.values(), ids=RUNNER_CANCEL.keys())
+def test_a_cancelled_apply_stops_at_a_safe_point_and_releases_its_locks(
+    lab_sim: SimulatedCluster, runner: Runner, signals: list[signal.Signals]
+) -> None:
+    """The runner signals only the step's process: apply.yml's step execs apply-cluster.sh,
+    which passes the first signal on to reconcile, once; killed, it leaves reconcile to reach
+    its safe point, and the cancelled() step waits for that."""
+    step = start_hung_apply(lab_sim, runner, apply_step())
     try:
-        deadline = time.monotonic() + 90
-        while not any(c.startswith("database cluster join") for c in lab_sim.commands("cms3")):
-            assert step.poll() is None, step.communicate()
-            assert time.monotonic() < deadline, "the apply never reached cms3's join"
-            time.sleep(0.2)
-        assert lock_files(lab_sim) == ["cms1", "cms2", "cms3"]
         for number in signals:
-            os.kill(step.pid, number)  # the shell only, not its process group
-            time.sleep(0.3)
+            os.kill(step.pid, number)  # the step's process only, not its process group
+            time.sleep(1)
         _, stderr = step.communicate(timeout=60)
     finally:
         if step.poll() is None:
             os.killpg(step.pid, signal.SIGKILL)
             step.communicate()
-    assert step.returncode == 130, stderr
     assert stderr.count("asking reconcile to stop at a safe point") == 1
-    assert "stopped" in stderr
-    assert lock_files(lab_sim) == []
-    assert (state / "locks" / "lab.lock").read_text() == ""
-    journals = list((out / "journal").glob("lab-*.jsonl"))
-    assert len(journals) == 1
-    assert "apply.end" in journals[0].read_text()
-    after = runner.run("apply-cancelled.sh", "lab")
+    after = runner.run("apply-cancelled.sh", "lab", APPLY_STOP_WAIT="60")
     assert after.returncode == 0, after.stderr
     assert "released its locks" in after.stdout
+    assert lock_files(lab_sim) == []
+    state = runner.root / "home" / ".cms-reconciler" / "state" / "example-org" / "cms-gitops"
+    assert (state / "locks" / "lab.lock").read_text() == ""
+    journal = max((state / "journal").glob("lab-*.jsonl"), key=lambda path: path.stat().st_mtime)
+    assert "apply.end" in journal.read_text()
+    if signal.SIGKILL not in signals:
+        assert step.returncode == 130, stderr
+        outcome = runner.root / "temp" / "out" / "apply-outcome-lab"
+        assert [path.name for path in (outcome / "journal").iterdir()] == [journal.name]
+    lab_sim.hang_operation("cms3", "join", hang=False)
+
+
+def test_without_exec_the_runners_signal_never_reaches_reconcile(
+    lab_sim: SimulatedCluster, runner: Runner
+) -> None:
+    """The control: the same step without `exec` (the shell the runner signals is then not the
+    script that forwards), so nothing asks reconcile to stop."""
+    run = apply_step()
+    assert run.startswith("exec ")
+    step = start_hung_apply(lab_sim, runner, run.removeprefix("exec "))
+    try:
+        os.kill(step.pid, signal.SIGINT)
+        time.sleep(3)
+        assert step.poll() is None  # the step's shell still waits on the script
+        assert lock_files(lab_sim) == ["cms1", "cms2", "cms3"]
+    finally:
+        os.killpg(step.pid, signal.SIGKILL)
+        _, stderr = step.communicate()
+    assert "asking reconcile to stop" not in stderr
     lab_sim.hang_operation("cms3", "join", hang=False)
 
 

@@ -450,15 +450,26 @@ def test_a_signed_renewal_becomes_a_pull_request(site: Site) -> None:
     again = renew_again(site)
     assert again.returncode == 0, again.stderr
     assert again.stdout == (
-        f"cluster t: a renewal is under way: pull request #{pull['number']} from branch {BRANCH}\n"
+        f"cluster t: a renewal is under way: pull request #{pull['number']} from branch {BRANCH}"
+        " (20 days left)\n"
     )
 
+    # 14 days before the soonest expiry the run fails every day until the renewal is merged:
+    # an open pull request must not hold it off silently.
+    late = renew_again(site, days="14")
+    assert late.returncode == 1
+    (line,) = error_lines(late.stderr)
+    assert "URGENT: 14 days left and the renewal still waits on pull request" in line
 
-def renew_again(site: Site, **env: str | None) -> subprocess.CompletedProcess[str]:
-    """The next day's run while the branch exists: prepare says under-way, publish reports."""
+
+def renew_again(
+    site: Site, days: str = "20", **env: str | None
+) -> subprocess.CompletedProcess[str]:
+    """The next day's run while the branch exists: prepare says under-way, publish reports;
+    `days`: the soonest expiry of a due certificate, as the check reports it."""
     site.new_run()
     assert site.under_way() == "true"
-    prepared = site.prepare(CHECK_EXIT="1", UNDER_WAY="true")
+    prepared = site.prepare(CHECK_EXIT="1", UNDER_WAY="true", CHECK_DAYS=days)
     assert prepared.returncode == 0, prepared.stderr
     for result in (site.sign(), site.install()):
         assert result.returncode == 0, result.stderr
@@ -539,8 +550,8 @@ def test_without_a_ca_the_csrs_go_into_one_issue(site: Site) -> None:
     again = without_ca(site)
     assert again.returncode == 0, again.stderr
     assert again.stdout == (
-        f"cluster t: a renewal is under way on branch {BRANCH}: issue #{issue['number']} asks "
-        "for its CSRs to be signed\n"
+        f"cluster t: a renewal is under way: issue #{issue['number']}, which asks for the CSRs "
+        f"on branch {BRANCH} to be signed (20 days left)\n"
     )
     assert len(site.reconcile_calls()) == 3 + 2  # day 1: checks and csr; day 2: checks
     assert len(site.issues()) == 1
@@ -719,3 +730,48 @@ def test_the_real_reconcile_signs_and_installs_a_renewal(tmp_path: Path) -> None
         check=False,
     )
     assert validate.returncode == 0, validate.stdout + validate.stderr
+
+
+# --- a renewal may change certificates only ------------------------------------------------------
+def hostile_patch(site: Site, path: str) -> Path:
+    """A patch as an earlier job could hand on, that also changes `path` (a pin, say)."""
+    target = site.checkout / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text((target.read_text() if target.exists() else "") + "[203.0.113.66]:22 x\n")
+    site.git("add", "-A")
+    patch = site.root / "hostile.patch"
+    patch.write_text(site.git("diff", "--cached", "--binary"))
+    site.git("reset", "--quiet", "--hard")
+    return patch
+
+
+@pytest.mark.parametrize("path", ["clusters/known_hosts", ".github/scripts/x.sh"])
+def test_publish_refuses_a_renewal_that_changes_more_than_certificates(
+    site: Site, path: str
+) -> None:
+    patch = hostile_patch(site, path)
+    site.out.mkdir(parents=True, exist_ok=True)
+    (site.out / "exit-code").write_text("1\n")
+    (site.out / "action").write_text("issue\n")
+    (site.out / "renewal.patch").write_text(patch.read_text())
+    (site.out / "check.txt").write_text("due\n")
+    (site.out / "renewal.txt").write_text("made\n")
+    result = site.publish()
+    assert result.returncode == 1
+    (line,) = error_lines(result.stderr)
+    assert f"changes {path}: a renewal may change files under certs/ only" in line
+    assert BRANCH not in site.branches()
+    assert site.github.pulls() == []
+
+
+def test_install_refuses_csrs_that_change_more_than_certificates(site: Site) -> None:
+    prepared(site)
+    patch = hostile_patch(site, "clusters/known_hosts")
+    (site.out / "csr.patch").write_text(patch.read_text())
+    for result in (site.sign(),):
+        assert result.returncode == 0, result.stderr
+    installed = site.install()
+    assert installed.returncode == 1
+    (line,) = error_lines(installed.stderr)
+    assert "csr.patch changes clusters/known_hosts" in line
+    assert not (site.out / "renewal.patch").exists()

@@ -276,3 +276,66 @@ def test_a_relative_state_dir_is_refused(github: GitHub) -> None:
     assert result.returncode == 1
     assert "must be an absolute path" in result.stderr
     assert result.stdout == ""
+
+
+# --- runner-job-started.sh: the runner refuses every job but cms-reconciler's ------------------
+
+HOOK = {
+    "CMS_RECONCILER_REPOSITORY": REPOSITORY,
+    "CMS_RECONCILER_WORKFLOWS": "plan.yml drift.yml expiry.yml",
+}
+
+
+def job(workflow: str, ref: str = "refs/heads/main", event: str = "schedule") -> dict[str, str]:
+    return {
+        "GITHUB_REPOSITORY": REPOSITORY,
+        "GITHUB_WORKFLOW_REF": f"{REPOSITORY}/.github/workflows/{workflow}@{ref}",
+        "GITHUB_EVENT_NAME": event,
+    }
+
+
+@pytest.mark.parametrize(
+    "started",
+    [
+        job("plan.yml", event="pull_request_target"),
+        job("drift.yml"),
+        job("expiry.yml", event="workflow_dispatch"),
+    ],
+)
+def test_the_hook_lets_the_runners_own_workflows_run(
+    github: GitHub, started: dict[str, str]
+) -> None:
+    result = github.run("runner-job-started.sh", **HOOK, **started)
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+@pytest.mark.parametrize(
+    ("started", "why"),
+    [
+        (job("apply.yml", event="push"), "workflow apply.yml"),
+        (job("steal.yml", event="push"), "workflow steal.yml"),
+        (job("plan.yml", ref="refs/heads/feature"), "at refs/heads/feature"),
+        (job("plan.yml", ref="refs/pull/7/merge", event="pull_request"), "at refs/pull/7/merge"),
+        (job("plan.yml", event="pull_request"), "started by pull_request"),
+        ({**job("plan.yml"), "GITHUB_REPOSITORY": "someone/fork"}, "a job of someone/fork"),
+        (
+            {
+                **job("plan.yml"),
+                "GITHUB_WORKFLOW_REF": "someone/fork/.github/workflows/plan.yml@refs/heads/main",
+            },
+            "workflow someone/fork",
+        ),
+    ],
+)
+def test_the_hook_refuses_any_other_job(github: GitHub, started: dict[str, str], why: str) -> None:
+    result = github.run("runner-job-started.sh", **HOOK, **started)
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("::error::this runner runs only cms-reconciler's")
+    assert why in line
+
+
+def test_an_unconfigured_hook_refuses_everything(github: GitHub) -> None:
+    result = github.run("runner-job-started.sh", **job("plan.yml"))
+    assert result.returncode == 1
+    assert "the hook is not configured" in result.stderr

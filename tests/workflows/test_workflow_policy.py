@@ -33,6 +33,7 @@ CLUSTER_SECRETS = {
     "CMS_KEY_PASSPHRASE_3",
 }
 CA_SECRETS = {"CMS_RECONCILER_CA_KEY", "CMS_RECONCILER_CA_KEY_PASSPHRASE"}
+BOT_SECRETS = {"CMS_RECONCILER_APP_KEY", "CMS_RECONCILER_PR_TOKEN"}  # cms-reconciler-bot
 WRITE_SCOPES = {"contents", "pull-requests", "issues", "statuses", "actions", "packages"}
 
 
@@ -164,8 +165,10 @@ def test_secrets_come_from_environments_by_literal_names(name: str) -> None:
         if not used:
             continue
         environment = str(job.get("environment", ""))
-        if used <= {"CMS_RECONCILER_PR_TOKEN"}:
-            assert not environment, f"{name}: {job_name}"
+        if used & BOT_SECRETS:
+            assert used <= BOT_SECRETS, f"{name}: {job_name} mixes the bot's and others"
+            assert environment == "cms-reconciler-bot", f"{name}: {job_name}"
+            assert self_hosted(job) is None
             continue
         if used & CA_SECRETS:
             assert (name, job_name, environment) == ("expiry.yml", "sign", "cms-ca")
@@ -185,7 +188,7 @@ def test_a_job_that_may_write_to_github_holds_no_cluster_secret(name: str) -> No
         scopes = write_scopes(job)
         if scopes:
             assert self_hosted(job) is None, f"{name}: {job_name}"
-            assert not secrets_used(job) - {"CMS_RECONCILER_PR_TOKEN"}, f"{name}: {job_name}"
+            assert not secrets_used(job) - BOT_SECRETS, f"{name}: {job_name}"
             assert scopes <= WRITE_SCOPES
 
 
@@ -206,6 +209,9 @@ def test_apply_secrets_only_in_apply_jobs_on_the_apply_runner() -> None:
 def test_plan_runs_the_default_branchs_workflow_and_reads_the_pull_request_as_data() -> None:
     document = load(WORKFLOWS / "plan.yml")
     assert set(document["on"]) == {"pull_request_target"}
+    # Only pull requests into the default branch: a base elsewhere would make an arbitrary
+    # commit the merge's first parent (plan-clusters.sh refuses it as well).
+    assert document["on"]["pull_request_target"]["branches"] == ["main"]
     for job_name, job in jobs(document):
         for step in steps(job):
             uses = str(step.get("uses", ""))
@@ -248,6 +254,8 @@ def test_plan_result_is_one_job_of_a_fixed_name_that_always_runs() -> None:
 
 def test_apply_runs_only_from_the_default_branch_and_one_cluster_at_a_time() -> None:
     document = load(WORKFLOWS / "apply.yml")
+    for job_name in ("decide", "apply"):  # a run cancelled while planning applies nothing
+        assert str(document["jobs"][job_name]["if"]).startswith("!cancelled()"), job_name
     first = document["jobs"]["clusters"]
     assert (
         first["if"]
@@ -271,6 +279,8 @@ def test_apply_checks_approval_and_supersession_then_applies_the_saved_plan() ->
     ]
     assert order == sorted(order)
     assert "plan.json" in commands[order[2]]
+    # exec: the script is the step's own process, the one the runner signals on cancel.
+    assert commands[order[2]].startswith("exec .github/scripts/apply-cluster.sh ")
     cancelled = [step for step in steps(apply) if step.get("if") == "cancelled()"]
     assert [step["run"] for step in cancelled] == ['.github/scripts/apply-cancelled.sh "$CLUSTER"']
 

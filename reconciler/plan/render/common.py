@@ -209,3 +209,14 @@ def not_contacted_sentence(access: AccessReport, names: dict[str, str]) -> str |
         f"{nodes}, not pinned at the trusted ref; an address is pinned first, in a pull "
         "request of its own"
     )
+
+
+def pending_sentence(access: AccessReport) -> str | None:
+    """A plan blocked only by access the change adds: what that means for review and merge."""
+    if not access.pending:
+        return None
+    return (
+        "this change adds access (a new cluster, or a new node) that takes effect only once "
+        "merged, so it cannot be planned against the nodes now: review it as an access change; "
+        "after merge the apply workflow plans it in full and shows that plan to the approver"
+    )

@@ -37,6 +37,7 @@ from reconciler.plan.render.common import (
     display_time,
     node_names,
     not_contacted_sentence,
+    pending_sentence,
     plural,
     sentence,
     short_name,
@@ -314,6 +315,9 @@ def _access_lines(access: AccessReport, names: dict[str, str]) -> list[str]:
     skipped = not_contacted_sentence(access, names)
     if skipped is not None:
         lines.append(f"  - **Not contacted:** {md_text(sentence(skipped))}.")
+    pending = pending_sentence(access)
+    if pending is not None:
+        lines.append(f"  - 🔑 **Access pending:** {md_text(sentence(pending))}.")
     return lines
 
 

@@ -31,6 +31,7 @@ from reconciler.plan.render.common import (
     node_label,
     node_names,
     not_contacted_sentence,
+    pending_sentence,
     plural,
     sentence,
     short_commit,
@@ -126,6 +127,9 @@ def _print_access(console: Console, access: AccessReport, names: dict[str, str])
     skipped = not_contacted_sentence(access, names)
     if skipped is not None:
         _print(console, Text(f"Not contacted: {sentence(skipped)}.", style="bold yellow"))
+    pending = pending_sentence(access)
+    if pending is not None:
+        _print(console, Text(f"Access pending: {sentence(pending)}.", style="bold yellow"))
 
 
 def _print_blocked(console: Console, cluster: ClusterPlan) -> None:
