@@ -59,6 +59,30 @@ def refused_passwords(sim: SimulatedCluster) -> list[str]:
     ]
 
 
+def trusted_plan(
+    repo: Path, head: str, base: str, *cluster: str, code: int, env: dict[str, str] = ENV
+) -> dict[str, Any]:
+    """`reconcile plan --ref HEAD --trusted-ref BASE --format json` (of `cluster` when given),
+    its exit code checked; the one cluster of the plan."""
+    named = ("--cluster", *cluster) if cluster else ()
+    result = reconcile(
+        "plan",
+        *named,
+        "--ref",
+        head,
+        "--trusted-ref",
+        base,
+        "--format",
+        "json",
+        repo=repo,
+        env=env,
+    )
+    assert result.returncode == code, result.stderr
+    (planned,) = json.loads(result.stdout)["clusters"]
+    found: dict[str, Any] = planned
+    return found
+
+
 def logins(sim: SimulatedCluster) -> int:
     return sum(
         1 for node in sim.snapshot()["nodes"] for entry in node["log"] if entry["kind"] == "connect"
@@ -249,19 +273,7 @@ def test_a_cluster_new_in_the_pull_request_is_not_contacted(
     base = commit(repository, "no cluster yet")
     cluster_file.write_text(text)
     head = commit(repository, "add the lab")
-    result = reconcile(
-        "plan",
-        "--ref",
-        head,
-        "--trusted-ref",
-        base,
-        "--format",
-        "json",
-        repo=lab_repo,
-        env=ENV,
-    )
-    assert result.returncode == 1, result.stderr
-    (cluster,) = json.loads(result.stdout)["clusters"]
+    cluster = trusted_plan(lab_repo, head, base, code=1)
     assert cluster["blocked"] is True
     assert cluster["access"]["contacted"] is False
     assert "does not exist at the trusted ref" in cluster["access"]["problem"]
@@ -293,18 +305,7 @@ def test_a_change_of_certificates_only_plans_as_before(
     base = commit(repository, "base")
     (lab_repo / "README.md").write_text("rotation notes\n")
     head = commit(repository, "a change that touches no access")
-    result = reconcile(
-        "plan",
-        "--ref",
-        head,
-        "--trusted-ref",
-        base,
-        "--format",
-        "json",
-        repo=lab_repo,
-    )
-    assert result.returncode == 2, result.stderr
-    (cluster,) = json.loads(result.stdout)["clusters"]
+    cluster = trusted_plan(lab_repo, head, base, code=2)
     assert cluster["access"]["changes"] == []
     assert cluster["access"]["not_contacted"] == []
     assert cluster["strategy"] == "reform"
@@ -329,21 +330,9 @@ def test_another_clusters_nodes_never_receive_this_clusters_password(
     (lab_repo / "clusters" / "prod.yaml").write_text(prod)  # prod's nodes: the lab's addresses
     head = commit(repository, "move prod")
     prod_password = "prod-secret-password"
-    result = reconcile(
-        "plan",
-        "--cluster",
-        "prod",
-        "--ref",
-        head,
-        "--trusted-ref",
-        base,
-        "--format",
-        "json",
-        repo=lab_repo,
-        env={**LAB_ENV, "CMS_PROD_PASSWORD": prod_password},
+    cluster = trusted_plan(
+        lab_repo, head, base, "prod", code=1, env={**LAB_ENV, "CMS_PROD_PASSWORD": prod_password}
     )
-    assert result.returncode == 1, result.stderr
-    (cluster,) = json.loads(result.stdout)["clusters"]
     assert sorted(cluster["access"]["not_contacted"]) == sorted(lab_addresses.nodes)
     assert cluster["access"]["pending"] is True  # only merging can let the new nodes in
     assert digest(prod_password) not in refused_passwords(lab_sim)
@@ -370,21 +359,7 @@ def test_a_pin_alone_does_not_make_a_new_node_contacted(attack: Attack, lab_repo
         )
     )
     head = commit(repository, "add cms4 at the pinned address")
-    result = reconcile(
-        "plan",
-        "--cluster",
-        "lab",
-        "--ref",
-        head,
-        "--trusted-ref",
-        base,
-        "--format",
-        "json",
-        repo=lab_repo,
-        env=ENV,
-    )
-    assert result.returncode == 1, result.stderr
-    (cluster,) = json.loads(result.stdout)["clusters"]
+    cluster = trusted_plan(lab_repo, head, base, "lab", code=1)
     assert cluster["access"]["not_contacted"] == [attack.new_address]
     assert cluster["access"]["pending"] is True
     assert attack.relay.accepted == 0
