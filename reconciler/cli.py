@@ -180,7 +180,8 @@ PLAN_OPTIONS = [
                 metavar="GITREF",
                 help="Take access (hosts, ports, user, secret variable names, host-key pins) "
                 "from this commit, not from --ref: what a pull request proposes for them takes "
-                "effect once merged, and a node not pinned there is not contacted.",
+                "effect once merged; only the cluster's own nodes there, pinned there, are "
+                "contacted.",
             ),
         ],
         None,

@@ -88,8 +88,8 @@ class Fleet:
     ) -> None:
         """``trusted_ref``: every access field (hosts, ports, user, secret names, pins) comes
         from that commit, not from ``ref`` (SPEC §8, ``desired.trust``); only the variables
-        the trusted files name are read from ``env``, and an endpoint not pinned there is
-        never connected to."""
+        the trusted files name are read from ``env``, and only the cluster's own nodes there,
+        pinned there, are ever connected to."""
         self.repo = repo
         self.parallelism = parallelism  # nodes read at once
         self.now = now or datetime.now(UTC)

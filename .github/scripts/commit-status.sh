@@ -14,7 +14,7 @@ sha="$1"
 state="$2"
 case "$state" in
   pending) description="planning the clusters this pull request changes" ;;
-  success) description="every changed cluster validated and planned" ;;
+  success) description="every changed cluster validated, and planned or awaiting its access" ;;
   *)
     state=failure
     description="a cluster could not be validated or planned: see its comment"

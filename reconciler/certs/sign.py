@@ -19,14 +19,14 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from reconciler.certs.authority import DEFAULT_DAYS, check_days, load_authority
 from reconciler.certs.csr import PENDING
 from reconciler.certs.material import LEAF_USAGES, certificates_pem
 from reconciler.certs.writing import create_files
+from reconciler.desired.bundle import key_algorithm
 from reconciler.desired.certcheck import CLIENT_CN, describe_name, key_strength
 from reconciler.desired.pem import pem_blocks
 from reconciler.errors import ConfigError, MaterialError
@@ -141,7 +141,7 @@ def _read_csr(path: Path) -> _Csr:
     key = request.public_key()
     if not isinstance(key, rsa.RSAPublicKey):
         raise ConfigError(
-            f"{path} is for a key of type {_algorithm(key)}; the cluster's certificates are "
+            f"{path} is for a key of type {key_algorithm(key)}; the cluster's certificates are "
             "RSA (2048 bits or more, as `certs csr` makes them); nothing was written"
         )
     weak = key_strength(key, str(path))
@@ -228,18 +228,6 @@ def _spki(key: rsa.RSAPublicKey) -> bytes:
     return key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-
-
-def _algorithm(key: CertificatePublicKeyTypes) -> str:
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return f"EC {key.curve.name}"
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return "Ed25519"
-    if isinstance(key, ed448.Ed448PublicKey):
-        return "Ed448"
-    if isinstance(key, dsa.DSAPublicKey):
-        return "DSA"
-    return type(key).__name__
 
 
 def render_sign(report: SignReport) -> str:

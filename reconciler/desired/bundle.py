@@ -16,7 +16,10 @@ from datetime import datetime
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import (
+    CertificatePublicKeyTypes,
+    PrivateKeyTypes,
+)
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from reconciler.desired import certcheck
@@ -412,15 +415,15 @@ def key_info(key: PrivateKeyTypes) -> KeyInfo:
     )
 
 
-def key_algorithm(key: PrivateKeyTypes) -> str:
-    if isinstance(key, rsa.RSAPrivateKey):
+def key_algorithm(key: PrivateKeyTypes | CertificatePublicKeyTypes) -> str:
+    """The key's algorithm for messages (``RSA``, ``EC secp384r1``...), private or public."""
+    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
         return "RSA"
-    if isinstance(key, ec.EllipticCurvePrivateKey):
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
         return f"EC {key.curve.name}"
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return "Ed25519"
-    if isinstance(key, ed448.Ed448PrivateKey):
-        return "Ed448"
-    if isinstance(key, dsa.DSAPrivateKey):
-        return "DSA"
-    return type(key).__name__
+    named = (
+        ((ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey), "Ed25519"),
+        ((ed448.Ed448PrivateKey, ed448.Ed448PublicKey), "Ed448"),
+        ((dsa.DSAPrivateKey, dsa.DSAPublicKey), "DSA"),
+    )
+    return next((name for kinds, name in named if isinstance(key, kinds)), type(key).__name__)

@@ -9,8 +9,8 @@ field comes from the cluster file and the pins at that ref:
 - ``ssh`` whole: ``username``, ``password_env``, ``key_file_env``, ``port``, ``known_hosts``;
 - ``certs.key_passphrase_env``, and each node's ``certs.key_passphrase_env``;
 - each node's ``ssh_host`` and ``ssh_port``, for the nodes the trusted file has (matched by
-  address); a node new in the pull request keeps the address it proposes, and is contacted
-  only if that address and port are pinned at the trusted ref;
+  address); a node new in the pull request keeps the address it proposes, and is not contacted
+  at all (``ClusterAccess.endpoints``: only the cluster's own nodes at the trusted ref are);
 - the pins: the known_hosts file named at the trusted ref, as it is there.
 
 What the pull request changes in these fields is reported (``AccessChange``) and takes effect
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from reconciler.addresses import canonical_address
 from reconciler.desired.models import CertOverrideSpec, ClusterSpec, NodeSpec
 from reconciler.errors import ConfigError
-from reconciler.mmp.known_hosts import host_key_name, parse_known_hosts
+from reconciler.mmp.known_hosts import HostKeyLine, host_key_name, parse_known_hosts
 
 PASSWORD_SLOT = "CMS_SSH_PASSWORD"
 KEY_FILE_SLOT = "CMS_SSH_KEY"
@@ -107,8 +107,6 @@ class ClusterAccess:
     """Where access came from, for messages (``commit 1a2b3c4d5e6f (origin/main)``)."""
     spec: ClusterSpec | None
     """The cluster file at the trusted ref; None: it is not contacted (``problem`` says why)."""
-    pins_text: str | None
-    """The known_hosts file that ``spec`` names, at the trusted ref (None: it does not exist)."""
     changes: tuple[AccessChange, ...] = ()
     problem: str | None = None
     new: bool = False
@@ -144,24 +142,13 @@ class ClusterAccess:
             return frozenset()
         return frozenset(slot.env for slot in secret_slots(self.spec))
 
-    def pinned(self, host: str, port: int) -> bool:
-        """Whether ``[host]:port`` has a usable pin at the trusted ref (not every pin of it
-        revoked): only such an endpoint is ever connected to."""
-        if self.pins_text is None:
-            return False
-        pins = parse_known_hosts(self.pins_text)
-        if pins.problems:
-            return False
-        lines = pins.pins(host_key_name(host, port))
-        return any(pins.revocation(line.blob) is None for line in lines)
-
 
 def untrusted(
     name: str, trusted_ref: str, problem: str, proposed: ClusterSpec | None, *, new: bool
 ) -> ClusterAccess:
     """A cluster with no trusted access: every access field it proposes is a change."""
     changes = access_changes(proposed, None) if proposed is not None else ()
-    return ClusterAccess(name, trusted_ref, None, None, changes, problem, new)
+    return ClusterAccess(name, trusted_ref, None, changes, problem, new)
 
 
 def overlay_access(proposed: ClusterSpec, trusted: ClusterSpec) -> ClusterSpec:
@@ -184,7 +171,7 @@ def _overlay_node(
         passphrase = known.certs.key_passphrase_env if known.certs is not None else None
         update: dict[str, object] = {"ssh_host": known.ssh_host, "ssh_port": known.ssh_port}
     else:
-        # A new node: reached where it says (only if pinned at the trusted ref), and its keys
+        # A new node: where it says (never contacted before it is merged: endpoints), its keys
         # opened only with a variable the trusted file names, else the cluster's passphrase.
         proposed = node.certs.key_passphrase_env if node.certs is not None else None
         passphrase = proposed if proposed in allowed else None
@@ -289,8 +276,8 @@ def _pin_changes(
     return _unique(changes)
 
 
-def _fingerprints(lines: Sequence[object]) -> str:
-    return ", ".join(sorted({str(getattr(line, "fingerprint", "")) for line in lines}))
+def _fingerprints(lines: Sequence[HostKeyLine]) -> str:
+    return ", ".join(sorted({line.fingerprint for line in lines}))
 
 
 def _unique(changes: list[AccessChange]) -> list[AccessChange]:

@@ -119,7 +119,7 @@ def read_access(
     trusted_pins = _text(trusted_source, spec.ssh.known_hosts)
     proposed_pins = _text(proposed_source, proposed.ssh.known_hosts) if proposed else None
     changes = access_changes(proposed, spec, proposed_pins=proposed_pins, trusted_pins=trusted_pins)
-    return ClusterAccess(name, where, spec, trusted_pins, changes)
+    return ClusterAccess(name, where, spec, changes)
 
 
 def _text(source: DesiredSource, path: str) -> str | None:

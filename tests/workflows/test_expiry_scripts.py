@@ -759,7 +759,7 @@ def test_publish_refuses_a_renewal_that_changes_more_than_certificates(
     result = site.publish()
     assert result.returncode == 1
     (line,) = error_lines(result.stderr)
-    assert f"changes {path}: a renewal may change files under certs/ only" in line
+    assert f"renewal.patch changes {path}: a renewal may change files under certs/ only" in line
     assert BRANCH not in site.branches()
     assert site.github.pulls() == []
 
@@ -773,5 +773,7 @@ def test_install_refuses_csrs_that_change_more_than_certificates(site: Site) -> 
     installed = site.install()
     assert installed.returncode == 1
     (line,) = error_lines(installed.stderr)
-    assert "csr.patch changes clusters/known_hosts" in line
+    assert "csr.patch changes clusters/known_hosts: a renewal may change files under certs/" in (
+        line
+    )
     assert not (site.out / "renewal.patch").exists()

@@ -206,8 +206,8 @@ def not_contacted_sentence(access: AccessReport, names: dict[str, str]) -> str |
         for address in access.not_contacted
     )
     return (
-        f"{nodes}, not pinned at the trusted ref; an address is pinned first, in a pull "
-        "request of its own"
+        f"{nodes}, not a node of this cluster at the trusted ref (or not pinned there); "
+        "contacted once the change that adds it is merged"
     )
 
 

@@ -19,6 +19,7 @@ from reconciler.desired.trust import (
     secret_slots,
 )
 from reconciler.errors import ConfigError
+from reconciler.mmp.transport import KnownHosts
 from tests.unit.desired.labrepo import KNOWN_HOSTS, fake_host_key, good_doc
 
 
@@ -247,23 +248,32 @@ def test_a_new_cluster_reports_every_access_field_as_new() -> None:
     assert sum(change.key.startswith("nodes[") for change in changes) == 3
 
 
-# --- pins ------------------------------------------------------------------------------------
+# --- what a plan may contact and read -----------------------------------------------------------
 
 
-def access(pins: str | None) -> ClusterAccess:
-    return ClusterAccess("t", "commit 1a2b3c4d5e6f", spec(good_doc()), pins)
+def access(doc: dict[str, Any] | None = None) -> ClusterAccess:
+    return ClusterAccess("t", "commit 1a2b3c4d5e6f", spec(doc or good_doc()))
 
 
-def test_only_an_endpoint_with_a_usable_pin_may_be_contacted() -> None:
-    assert access(KNOWN_HOSTS).pinned("10.0.0.1", 2222)
-    assert not access(KNOWN_HOSTS).pinned("10.0.0.1", 22)  # another port: another name
-    assert not access(KNOWN_HOSTS).pinned("203.0.113.66", 2222)
-    assert not access(None).pinned("10.0.0.1", 2222)
+def test_only_the_clusters_own_nodes_at_the_trusted_ref_may_be_contacted() -> None:
+    doc = good_doc()
+    doc["nodes"][1]["ssh_host"] = "CMS2.Example"
+    doc["nodes"][2]["ssh_port"] = 22
+    assert access(doc).endpoints == {"[10.0.0.1]:2222", "[cms2.example]:2222", "10.0.0.3"}
+    assert access(doc).addresses == {"10.0.0.1", "10.0.0.2", "10.0.0.3"}
+    nothing = ClusterAccess("t", "commit x", None, problem="new", new=True)
+    assert (nothing.endpoints, nothing.addresses) == (frozenset(), frozenset())
+
+
+def test_a_usable_pin_is_one_not_every_key_of_which_is_revoked() -> None:
+    pins = KnownHosts.parse(KNOWN_HOSTS, "clusters/known_hosts")
+    assert pins.usable_pin("[10.0.0.1]:2222")
+    assert not pins.usable_pin("10.0.0.1")  # another port: another name
+    assert not pins.usable_pin("[203.0.113.66]:2222")
     revoked = KNOWN_HOSTS + f"@revoked * ssh-ed25519 {fake_host_key(1)}\n"
-    assert not access(revoked).pinned("10.0.0.1", 2222)
-    assert not access(KNOWN_HOSTS + "[x]:1 ssh-ed25519 not-base64!\n").pinned("10.0.0.1", 2222)
+    assert not KnownHosts.parse(revoked, "k").usable_pin("[10.0.0.1]:2222")
 
 
 def test_the_variables_a_plan_may_read_are_the_trusted_files() -> None:
-    assert access(KNOWN_HOSTS).env_names == {"T_PASSWORD", "T_KEY_PASS"}
-    assert ClusterAccess("t", "commit x", None, None, problem="new").env_names == frozenset()
+    assert access().env_names == {"T_PASSWORD", "T_KEY_PASS"}
+    assert ClusterAccess("t", "commit x", None, problem="new").env_names == frozenset()

@@ -7,7 +7,8 @@
 # release the locks, its local lock record is still there, and it names the lock id that
 # `reconcile unlock` needs.
 # Usage: apply-cancelled.sh CLUSTER   (RECONCILE_STATE_DIR as for apply-cluster.sh)
-# Exit: 0 when no lock is left; 1 (with the unlock command) when one is, or reconcile still runs.
+# Exit: 0 when reconcile ended and cleared its lock record; 1 (with the unlock command) when the
+# record is still there, or reconcile still runs.
 set -euo pipefail
 
 cluster="$1"
@@ -35,4 +36,6 @@ if [ -s "$lock" ]; then
   echo "::error::cluster $cluster is still locked (lock id $id): the apply was killed before it could release its locks. Once no apply runs, release them with: reconcile unlock --cluster $cluster --lock-id $id ; then run reconcile plan --cluster $cluster to see where the cluster stands" >&2
   exit 1
 fi
-echo "cluster $cluster: the apply released its locks; run reconcile plan --cluster $cluster to see where the cluster stands"
+# An empty record says reconcile ended and tried every node's lock, not that each was removed:
+# one it could not remove, it named in the apply step's log with the unlock command.
+echo "cluster $cluster: reconcile ended and cleared its lock record, removing the lock of every node it could reach (the apply step's log names any it could not, with the unlock command); run reconcile plan --cluster $cluster to see where the cluster stands"
