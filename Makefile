@@ -67,15 +67,20 @@ lint: $(STAMP) system-tools
 # runners (and newer Pythons) install from the same lock. Pins already there are kept;
 # `make lock LOCK_FLAGS=--upgrade` moves every pin to the newest release (Dependabot's weekly
 # pull request moves them in between, from this file's own header and options).
+# $(call pip-lock,TARGET,IN): the recipe of `make TARGET`, compiling IN (.github/*.in) to the
+# .txt beside it; `release-lock` uses it too.
 LOCK_FLAGS ?=
+define pip-lock
+@$(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
+	{ echo "make $(1): needs Python 3.11 in $(VENV) (make clean; make $(1) PYTHON=python3.11)" >&2; exit 1; }
+env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_INDEX_URL -u PIP_CONSTRAINT \
+	PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make $(1)" \
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--index-url https://pypi.org/simple --no-emit-index-url --no-emit-find-links \
+	$(LOCK_FLAGS) --output-file $(2:.in=.txt) $(2)
+endef
 lock: $(STAMP)
-	@$(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
-		{ echo "make lock: needs Python 3.11 in $(VENV) (make clean; make lock PYTHON=python3.11)" >&2; exit 1; }
-	env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_INDEX_URL -u PIP_CONSTRAINT \
-		PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock" \
-		$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
-		--index-url https://pypi.org/simple --no-emit-index-url --no-emit-find-links \
-		$(LOCK_FLAGS) --output-file .github/requirements.txt .github/requirements.in
+	$(call pip-lock,lock,.github/requirements.in)
 
 # The tests, scripts and benchmarks are held to the same strict settings as the product.
 typecheck: $(STAMP)
@@ -119,10 +124,50 @@ bench: $(STAMP)
 	$(LAB_ENV) $(BIN)/python -m benchmarks.fleet --write docs/benchmarks.md
 
 demo: $(STAMP)
-	$(LAB_ENV) $(BIN)/reconcile demo
+	$(BIN)/reconcile demo
 
 sim: $(STAMP)
-	$(LAB_ENV) $(BIN)/reconcile sim --cluster lab
+	$(BIN)/reconcile sim --cluster lab
+
+# --- release (docs/release.md) -------------------------------------------------------------------
+.PHONY: test-wheel release-lock image-test
+
+# The tests against an installed wheel, not the checkout (the release's test job runs them on the
+# wheel it publishes): WHEEL (default: the one wheel in dist/) goes with its dev extra into a venv
+# of its own, and the checkout's tests/ imports `reconciler` from that venv's site-packages. What
+# keeps the checkout's copy out of every process: pytest's append import mode (the checkout after
+# site-packages, not before), PYTHONSAFEPATH (no `python -m`/`-c` puts its working directory,
+# often the checkout, first), and a .pth file appending the checkout to the venv's path, which
+# the e2e tests' `python -m tests.support.cli_forkserver` needs to find tests/.
+# RECONCILE_TEST_INSTALLED=1: tests/conftest.py fails the session if `reconciler` still
+# resolves inside the checkout. TEST_WHEEL_ARGS: pytest's arguments (default: every test).
+WHEEL ?= $(wildcard dist/*.whl)
+WHEEL_VENV := .venv-wheel
+TEST_WHEEL_ARGS ?=
+test-wheel: system-tools
+	@test "$(words $(WHEEL))" = 1 || \
+		{ echo "make test-wheel: WHEEL=path/to/one.whl (dist/ has: $(WHEEL))" >&2; exit 2; }
+	rm -rf $(WHEEL_VENV)
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install --quiet "$(WHEEL)[dev]"
+	$(WHEEL_VENV)/bin/python -c 'import sys, sysconfig; \
+		open(sysconfig.get_path("purelib") + "/cms-reconciler-checkout.pth", "w").write(sys.argv[1])' \
+		"$(CURDIR)"
+	PATH="$(CURDIR)/$(WHEEL_VENV)/bin:$$PATH" PYTHONSAFEPATH=1 RECONCILE_TEST_INSTALLED=1 \
+		$(WHEEL_VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --dist worksteal --import-mode=append \
+		$(TEST_WHEEL_ARGS)
+
+# .github/release-requirements.txt, the hash-locked build tools of the release and the image's
+# build stage, compiled as `make lock` compiles .github/requirements.txt.
+release-lock: $(STAMP)
+	$(call pip-lock,release-lock,.github/release-requirements.in)
+
+# The container image (Dockerfile) built from this checkout, then run: `reconcile --version` is
+# __version__, its user is not root, and `reconcile demo` converges the lab with no network.
+# Needs a Docker engine (test.yml's image job has one).
+IMAGE ?= cms-reconciler:test
+image-test:
+	$(PYTHON) scripts/image_smoke.py $(IMAGE)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-wheel .pytest_cache .mypy_cache .ruff_cache

@@ -13,13 +13,14 @@ value names a metavar.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -28,6 +29,9 @@ from typer.core import TyperGroup
 from reconciler.errors import ApplyInterrupted, OptionError, ReconcileError
 from reconciler.parallelism import DEFAULT_PARALLELISM
 from reconciler.repo_root import find_repo_root
+
+if TYPE_CHECKING:
+    from reconciler.simulator.builtin_lab import LabPlace
 
 
 @contextmanager
@@ -125,6 +129,11 @@ FormatOption = Annotated[str, _format_option("text", "json")]
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report an interrupted command
 
 
+def ask_on_terminal(question: str) -> str:
+    """``question: `` on stderr, and the line typed (typer adds the ``: ``)."""
+    return str(typer.prompt(question, err=True))
+
+
 def _fail(error: ReconcileError) -> typer.Exit:
     typer.echo(f"error: {error}", err=True)
     return typer.Exit(1)
@@ -198,6 +207,20 @@ PLAN_OPTIONS = [
         ],
         False,
     ),
+    _option(
+        "recertify",
+        Annotated[
+            bool,
+            typer.Option(
+                "--recertify",
+                help="Re-load every node's certificates, even where its files already match "
+                "(status shows only the names of the files `database cluster certs` loaded): "
+                "a re-form in a rotation's order, backups first, the master keeping its "
+                "database.",
+            ),
+        ],
+        False,
+    ),
 ]
 
 
@@ -262,16 +285,27 @@ def _apply_options(*, hidden: bool) -> list[inspect.Parameter]:
             ],
             False,
         ),
+        _option(
+            "skip_rehearsal",
+            Annotated[
+                bool,
+                typer.Option(
+                    "--skip-rehearsal",
+                    hidden=hidden,
+                    help="Apply without first rehearsing the plan on a twin of the live "
+                    "cluster (recorded in the journal); by default apply refuses a plan that "
+                    "does not converge there.",
+                ),
+            ],
+            False,
+        ),
     ]
 
 
 def _package_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from reconciler import __version__
 
-    try:
-        return version("cms-reconciler")
-    except PackageNotFoundError:  # a source tree that was never installed
-        return "0+unknown"
+    return __version__
 
 
 def _show_version(value: bool) -> None:
@@ -346,7 +380,7 @@ def _reconcile(ctx: typer.Context, mode: Mode | None, values: dict[str, Any]) ->
     terminal = Terminal(
         out=_console(),
         err=_console(stderr=True),
-        ask=(lambda question: typer.prompt(question, err=True)) if interactive else None,
+        ask=ask_on_terminal if interactive else None,
     )
     # CI cancels a job with SIGTERM: stop like Ctrl-C, so the journal and the message say
     # where the apply stopped.
@@ -399,16 +433,35 @@ def init(
     directory: Annotated[
         Path, typer.Argument(metavar="DIR", show_default=False, hidden=True)
     ] = Path("."),
+    requirement: Annotated[
+        str | None,
+        typer.Option(
+            "--requirement",
+            metavar="SPEC",
+            help=(
+                "What the workflows install: a wheel file, the https URL of one, "
+                "cms-reconciler==VERSION from your package index, or "
+                "git+https://HOST/PATH@COMMIT (default: this release from the index pip is "
+                "configured for)."
+            ),
+        ),
+    ] = None,
 ) -> None:
     """A new GitOps repository in DIR (default: here): clusters/, certs/, .gitignore, README,
-    workflows; git init if DIR is in no git repository. Adds what is missing, keeps the rest."""
+    workflows, and the hash-locked pin of the reconcile they install; git init if DIR is in no
+    git repository. Adds what is missing, keeps the rest.
+
+    Exit 0 written; 2 written, but the pin is missing (the output says what to do first);
+    1 refused (nothing written).
+    """
     from reconciler.init_repo import init_repo, render_report
 
     try:
-        report = init_repo(directory, _package_version())
+        report = init_repo(directory, _package_version(), requirement)
     except ReconcileError as error:
         raise _fail(error) from None
     typer.echo(render_report(report))
+    raise typer.Exit(report.exit_code)
 
 
 @app.command()
@@ -465,7 +518,9 @@ def status(
 ) -> None:
     """Live state of every node (read-only).
 
-    Exit 0 healthy, 2 a certificate in use expired or due for renewal, 1 a node not read.
+    Exit 0 healthy; 2 needs attention: a certificate in use expired or due for renewal, a
+    node not replicating as the cluster file says (not in sync, another master or none), or
+    a last cluster command that failed; 1 a node not read.
     """
     import os
 
@@ -560,8 +615,14 @@ def sim(
             "cluster join, cms3:disconnect@4 (kinds above).",
         ),
     ] = None,
+    subnet: SubnetOption = None,
+    port: PortOption = None,
 ) -> None:
     """Serve the simulated nodes of a cluster file over SSH until interrupted.
+
+    With no clusters/lab.yaml in the repository, --cluster lab serves the built-in lab: a copy
+    in a temporary folder (printed; removed when the simulator stops) that commands run in
+    another terminal can use, on --subnet and --port if given.
 
     Faults (--fault, or a `faults:` mapping of node name to specs in sim/CLUSTER/scenario.yaml)
     are NODE:KIND[:ARG][@WHEN]; NODE * is every node. Without @WHEN a fault holds from the
@@ -580,19 +641,67 @@ def sim(
     partition:OTHER         database network to OTHER cut (SSH still works)
     refuse-get:GLOB, refuse-put:GLOB, corrupt-put:GLOB   SFTP faults
     """
+    import contextlib
+
+    with contextlib.ExitStack() as stack:
+        repo, env = _sim_repo(stack, repo, cluster, _lab_place(subnet, port))
+        _serve(repo, cluster, env, operation_seconds, state_file, fault or [])
+
+
+def _sim_repo(
+    stack: contextlib.ExitStack, repo: Path, cluster: str, place: LabPlace | None
+) -> tuple[Path, Mapping[str, str]]:
+    """The repository to serve ``cluster`` from: ``repo``, or a temporary copy of the
+    built-in lab when ``repo`` has no lab of its own (removed when ``stack`` closes)."""
+    import os
+    import shutil
+    import tempfile
+
+    from reconciler.simulator.builtin_lab import LAB_CLUSTER, LabPlace, copy_lab, lab_env
+
+    if cluster != LAB_CLUSTER or (repo / "clusters" / f"{cluster}.yaml").exists():
+        if place is not None:
+            raise _fail(
+                ReconcileError(
+                    "--subnet and --port move only the built-in lab, served where no "
+                    f"clusters/{LAB_CLUSTER}.yaml is; edit the cluster file's addresses instead"
+                )
+            )
+        return repo, os.environ
+    copy = Path(tempfile.mkdtemp(prefix="reconcile-lab-"))
+    stack.callback(shutil.rmtree, copy, True)
+    copy_lab(copy, place or LabPlace())
+    typer.echo(
+        f"no clusters/{LAB_CLUSTER}.yaml here: serving the built-in lab, copied to {copy} "
+        "(removed when this stops). In another terminal: "
+        f"cd {copy} && export CMS_LAB_PASSWORD=cms-lab CMS_LAB_KEY_PASSPHRASE=cms-lab && "
+        "reconcile status"
+    )
+    return copy, lab_env(os.environ)
+
+
+def _serve(
+    repo: Path,
+    cluster: str,
+    env: Mapping[str, str],
+    operation_seconds: float | None,
+    state_file: Path | None,
+    faults: list[str],
+) -> None:
+    """Serve until SIGINT or SIGTERM; every node stopped on the way out."""
     import os
     import signal
 
+    from reconciler.simulator.builtin_lab import serving_error
     from reconciler.simulator.lab import build_cluster, load_topology
     from reconciler.simulator.state import Durations
+    from reconciler.workdir import private_dir
+    from reconciler.workdir import workdir as state_dir
 
     durations = None
     if operation_seconds is not None:
         seconds = operation_seconds
         durations = Durations(seconds, seconds, seconds, seconds)
-    from reconciler.workdir import private_dir
-    from reconciler.workdir import workdir as state_dir
-
     # The simulated nodes' file areas hold private keys and backups, as a device's do.
     os.umask(0o077)
     try:
@@ -602,17 +711,22 @@ def sim(
         simulated = build_cluster(
             repo,
             topology,
-            env=os.environ,
+            env=env,
             workdir=workdir,
             durations=durations,
             state_file=state_file,
-            faults=fault or (),
+            faults=faults,
         )
-        simulated.start()
     except ReconcileError as error:
         raise _fail(error) from None
     except OSError as error:
         raise _fail(ReconcileError(f"cannot serve cluster {cluster}: {error}")) from None
+    try:
+        simulated.start()
+    except OSError as error:
+        simulated.stop()
+        addresses = ", ".join(node.address for node in topology.nodes)
+        raise _fail(serving_error(error, addresses, topology.nodes[0].ssh_port)) from None
     # SIGTERM stops like Ctrl-C (raising in the main thread; no locks in a signal handler),
     # also while the lines below are printed: whoever waits for "ready" may signal at once.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -622,7 +736,7 @@ def sim(
         typer.echo("host keys to pin in the cluster's known_hosts:")
         for line in simulated.known_hosts_lines():
             typer.echo(f"  {line}")
-        for spec in fault or ():
+        for spec in faults:
             typer.echo(f"fault: {spec}")
         typer.echo(f"ready: cluster {cluster}, {len(simulated.setups)} simulated nodes", err=False)
         sys.stdout.flush()
@@ -653,17 +767,54 @@ def unlock(
         raise _fail(error) from None
 
 
+DemoRepoOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--repo",
+        metavar="DIR",
+        help="Work in DIR instead of a temporary folder: its clusters/lab.yaml if it has one, "
+        "else a copy of the built-in lab written there (removed again if the demo fails).",
+    ),
+]
+SubnetOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="127.A.B",
+        help="Serve the built-in lab's copy on this loopback subnet (nodes .73-.75) instead of "
+        "127.0.85, e.g. beside another demo.",
+    ),
+]
+PortOption = Annotated[
+    int | None,
+    typer.Option(metavar="PORT", help="The SSH port of the built-in lab's copy (default 2222)."),
+]
+
+
+def _lab_place(subnet: str | None, port: int | None) -> LabPlace | None:
+    from reconciler.simulator.builtin_lab import LAB_PORT, LAB_SUBNET, LabPlace
+
+    if subnet is None and port is None:
+        return None
+    try:
+        return LabPlace(subnet or LAB_SUBNET, LAB_PORT if port is None else port)
+    except ReconcileError as error:
+        raise _fail(error) from None
+
+
 @app.command()
-def demo(repo: RepoOption = Path(".")) -> None:
-    """The simulated lab end to end: serve it, then show its live status."""
+def demo(repo: DemoRepoOption = None, subnet: SubnetOption = None, port: PortOption = None) -> None:
+    """The simulated lab end to end, in a folder of its own: status (expired certificates),
+    the plan rehearsed on a twin, apply, status, the empty plan. Needs no variable: the lab's
+    published credentials are used where CMS_LAB_PASSWORD and CMS_LAB_KEY_PASSPHRASE are unset."""
     import os
 
     os.umask(0o077)  # backups, journal and the simulated nodes' keys: owner-only
 
-    from reconciler.demo import run_demo
+    from reconciler.demo import DemoOptions, run_demo
 
+    options = DemoOptions(repo=repo, place=_lab_place(subnet, port))
     try:
-        code = run_demo(repo, os.environ, _console())
+        code = run_demo(os.environ, _console(), options)
     except ReconcileError as error:
         raise _fail(error) from None
     raise typer.Exit(code)
@@ -932,14 +1083,21 @@ def certs_install(
             help="Where `certs csr` wrote the keys (default: certs/NAME/csr).",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Replace bundle files even if their content is not committed."
+        ),
+    ] = False,
 ) -> None:
     """Take the signed certificates back: pair them with the keys of `certs csr`, check the
-    bundle as `validate` does, and write it where the cluster file names it."""
+    bundle as `validate` does, and write it where the cluster file names it (refused if a
+    file there is not committed, unless --force)."""
     import os
 
     from reconciler.certs.install import InstallRequest, render_install, run_install
 
-    request = InstallRequest(repo, cluster, server_cert, client_cert, ca_cert, csr_dir)
+    request = InstallRequest(repo, cluster, server_cert, client_cert, ca_cert, csr_dir, force=force)
     try:
         report = run_install(request, os.environ)
     except ReconcileError as error:
@@ -998,14 +1156,21 @@ def certs_issue(
     days: DaysOption = 365,
     key_size: KeySizeOption = 4096,
     server_cn: ServerCnOption = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Replace bundle files even if their content is not committed."
+        ),
+    ] = False,
 ) -> None:
-    """Issue a new bundle from a CA you hold, keys encrypted with the cluster's passphrase."""
+    """Issue a new bundle from a CA you hold, keys encrypted with the cluster's passphrase
+    (refused if a bundle file is not committed, unless --force)."""
     import os
 
     from reconciler.certs.issue import IssueRequest, render_issue, run_issue
 
     request = IssueRequest(
-        repo, cluster, ca_cert, ca_key, ca_key_passphrase_env, days, key_size, server_cn
+        repo, cluster, ca_cert, ca_key, ca_key_passphrase_env, days, key_size, server_cn, force
     )
     try:
         report = run_issue(request, os.environ)

@@ -26,6 +26,7 @@ from reconciler.mmp.transport import (
     SSHTransport,
     TransportTimeouts,
 )
+from reconciler.simulator.builtin_lab import lab_hint
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,8 @@ class SessionPool:
             [self._credentials.password, *(env.get(name) for name in passphrase_envs if name)]
         )
         self._timeouts = timeouts or timeouts_for(spec)
+        # Only the simulated lab's nodes are told, when they refuse, how to serve them.
+        self._refused_hint = lab_hint(spec) or ""
         self._sessions: dict[str, SSHSession] = {}
         self._where: dict[str, tuple[str | None, str, int]] = {}
 
@@ -293,7 +296,11 @@ class SessionPool:
             self._where[address] = (name, host, port)
             return refused
         endpoint = Endpoint(
-            node=name or address, host=host, port=port, username=self.spec.ssh.username
+            node=name or address,
+            host=host,
+            port=port,
+            username=self.spec.ssh.username,
+            refused_hint=self._refused_hint,
         )
         transport = SSHTransport(endpoint, self._credentials, self._known_hosts, self._timeouts)
         shell = MMPShell(

@@ -78,6 +78,24 @@ class PromptTimeout(TransportError):
         self.tail = tail
 
 
+class RemoteFileTooLarge(TransportError):
+    """A node's file is larger than the caller reads; nothing past the limit was read.
+
+    ``size`` is what SFTP's stat said, or None when stat said less and the read found more.
+    """
+
+    answered = True
+
+    def __init__(self, node: str, name: str, size: int | None, limit: int) -> None:
+        shown = f"{size:,} bytes" if size is not None else f"more than {limit:,} bytes"
+        super().__init__(
+            node, f"{name} is {shown}, over the {limit:,}-byte limit; nothing past it was read"
+        )
+        self.name = name
+        self.size = size
+        self.limit = limit
+
+
 class CommandRejected(ReconcileError):
     """The MMP answered a command with an ``ERROR:`` line."""
 

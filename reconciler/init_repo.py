@@ -4,41 +4,77 @@ It writes ``clusters/known_hosts`` (how to pin), ``clusters/cluster.schema.json`
 ``reconcile schema`` prints), ``certs/.gitkeep``, ``.gitignore`` (``.reconcile/``), a
 ``README.md`` saying what to do next, and ``.github/``: this project's workflows, setup
 action and scripts (package data under ``reconciler/templates/github``, which a test keeps
-identical to the project's own ``.github``), less the project's own test workflow, plus
-``.github/reconcile-requirements.txt`` pinning this release for the setup action.
+identical to the project's own ``.github``), less the project's own test workflow and lock,
+plus the pin of what the setup action installs: ``.github/reconcile-requirements.txt``, every
+line hashed, composed from that lock (``reconciler/init_requirements.py``).
 
 Each file is written only when absent: one that exists is kept, whoever changed it, so a
-second run changes nothing. A DIR outside any git work tree becomes one (``git init`` on
+second run changes nothing (and, with the pin there already, asks no package index). The pin
+is chosen before anything is written: a ``--requirement`` that cannot be pinned writes nothing;
+when the default pin cannot be made, every other file is written and the report says what to
+do first (exit 2). A DIR outside any git work tree becomes one (``git init`` on
 branch ``main``, the branch apply.yml watches); nothing is committed.
+
+Nothing is written outside DIR: every folder a file goes in must resolve inside it
+(``repo_root.repo_file``), so a symlinked ``.github`` leading elsewhere refuses the whole run,
+checked for every path before anything is written; a symbolic link where a file goes is kept,
+never written through, and reported as a link (not compared with the template).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, OptionError
+from reconciler.init_requirements import (
+    GIT_REQUIREMENT,
+    OPTION,
+    REQUIREMENTS,
+    Pin,
+    Unpinned,
+    pin_release,
+    render_pin,
+)
+from reconciler.repo_root import repo_file
 
 TEMPLATES = "templates"
 GITHUB_MIRROR = "github"  # templates/github/<path> is written to .github/<path>
-# The project's own tests (`make test`) and its own lock of reconcile's dependencies (a
-# repository made by init pins the release in .github/reconcile-requirements.txt instead).
-NOT_COPIED = ("workflows/test.yml", "requirements.in", "requirements.txt")
-REQUIREMENTS = ".github/reconcile-requirements.txt"
+# Not in the mirror: the project's own tests (`make test`) and its lock's input, and its
+# release (docs/release.md), its scripts and build tools' lock: a GitOps repository releases
+# nothing.
+NOT_COPIED = (
+    "workflows/test.yml",
+    "requirements.in",
+    "workflows/release.yml",
+    "scripts/release-check.sh",
+    "scripts/release-build.sh",
+    "scripts/release-notes.sh",
+    "scripts/release-github.sh",
+    "release-requirements.in",
+    "release-requirements.txt",
+)
+# In the mirror but never written: the project's lock of reconcile's dependencies, which init
+# reads to compose REQUIREMENTS (the mirror keeps it one file, the project's).
+LOCK = "requirements.txt"
 BRANCH = "main"
+EXIT_UNPINNED = 2
+"""Written, but the pin is missing: the workflows cannot install reconcile until it is made."""
 
-FileState = Literal["created", "kept", "kept-differs"]
+FileState = Literal["created", "kept", "kept-differs", "kept-link"]
 
 
 @dataclass(frozen=True)
 class FileOutcome:
     path: str  # relative to the repository, with /
     state: FileState
+    link: str = ""  # kept-link: what the symbolic link names, as written in it
+    dangling: bool = False  # kept-link: it names nothing that exists
 
 
 @dataclass(frozen=True)
@@ -47,23 +83,34 @@ class InitReport:
     files: tuple[FileOutcome, ...]
     git_root: Path  # the work tree DIR is in (DIR itself when init made it one)
     git_initialized: bool
+    pin: Pin | Unpinned | None  # None: REQUIREMENTS was there already (kept)
 
     @property
     def changed(self) -> bool:
         return self.git_initialized or any(f.state == "created" for f in self.files)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_UNPINNED if isinstance(self.pin, Unpinned) else 0
 
 
 def templates() -> Traversable:
     return files("reconciler") / TEMPLATES
 
 
+def mirrored_files() -> dict[str, bytes]:
+    """The mirror of the project's ``.github/`` (less NOT_COPIED), by path relative to it."""
+    return {path: entry.read_bytes() for path, entry in _walk(templates() / GITHUB_MIRROR, "")}
+
+
 def github_files() -> dict[str, bytes]:
     """What init writes under ``.github/``, by path relative to it (``workflows/plan.yml``)."""
-    return {
-        path: entry.read_bytes()
-        for path, entry in _walk(templates() / GITHUB_MIRROR, "")
-        if path not in NOT_COPIED
-    }
+    return {path: data for path, data in mirrored_files().items() if path != LOCK}
+
+
+def project_lock() -> str:
+    """The lock of this release's dependencies (the project's ``.github/requirements.txt``)."""
+    return (templates() / GITHUB_MIRROR / LOCK).read_text()
 
 
 def _walk(folder: Traversable, prefix: str) -> Iterator[tuple[str, Traversable]]:
@@ -75,17 +122,8 @@ def _walk(folder: Traversable, prefix: str) -> Iterator[tuple[str, Traversable]]
             yield path, entry
 
 
-def requirements(version: str) -> str:
-    return (
-        "# The reconcile that .github/actions/setup installs on the runners; upgrade it by pull\n"
-        "# request. If your package index lacks cms-reconciler, name your copy instead, e.g.\n"
-        "#   cms-reconciler @ git+https://git.example.com/you/cms-reconciler@v" + version + "\n"
-        f"cms-reconciler=={version}\n"
-    )
-
-
-def planned_files(version: str) -> dict[str, bytes]:
-    """Every file init writes, by repository path, with its content."""
+def planned_files() -> dict[str, bytes]:
+    """Every file init writes, by repository path, with its content, less the pin."""
     from reconciler.desired.schema import SCHEMA_FILE, render_schema
 
     stubs = templates() / "stubs"
@@ -97,31 +135,108 @@ def planned_files(version: str) -> dict[str, bytes]:
         "certs/.gitkeep": b"",
     }
     wanted.update({f".github/{path}": data for path, data in github_files().items()})
-    wanted[REQUIREMENTS] = requirements(version).encode()
     return wanted
 
 
-def init_repo(root: Path, version: str) -> InitReport:
-    """Create what is missing in ``root`` (made if absent); never touch what exists."""
+def init_repo(
+    root: Path,
+    version: str,
+    requirement: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+) -> InitReport:
+    """Create what is missing in ``root`` (made if absent); never touch what exists.
+
+    ``requirement`` is ``--requirement`` (None: this release from the configured package
+    index); ``env`` the environment pip runs in (default: this process's).
+    """
     if root.exists() and not root.is_dir():
         raise ConfigError(f"{root} exists and is not a folder")
+    wanted = planned_files()
+    _refuse_folders(root, [*wanted, REQUIREMENTS, GIT_REQUIREMENT])
+    pin = _choose_pin(root, version, requirement, dict(os.environ) if env is None else env)
+    if isinstance(pin, Pin):
+        _refuse_folders(root, list(pin.files))
+        wanted.update(pin.files)  # REQUIREMENTS last: it names the others
     try:
         root.mkdir(parents=True, exist_ok=True)
-        outcomes = tuple(_write(root, path, data) for path, data in planned_files(version).items())
+        outcomes = tuple(_write(root, path, data) for path, data in wanted.items())
     except OSError as error:
         raise ConfigError(f"cannot write the repository in {root}: {error}") from None
+    if pin is None:
+        kept = (REQUIREMENTS, GIT_REQUIREMENT)
+        outcomes += tuple(_kept(root, p, None) for p in kept if os.path.lexists(root / p))
     git_root = _git_root(root)
     if git_root is not None:
-        return InitReport(root, outcomes, git_root, git_initialized=False)
+        return InitReport(root, outcomes, git_root, git_initialized=False, pin=pin)
     _git_init(root)
-    return InitReport(root, outcomes, root.absolute(), git_initialized=True)
+    return InitReport(root, outcomes, root.absolute(), git_initialized=True, pin=pin)
+
+
+def _choose_pin(
+    root: Path, version: str, requirement: str | None, env: Mapping[str, str]
+) -> Pin | Unpinned | None:
+    """The pin to write (None: the repository has one), checked against the files there, so
+    that nothing is written when it cannot be."""
+    if os.path.lexists(root / REQUIREMENTS):
+        if requirement is not None:
+            raise OptionError(
+                f"{OPTION} {requirement}: {REQUIREMENTS} exists; delete it (and "
+                f"{GIT_REQUIREMENT}, .github/wheels/ if there) first to pin anew"
+            )
+        return None
+    pin = pin_release(requirement, version, project_lock(), env=env)
+    if not isinstance(pin, Pin):
+        return pin
+    for path, data in pin.files.items():
+        target = root / path
+        if os.path.lexists(target) and not (target.is_file() and target.read_bytes() == data):
+            raise ConfigError(f"{path} exists and is not what the pin needs; delete it first")
+    if GIT_REQUIREMENT not in pin.files and os.path.lexists(root / GIT_REQUIREMENT):
+        raise ConfigError(
+            f"{GIT_REQUIREMENT} exists: the setup action would install that git commit over "
+            f"the pin; delete it first"
+        )
+    return pin
+
+
+def _refuse_folders(root: Path, paths: list[str]) -> None:
+    """Every folder the files go in must resolve inside ``root`` and be a folder (or not exist
+    yet); ``ConfigError`` naming the first that does not, before anything is written."""
+    folders = {str(folder) for path in paths for folder in PurePosixPath(path).parents}
+    folders.discard(".")
+    for folder in sorted(folders, key=lambda name: (name.count("/"), name)):
+        try:
+            repo_file(root, folder)
+        except ConfigError as error:
+            raise ConfigError(f"{error}; nothing was written") from None
+        where = root / folder
+        if os.path.lexists(where) and not where.is_dir():
+            what = "not a folder"
+            if where.is_symlink() and not where.exists():
+                what = f"a symbolic link to {where.readlink()}, which does not exist"
+            raise ConfigError(
+                f"{folder} in {root} is {what}, and files go in it: move it away first; "
+                "nothing was written"
+            )
+
+
+def _kept(root: Path, path: str, data: bytes | None) -> FileOutcome:
+    """What init says of a file already there (``data``: the template, None: not compared).
+    A symbolic link is said to be one, and where it points: what it names is not read."""
+    target = root / path
+    if target.is_symlink():
+        return FileOutcome(path, "kept-link", str(target.readlink()), not target.exists())
+    if data is None:
+        return FileOutcome(path, "kept")
+    same = target.is_file() and target.read_bytes() == data
+    return FileOutcome(path, "kept" if same else "kept-differs")
 
 
 def _write(root: Path, path: str, data: bytes) -> FileOutcome:
     target = root / path
     if os.path.lexists(target):
-        same = target.is_file() and not target.is_symlink() and target.read_bytes() == data
-        return FileOutcome(path, "kept" if same else "kept-differs")
+        return _kept(root, path, data)
     target.parent.mkdir(parents=True, exist_ok=True)
     # "x": never through a dangling symlink, never over a file made meanwhile.
     with open(target, "xb") as stream:
@@ -158,6 +273,12 @@ def render_report(report: InitReport) -> str:
             lines.append(f"created  {outcome.path}")
         elif outcome.state == "kept":
             lines.append(f"kept     {outcome.path}")
+        elif outcome.state == "kept-link":
+            missing = ", which does not exist" if outcome.dangling else ""
+            lines.append(
+                f"kept     {outcome.path} (a symbolic link to {outcome.link}{missing}; "
+                "not followed)"
+            )
         else:
             lines.append(f"kept     {outcome.path} (differs from the template; not overwritten)")
     if report.git_initialized:
@@ -169,6 +290,7 @@ def render_report(report: InitReport) -> str:
             f"git      inside the repository at {report.git_root}: GitHub runs only the "
             f"workflows in {report.git_root / '.github'}"
         )
+    lines.extend(render_pin(report.pin))
     if report.changed:
         lines.append("Next: README.md (import a cluster, pin its host keys, validate, plan).")
     else:

@@ -9,6 +9,10 @@ the wait expects and how long it has taken against its timeout::
 
     4/27 [cms2] remove — waiting for Disabled 0:42 / 5:00
 
+On a terminal too narrow for it, the step's name and what it waits for are cut first (``4/27
+[cms2] remove — wai… 0:42 / 5:00``), then the step number and node: the clock and the
+timeout stay whole while there is room for them.
+
 Without a terminal (a CI log, a pipe), a step still waiting prints a line every ``period``
 seconds, 10 by default (``RECONCILE_PROGRESS_PERIOD`` overrides it: ``2``, ``2s``,
 ``500ms``)::
@@ -31,7 +35,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from types import TracebackType
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.live import Live
 from rich.text import Text
 
@@ -157,31 +161,31 @@ class ApplyProgress:
     def _cluster_prefix(self, cluster: str) -> str:
         return f"{cluster} " if self.show_cluster and cluster else ""
 
-    def line(self) -> Text:
-        """The live line of each step running now, one per cluster (empty between steps)."""
+    def line(self, width: int | None = None) -> Text:
+        """The live line of each step running now, one per cluster (empty between steps),
+        each fitted to ``width`` cells (``fit``) when given."""
         with self._lock:
             running = sorted(self._running.values(), key=lambda item: item.cluster)
             now = self.clock()
             separator = Text("\n", no_wrap=True, overflow="ellipsis")
-            return separator.join(self._line(item, now) for item in running)
+            return separator.join(self._line(item, now, width) for item in running)
 
-    def _line(self, running: _Running, now: float) -> Text:
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(self._cluster_prefix(running.cluster), style="bold")
-        text.append(f"{running.step.id}/{running.total} " if running.total else "")
-        text.append(f"[{running.step.node_name or running.step.node}] ")
-        text.append(short_command(running.step), style="bold")
+    def _line(self, running: _Running, now: float, width: int | None) -> Text:
+        head = Text(self._cluster_prefix(running.cluster), style="bold")
+        head.append(f"{running.step.id}/{running.total} " if running.total else "")
+        head.append(f"[{running.step.node_name or running.step.node}]")
+        name = Text(short_command(running.step), style="bold")
         wait = running.wait
         if wait is None:
-            text.append(f" {clock_text(now - running.started)}", style="dim")
-            return text
-        elapsed = wait.elapsed + (now - running.wait_seen)
-        text.append(f" — waiting for {EXPECTED[wait.expect]} ")
-        text.append(f"{clock_text(elapsed)} / {clock_text(wait.timeout)}", style="cyan")
-        return text
+            clock = Text(clock_text(now - running.started), style="dim")
+        else:
+            elapsed = wait.elapsed + (now - running.wait_seen)
+            name.append(f" — waiting for {EXPECTED[wait.expect]}", style="")
+            clock = Text(f"{clock_text(elapsed)} / {clock_text(wait.timeout)}", style="cyan")
+        return fit(head, name, clock, width)
 
-    def __rich__(self) -> Text:
-        return self.line()
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.line(options.max_width)
 
     def __enter__(self) -> ApplyProgress:
         if self.live:
@@ -215,6 +219,35 @@ class ApplyProgress:
     def _print(self, text: Text) -> None:
         # soft_wrap: a command in the line is never broken, whatever the width.
         self.console.print(text, soft_wrap=True, highlight=False)
+
+
+def fit(head: Text, name: Text, clock: Text, width: int | None) -> Text:
+    """``head name clock`` in at most ``width`` cells: the name is cut first (with an
+    ellipsis, or dropped), then the head; the clock goes last, so a person on a narrow
+    terminal still sees how long the step has waited against its timeout."""
+    if width is not None:
+        name = _cut(name, width - head.cell_len - clock.cell_len - 2)  # two spaces between
+        if not name.cell_len:
+            head = _cut(head, width - clock.cell_len - 1)
+        clock = _cut(clock, width)
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for part in (head, name, clock):
+        if part.cell_len:
+            if text.cell_len:
+                text.append(" ")
+            text.append_text(part)
+    return text
+
+
+def _cut(text: Text, cells: int) -> Text:
+    """``text`` in at most ``cells`` cells, its end replaced by an ellipsis when cut."""
+    if text.cell_len <= cells:
+        return text
+    if cells <= 0:
+        return Text()
+    cut = text.copy()
+    cut.truncate(cells, overflow="ellipsis")
+    return cut
 
 
 def still_waiting(step: Step, wait: Waiting) -> str:

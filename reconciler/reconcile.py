@@ -44,6 +44,8 @@ class ReconcileOptions:
     rehearse: bool = False  # plan only: run the plan on a twin of the live cluster
     trusted_ref: str | None = None  # plan only: access from this commit (SPEC §8)
     state_dir: Path | None = None  # apply only: journal, backups, local lock (else the env's)
+    skip_rehearsal: bool = False  # apply only: do not rehearse the plan on a twin first
+    recertify: bool = False  # re-load every node's certificates, even where files match
 
 
 APPLY_ONLY_FLAGS = {
@@ -52,6 +54,7 @@ APPLY_ONLY_FLAGS = {
     "allow_dirty": "--allow-dirty",
     "allow_master_change": "--allow-master-change",
     "state_dir": "--state-dir",
+    "skip_rehearsal": "--skip-rehearsal",
 }
 """Options that mean something only to apply: on a plan, ``check_options`` refuses them (the
 ``plan`` command takes them hidden, for that message)."""
@@ -76,9 +79,8 @@ def check_options(options: ReconcileOptions) -> None:
         )
     elif options.rehearse:
         raise OptionError(
-            "--rehearse has no effect on apply, which runs the plan for real: rehearse it "
-            "with `reconcile plan --rehearse --out FILE`, then apply that file with "
-            "`reconcile apply --plan-file FILE`"
+            "--rehearse has no effect on apply, which rehearses the plan on a twin itself "
+            "before its first command (and refuses it if it does not converge there): drop it"
         )
     elif options.allow_dirty and options.ref is not None:
         raise OptionError(
@@ -87,13 +89,18 @@ def check_options(options: ReconcileOptions) -> None:
         )
 
 
+APPROVAL_QUESTION = "Apply this plan? Only 'yes' is accepted"
+
+
 @dataclass
 class Terminal:
     """Where output goes: results on ``out``, progress and questions on ``err``."""
 
     out: Console
     err: Console
-    ask: Callable[[str], str] | None  # None when there is no TTY to ask on
+    # Asks a question and returns the answer; None when there is no TTY to ask on. The
+    # question ends without punctuation: the asker adds its own ": " (as typer.prompt does).
+    ask: Callable[[str], str] | None
 
 
 def plan_or_apply(options: ReconcileOptions, env: Mapping[str, str], terminal: Terminal) -> int:
@@ -103,9 +110,12 @@ def plan_or_apply(options: ReconcileOptions, env: Mapping[str, str], terminal: T
     clusters = options.clusters
     if saved is not None and options.apply:
         clusters = _clusters_of_plan_file(saved, options)
-        from reconciler.rehearse.plans import refuse_failed_rehearsal
+        _check_recertify(saved, options)
+        if not options.skip_rehearsal:
+            # Only an early "no": apply rehearses the plan itself before its first command.
+            from reconciler.rehearse.plans import refuse_failed_rehearsal
 
-        refuse_failed_rehearsal(saved, options.plan_file or "")
+            refuse_failed_rehearsal(saved, options.plan_file or "")
     with Fleet(
         options.repo,
         clusters,
@@ -116,7 +126,7 @@ def plan_or_apply(options: ReconcileOptions, env: Mapping[str, str], terminal: T
         trusted_ref=options.trusted_ref,
     ) as fleet:
         if not options.apply:
-            plan = fleet.plan()
+            plan = fleet.plan(recertify=options.recertify)
             if options.rehearse:
                 from reconciler.rehearse.plans import rehearse_plan
 
@@ -135,20 +145,19 @@ def _apply(
     env: Mapping[str, str],
     terminal: Terminal,
 ) -> int:
-    """Lock, plan again, check, ask, execute. The apply machinery is imported here, so a
-    plan (the CI path run on every pull request) does not pay for it at start-up."""
+    """Lock, plan again, check, rehearse, ask, execute. The apply machinery is imported
+    here, so a plan (the CI path run on every pull request) does not pay for it at start-up."""
     from reconciler.apply.apply import (
         ApplyOptions,
-        ApplyReport,
-        apply_plan,
         check_authority,
         check_saved_plan,
         clear_markers,
         cluster_locks,
+        run_plan,
     )
+    from reconciler.apply.rehearsal import refuse_unrehearsed, rehearse_for_apply
     from reconciler.interrupts import Interrupts
     from reconciler.mmp.session import Redactor
-    from reconciler.plan.render.outcome import render_apply_markdown
     from reconciler.progress import progress_printer
     from reconciler.workdir import workdir
 
@@ -168,50 +177,82 @@ def _apply(
     with Interrupts(say) as interrupts, cluster_locks(fleet, state, say) as locks:
         interrupts.check()
         backup_time = backup_time_of(saved) if saved is not None else None
-        plan = fleet.plan(backup_time=backup_time)
+        # A plan file says whether it re-loads the certificates: plan again as reviewed.
+        recertify = options.recertify or (saved is not None and saved.recertify)
+        plan = fleet.plan(backup_time=backup_time, recertify=recertify)
         interrupts.check()
         if saved is not None:
             check_saved_plan(saved, plan)
         locks.cover(plan)
+        if plan.has_changes and not plan.blocked and not options.skip_rehearsal:
+            # Never the file's word for it: this plan, on a twin of this read (about a
+            # second a cluster; docs/design.md).
+            plan = rehearse_for_apply(plan, fleet)
+            interrupts.check()
         _save_and_show(plan, options, terminal)
         if plan.blocked:
             return EXIT_ERROR
         if not plan.has_changes:
             clear_markers(fleet, plan)
-            if options.output_format == "json":
-                terminal.out.print_json(json.dumps({"converged": True, "clusters": []}))
-            elif options.output_format == "markdown":
-                nothing = ApplyReport(started=plan.created_at, converged=True, final_plan=plan)
-                terminal.out.file.write(render_apply_markdown(nothing, plan))
+            _show_nothing_to_apply(plan, options, terminal)
             return EXIT_CONVERGED
         check_authority(plan, options.allow_master_change)
+        if options.skip_rehearsal:
+            say(
+                "warning: --skip-rehearsal: the plan was not rehearsed on a twin before "
+                "apply (the journal records it)"
+            )
+        else:
+            refuse_unrehearsed(plan)
         interrupts.check()
         with interrupts.immediate():
             approved = _approve(plan, options, terminal)
         if approved:
             # Time passed while a person read the plan: it must still describe the nodes.
-            check_saved_plan(plan, fleet.plan(backup_time=backup_time))
+            check_saved_plan(plan, fleet.plan(backup_time=backup_time, recertify=recertify))
         redactor = Redactor(
             [secret for pool in fleet.pools.values() for secret in pool.redactor.secrets]
         )
         several = sum(1 for cluster in plan.clusters if cluster.steps) > 1
         # Leaving this block (Ctrl-C included) clears the live line before any message.
         with progress_printer(terminal.err, env=env, show_cluster=several) as progress:
-            report = apply_plan(
+            applied = run_plan(
                 fleet,
                 plan,
                 ApplyOptions(
                     state,
                     options.allow_master_change,
                     parallelism=options.parallelism,
+                    rehearsal_skipped=options.skip_rehearsal,
                 ),
                 progress=progress,
                 redactor=redactor,
                 lock_ids=locks.ids,
                 cancel=interrupts.cancel,
             )
-    _report(report, plan, options, terminal)
+    _report(applied.report, plan, options, terminal)
+    report = applied.unless_stopped()  # where each cluster stopped, said after the outcome
     return EXIT_ERROR if report.failed else EXIT_CONVERGED
+
+
+def _show_nothing_to_apply(plan: Plan, options: ReconcileOptions, terminal: Terminal) -> None:
+    """The outcome of an apply with nothing to do: every cluster converged (the plan,
+    already shown, says so in text)."""
+    from reconciler.apply.apply import ApplyReport
+    from reconciler.apply.results import judge
+    from reconciler.plan.render.outcome import render_apply_markdown
+
+    nothing = ApplyReport(
+        started=plan.created_at,
+        git=plan.git,
+        converged=True,
+        results=judge(plan, [], plan),
+        final_plan=plan,
+    )
+    if options.output_format == "json":
+        terminal.out.print_json(json.dumps(nothing.as_json()))
+    elif options.output_format == "markdown":
+        terminal.out.file.write(render_apply_markdown(nothing, plan))
 
 
 def _listed(paths: Sequence[str], at_most: int = 5) -> str:
@@ -238,6 +279,18 @@ def _clusters_of_plan_file(saved: Plan, options: ReconcileOptions) -> list[str]:
             "what the file holds; drop --cluster or make a plan of those clusters"
         )
     return names
+
+
+def _check_recertify(saved: Plan, options: ReconcileOptions) -> None:
+    """``--recertify`` with a plan file made without it would apply other steps than the
+    file's: refused before any node is contacted. (A file made with it needs no flag: apply
+    plans again with the file's own option.)"""
+    if options.recertify and not saved.recertify:
+        raise Refused(
+            f"--recertify does not match the plan file {options.plan_file}, which was planned "
+            "without it: apply runs exactly what the file holds; drop --recertify, or make a "
+            "new plan with `reconcile plan --recertify --out FILE`"
+        )
 
 
 def backup_time_of(saved: Plan) -> datetime:
@@ -291,27 +344,35 @@ def saved_plan_message(plan: Plan, options: ReconcileOptions) -> str:
 
 
 def _report(report: ApplyReport, plan: Plan, options: ReconcileOptions, terminal: Terminal) -> None:
-    from reconciler.plan.render.outcome import render_apply_markdown
+    """The outcome: every planned cluster's result on stdout (text, JSON or markdown); on
+    stderr each failure, and the plan after apply of the clusters still not converged. (An
+    interruption is said by the caller, after this.)"""
+    from reconciler.plan.render.outcome import render_apply_markdown, render_apply_text
 
     for cluster in report.clusters:
-        if cluster.error:
-            terminal.err.print(Text.assemble(("error: ", "bold red"), f"cluster {cluster.name}: "))
-            terminal.err.print(Text(cluster.error), soft_wrap=True)
+        if cluster.error and not cluster.interrupted:
+            # One line, the reason on it (its command and output follow, indented).
+            terminal.err.print(
+                Text.assemble(("error: ", "bold red"), f"cluster {cluster.name}: ", cluster.error),
+                soft_wrap=True,
+            )
             terminal.err.print(
                 f"journal: {cluster.journal}\nRun `reconcile --plan` to see the safe "
                 "continuation from here.",
                 markup=False,
                 soft_wrap=True,
             )
-    if report.final_plan is not None and not report.converged:
-        terminal.err.print(Text("error: the clusters are not converged after apply:", "bold red"))
-        render_text(report.final_plan, terminal.err)
+    final = report.final_plan
+    behind = [c for c in final.clusters if c.steps or c.blocked] if final is not None else []
+    if final is not None and behind:
+        terminal.err.print(Text("error: not converged after apply:", "bold red"))
+        render_text(final.model_copy(update={"clusters": behind}), terminal.err)
     if options.output_format == "json":
         terminal.out.print_json(json.dumps(report.as_json()))
     elif options.output_format == "markdown":
         terminal.out.file.write(render_apply_markdown(report, plan))
-    elif report.converged:
-        terminal.out.print("Apply complete: every cluster is converged.")
+    else:
+        terminal.out.print(Text(render_apply_text(report, plan)), soft_wrap=True)
 
 
 def _show_plan(plan: Plan, output_format: str, terminal: Terminal, *, to_stderr: bool) -> None:
@@ -332,7 +393,7 @@ def _approve(plan: Plan, options: ReconcileOptions, terminal: Terminal) -> bool:
         return False
     if terminal.ask is None:
         raise Refused("no terminal to ask for approval: pass --auto-approve to apply unattended")
-    answer = terminal.ask("Apply this plan? Only 'yes' is accepted: ")
+    answer = terminal.ask(APPROVAL_QUESTION)
     if answer.strip() != "yes":
         raise Refused("apply cancelled (the answer was not 'yes'); nothing was changed")
     return True

@@ -6,7 +6,7 @@ connected to once and the executor reuses the sessions the plan was read through
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,8 +158,10 @@ class Fleet:
     def git(self) -> GitInfo:
         return GitInfo(commit=self.desired.commit, dirty=self.desired.dirty)
 
-    def read_live(self) -> dict[str, LiveCluster]:
-        """Every desired node in parallel, then any listed member the file does not name."""
+    def read_live(self, only: Collection[str] | None = None) -> dict[str, LiveCluster]:
+        """Every desired node in parallel, then any listed member the file does not name
+        (of the clusters named ``only``, when given; the others keep their last read)."""
+        clusters = [c for c in self.clusters if only is None or c.name in only]
         targets = [
             NodeTarget(
                 cluster.name,
@@ -169,12 +171,12 @@ class Fleet:
                 tuple(node.bundle.remote_names()),
                 read_marker=node.is_master,
             )
-            for cluster in self.clusters
+            for cluster in clusters
             for node in cluster.nodes
         ]
         first = {live.name: live for live in read_clusters(targets, max_parallel=self.parallelism)}
         extra_targets = []
-        for cluster in self.clusters:
+        for cluster in clusters:
             known = {canonical_address(node.address) for node in cluster.nodes}
             listed = {
                 canonical_address(member.address)
@@ -199,15 +201,29 @@ class Fleet:
             self.live[name] = live
         return self.live
 
-    def plan(self, backup_time: datetime | None = None) -> Plan:
+    def plan(
+        self,
+        backup_time: datetime | None = None,
+        only: Collection[str] | None = None,
+        *,
+        recertify: bool = False,
+    ) -> Plan:
         """Read every node and plan; ``backup_time`` names the backups after a saved plan's
-        time, so that a plan file's steps can be compared with this plan's field by field."""
-        live = self.read_live()
+        time, so that a plan file's steps can be compared with this plan's field by field.
+        ``only``: just the clusters of those names (apply's check of the clusters it ended).
+        ``recertify``: re-load every node's certificates (``plan_cluster``); never for a
+        check of whether a cluster converged, which that would never find."""
+        live = self.read_live(only)
         planned = {
             cluster.name: plan_cluster(
-                cluster, live[cluster.name], now=self.now, backup_time=backup_time
+                cluster,
+                live[cluster.name],
+                now=self.now,
+                backup_time=backup_time,
+                recertify=recertify,
             )
             for cluster in self.clusters
+            if only is None or cluster.name in only
         }
         plans: list[ClusterPlan] = []
         for name in self.access or planned:
@@ -218,4 +234,9 @@ class Fleet:
                 plans.append(with_access(planned[name], access, self.pools[name].not_contacted))
             else:
                 plans.append(planned[name])
-        return Plan(git=self.git, created_at=self.now.isoformat(timespec="seconds"), clusters=plans)
+        return Plan(
+            git=self.git,
+            created_at=self.now.isoformat(timespec="seconds"),
+            recertify=recertify,
+            clusters=plans,
+        )

@@ -2,7 +2,8 @@
 
 The wiring between the layers: the cluster files (desired) say which nodes to reach and how,
 the session pools (connect) reach them, the reader (live) reads them, and ``live.health``
-judges what was read. Nothing here decides anything.
+judges what was read (certificates against ``renew_before``, replication against the
+cluster file's master). Nothing here decides anything.
 """
 
 from __future__ import annotations
@@ -30,14 +31,17 @@ def gather_status(
     with open_source(repo) as source, ExitStack() as stack:
         targets: list[NodeTarget] = []
         renew_before: dict[str, timedelta] = {}
+        master: dict[str, str] = {}
         for name in resolve_cluster_names(source, clusters):
             spec = readable_spec(source, name)
             renew_before[name] = spec.renew_before
+            listed = spec.master_node()
+            master[name] = listed.address if listed is not None else spec.master.strip()
             pool = stack.enter_context(SessionPool(spec, source, env, timeouts))
             targets += [
                 NodeTarget(name, node.name, node.address, pool.session(node)) for node in spec.nodes
             ]
         return [
-            ClusterReport(live=live, renew_before=renew_before[live.name])
+            ClusterReport(live=live, renew_before=renew_before[live.name], master=master[live.name])
             for live in read_clusters(targets)
         ]

@@ -1,6 +1,7 @@
 """Generate the LAB-ONLY material of the simulated lab (run once; outputs are committed).
 
-Writes:
+Writes, under reconciler/lab/ (the built-in lab, shipped in the package), or under the
+folder given as the only argument:
   certs/lab/                 the new, valid bundle the lab should be rotated to (CAVD.cer ...)
   sim/lab/device-files/      what the lab's nodes hold at start: the seed's expired bundle
   sim/lab/host_keys/         the simulated nodes' SSH host keys
@@ -199,4 +200,5 @@ def main(root: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent)
+    default = Path(__file__).resolve().parent.parent / "reconciler" / "lab"
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else default)

@@ -34,6 +34,11 @@ SECTIONS: dict[str, str] = {
         "errors; the plan-file reader refuses every mutation that changes what would run."
     ),
     "interop": "The SSH side against real OpenSSH tools, not only paramiko talking to itself.",
+    "truthful": (
+        "What the tool says is so: a cluster that is not well is never reported healthy or "
+        "converged, every planned cluster is accounted for, and nothing is written where the "
+        "command does not say (through a symlink, over an uncommitted file)."
+    ),
 }
 SHOWN = {
     "passed": "passed",
@@ -49,6 +54,7 @@ TITLES = {
     "secrets": "Secrets",
     "fuzzing": "Fuzzing",
     "interop": "OpenSSH interop",
+    "truthful": "Says only what is true",
 }
 
 

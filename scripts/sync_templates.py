@@ -1,7 +1,10 @@
 """Copy the project's .github/ into reconciler/templates/github/, which `reconcile init` writes.
 
-Run after changing a workflow, the setup action or a script; tests/unit/test_init_repo.py fails
-while the two differ. The project's own test workflow is not copied (init_repo.NOT_COPIED).
+Run after changing a workflow, the setup action or a script, and after `make lock` (or a
+Dependabot pull request) moved .github/requirements.txt; tests/unit/test_init_repo.py fails
+while the two differ. The project's own test workflow and the lock's input are not copied
+(init_repo.NOT_COPIED); the lock is (init_repo.LOCK), as the one copy the package ships, which
+init reads to compose the pin it writes but never writes itself.
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
-"""Plugins every test run loads (the reliability recorder, and pytester for testing it), and
-a working Ctrl-C for the tests that send one."""
+"""Plugins every test run loads (the reliability recorder, and pytester for testing it), a
+working Ctrl-C for the tests that send one, and, under `make test-wheel`, the proof that the
+package under test is the installed wheel."""
 
 import signal
 
 import pytest
+
+from tests.support import installed
 
 pytest_plugins = ["tests.support.reliability", "pytester"]
 
@@ -15,3 +18,6 @@ def pytest_configure(config: pytest.Config) -> None:
     the xdist workers are started, so those tests test the CLI rather than the shell."""
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    # `make test-wheel`: the installed wheel is tested, or nothing is (tests/support/installed.py).
+    if installed.requested() and (problem := installed.problem()) is not None:
+        raise pytest.UsageError(problem)

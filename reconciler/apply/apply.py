@@ -22,6 +22,7 @@ from reconciler.addresses import canonical_address
 from reconciler.apply import lock as locking
 from reconciler.apply.executor import ClusterOutcome, Executor, Progress
 from reconciler.apply.journal import Journal, operator
+from reconciler.apply.results import ClusterResult, judge
 from reconciler.apply.waits import Clock
 from reconciler.errors import ApplyInterrupted, ReconcileError, Refused, StalePlan
 from reconciler.live.models import MASTER_MARKER
@@ -36,10 +37,18 @@ class ApplyOptions:
     allow_master_change: bool = False
     clock: Clock | None = None
     parallelism: int = 1  # clusters applied at once
+    rehearsal_skipped: bool = False  # --skip-rehearsal: recorded in every journal
 
 
 class ApplyReport(BaseModel):
-    """What ``--apply`` did: the JSON output (``as_json``) and what the renderers read."""
+    """What ``--apply`` did: the JSON output (``as_json``) and what the renderers read.
+
+    ``clusters`` holds the outcome of each cluster apply ran; ``results`` the verdict on every
+    cluster of the plan (``apply.results``), ran or not. In the JSON, ``clusters`` lists every
+    planned cluster: its ``result``, ``step`` and ``summary``, then its outcome: ``journal``,
+    ``error``, ``backups`` (``executor.BackupRecord``), ``outage`` (measured:
+    ``apply.outage``) and ``steps``; ``null``, ``null``, ``[]``, ``null``, ``[]`` for one
+    that was not started or had nothing to do."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -47,7 +56,9 @@ class ApplyReport(BaseModel):
     finished: str = ""
     git: GitInfo = GitInfo(commit=None, dirty=False)
     converged: bool = False
+    rehearsal_skipped: bool = False
     clusters: list[ClusterOutcome] = []
+    results: list[ClusterResult] = []
     final_plan: Plan | None = None
 
     @property
@@ -55,7 +66,23 @@ class ApplyReport(BaseModel):
         return any(cluster.failed for cluster in self.clusters) or not self.converged
 
     def as_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"final_plan"})
+        data = self.model_dump(mode="json", exclude={"final_plan", "results"})
+        if self.results:
+            ran = {cluster["name"]: cluster for cluster in data["clusters"]}
+            data["clusters"] = [
+                {**result.model_dump(mode="json"), **ran.get(result.name, _NOT_STARTED)}
+                for result in self.results
+            ]
+        return data
+
+
+_NOT_STARTED: dict[str, Any] = {
+    "journal": None,
+    "error": None,
+    "backups": [],
+    "outage": None,
+    "steps": [],
+}
 
 
 def _step_difference(saved: list[Step], fresh: list[Step]) -> str | None:
@@ -227,7 +254,9 @@ class _ClusterApply:
 
     def __call__(
         self, cluster_plan: ClusterPlan, cancel: threading.Event | None = None
-    ) -> ClusterOutcome:
+    ) -> tuple[ClusterOutcome, ApplyInterrupted | None]:
+        """The cluster's outcome and, when Ctrl-C stopped it, where (its outcome then has
+        the steps done, the running one ``interrupted``)."""
         cluster = self.desired[cluster_plan.name]
         pool = self.fleet.pools[cluster.name]
         sessions: dict[str, MMPSession] = {
@@ -244,6 +273,7 @@ class _ClusterApply:
             cluster=cluster.name,
             git=self.git.model_dump(mode="json"),
             lock_id=self.lock_ids.get(cluster.name),
+            rehearsal_skipped=self.options.rehearsal_skipped,
             **operator(),
             plan=cluster_plan.model_dump(mode="json"),
         )
@@ -270,15 +300,33 @@ class _ClusterApply:
                 after=executor.last_done.id if executor.last_done and not stopped_at else None,
                 error="interrupted",
             )
-            raise ApplyInterrupted(
+            stop = ApplyInterrupted(
                 cluster.name, stopped_at, journal.path, after=executor.last_done
-            ) from None
+            )
+            return executor.interrupted_outcome(stop.where), stop
         _write_transcripts(journal, sessions)
         journal.write("apply.end", error=outcome.error)
-        return outcome
+        return outcome, None
 
 
-def apply_plan(
+@dataclass(frozen=True)
+class Applied:
+    """What ``run_plan`` returns: the report, and the interrupt to raise once it is shown
+    (``ApplyInterrupted`` saying where each cluster stopped, or KeyboardInterrupt when every
+    running cluster had finished and only clusters not started remained)."""
+
+    report: ApplyReport
+    stop: ApplyInterrupted | KeyboardInterrupt | None = None
+
+    def unless_stopped(self) -> ApplyReport:
+        """The report, or the interrupt raised (callers that show the report whatever
+        happened, as the CLI does, show ``report`` first)."""
+        if self.stop is not None:
+            raise self.stop
+        return self.report
+
+
+def run_plan(
     fleet: Fleet,
     plan: Plan,
     options: ApplyOptions,
@@ -286,7 +334,7 @@ def apply_plan(
     redactor: Redactor | None = None,
     lock_ids: dict[str, str] | None = None,
     cancel: threading.Event | None = None,
-) -> ApplyReport:
+) -> Applied:
     """Apply every cluster's plan (the caller holds the locks), then plan again.
 
     Clusters are independent (each has its own nodes, lock and journal), so up to
@@ -294,37 +342,65 @@ def apply_plan(
     After a cluster fails no further cluster starts: one failure is often everyone's (a CA,
     a passphrase), and the clusters already running finish their own plans. Once
     ``cancel`` is set (Ctrl-C: ``reconciler.interrupts``), each running cluster stops before
-    its next step or at its next poll, and ApplyInterrupted says where each stopped.
+    its next step or at its next poll, no further cluster starts, and the interrupt returned
+    says where each stopped.
+
+    Every cluster that ended without a failure (those with nothing to do included) is
+    planned again, unless apply was interrupted; the report's ``results`` judge every
+    cluster of ``plan`` (``apply.results``).
     """
     cancel = cancel or threading.Event()
-    report = ApplyReport(started=datetime.now(UTC).isoformat(), git=plan.git)
+    report = ApplyReport(
+        started=datetime.now(UTC).isoformat(),
+        git=plan.git,
+        rehearsal_skipped=options.rehearsal_skipped,
+    )
     apply = _ClusterApply(
         fleet, options, progress, redactor or Redactor(), lock_ids or {}, plan.git
     )
     work = [cluster_plan for cluster_plan in plan.clusters if cluster_plan.steps]
+    stops: list[ApplyInterrupted] = []
     if options.parallelism <= 1 or len(work) <= 1:
         for cluster_plan in work:
-            outcome = apply(cluster_plan, cancel)
+            if cancel.is_set():
+                break
+            outcome, stopped = apply(cluster_plan, cancel)
             report.clusters.append(outcome)
-            if outcome.failed:
+            if stopped is not None:
+                stops.append(stopped)
+            if outcome.failed:  # an interrupted cluster's outcome has failed too
                 break
     else:
-        report.clusters.extend(_concurrently(apply, work, options.parallelism, cancel))
-    if not any(cluster.failed for cluster in report.clusters):
-        final = fleet.plan()
+        outcomes, stops = _concurrently(apply, work, options.parallelism, cancel)
+        report.clusters.extend(outcomes)
+    stop: ApplyInterrupted | KeyboardInterrupt | None = None
+    if stops:
+        order = [cluster_plan.name for cluster_plan in work]
+        stop = ApplyInterrupted.together(sorted(stops, key=lambda one: order.index(one.cluster)))
+    elif cancel.is_set() and len(report.clusters) < len(work):
+        stop = KeyboardInterrupt()  # the running clusters had finished; the rest never started
+    ended = {outcome.name for outcome in report.clusters if not outcome.failed}
+    check = [
+        cluster.name for cluster in plan.clusters if cluster.name in ended or not cluster.steps
+    ]
+    if stop is None and check:  # interrupted: say where apply stopped rather than verify
+        final = fleet.plan(only=check)
         report.final_plan = final
-        report.converged = not final.has_changes and not final.blocked
+        report.converged = (
+            len(check) == len(plan.clusters) and not final.has_changes and not final.blocked
+        )
         clear_markers(fleet, final)
+    report.results = judge(plan, report.clusters, report.final_plan)
     report.finished = datetime.now(UTC).isoformat()
-    return report
+    return Applied(report, stop)
 
 
 def _concurrently(
     apply: _ClusterApply, work: list[ClusterPlan], parallelism: int, cancel: threading.Event
-) -> list[ClusterOutcome]:
-    """Apply clusters in worker threads; outcomes in plan order. Once ``cancel`` is set
-    every running cluster stops at its next step or poll, and one ApplyInterrupted names
-    where each stopped, and no queued cluster starts. A KeyboardInterrupt in this thread (a
+) -> tuple[list[ClusterOutcome], list[ApplyInterrupted]]:
+    """Apply clusters in worker threads: the outcomes in plan order, and where each
+    interrupted cluster stopped. Once ``cancel`` is set every running cluster stops at its
+    next step or poll, and no queued cluster starts. A KeyboardInterrupt in this thread (a
     caller that does not defer signals) sets it too; a second one leaves at once."""
     no_more = threading.Event()  # a cluster failed: start no other
     stops: list[ApplyInterrupted] = []
@@ -332,12 +408,10 @@ def _concurrently(
     def one(cluster_plan: ClusterPlan) -> ClusterOutcome | None:
         if no_more.is_set() or cancel.is_set():
             return None
-        try:
-            outcome = apply(cluster_plan, cancel)
-        except ApplyInterrupted as stop:
-            stops.append(stop)
-            return None
-        if outcome.failed:
+        outcome, stopped = apply(cluster_plan, cancel)
+        if stopped is not None:
+            stops.append(stopped)
+        elif outcome.failed:
             no_more.set()
         return outcome
 
@@ -356,9 +430,4 @@ def _concurrently(
         outcomes = [future.result() for future in futures]
     finally:
         workers.shutdown(wait=False, cancel_futures=True)
-    if stops:
-        order = [cluster_plan.name for cluster_plan in work]
-        raise ApplyInterrupted.together(sorted(stops, key=lambda stop: order.index(stop.cluster)))
-    if cancel.is_set():  # every running cluster had finished; the queued ones never started
-        raise KeyboardInterrupt
-    return [outcome for outcome in outcomes if outcome is not None]
+    return [outcome for outcome in outcomes if outcome is not None], stops

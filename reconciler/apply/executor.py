@@ -18,10 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.addresses import same_address
 from reconciler.apply.journal import Journal
+from reconciler.apply.outage import Mark, Outage, measure
 from reconciler.apply.safety import plan_problems
 from reconciler.apply.waits import Clock, Waiting, read_status, wait_for_operation
 from reconciler.desired.state import DesiredCluster
@@ -43,6 +44,9 @@ from reconciler.plan.timeouts import operation_timeouts
 from reconciler.workdir import open_private_binary, private_dir
 
 StepState = Literal["done", "failed", "not run"]
+OutcomeState = Literal["done", "failed", "interrupted", "not run"]
+"""A step's outcome: ``interrupted`` is the step that was running when apply was stopped
+(Ctrl-C, SIGTERM); it was sent, and the node may still be carrying it out."""
 
 
 class _Result(BaseModel):
@@ -51,20 +55,20 @@ class _Result(BaseModel):
 
 class StepOutcome(_Result):
     """What one step did: ``done`` (it changed the node as planned), ``failed`` (nothing
-    after it ran) or ``not run``; ``seconds`` it took, and ``detail`` (a backup's name, or
-    why it failed)."""
+    after it ran), ``interrupted`` (running when apply was stopped) or ``not run``;
+    ``seconds`` it took, and ``detail`` (a backup's name, or why it failed)."""
 
     id: int
     node: str
     action: str
     command: str
-    state: StepState
+    state: OutcomeState
     seconds: float = 0.0
     detail: str | None = None
 
     @classmethod
     def of(
-        cls, step: Step, state: StepState, seconds: float = 0.0, detail: str | None = None
+        cls, step: Step, state: OutcomeState, seconds: float = 0.0, detail: str | None = None
     ) -> StepOutcome:
         return cls(
             id=step.id,
@@ -86,21 +90,32 @@ class StepOutcome(_Result):
 
 
 class BackupRecord(_Result):
-    """A backup a step took: on which node, under which name."""
+    """A backup a step took and downloaded: the node (``node`` its address), the backup's
+    file on the node (``on_node``, as ``backup snapshot`` named it: what ``backup rollback``
+    takes), and the local copy apply downloaded and checked (``local_copy``, under the state
+    dir's ``backups/<cluster>/<node name>/``, with the node's ``.json`` beside it)."""
 
     node: str
-    backup: str
+    node_name: str
+    step: int
+    on_node: str
+    local_copy: str
 
 
 class ClusterOutcome(_Result):
     """One cluster's apply: every step's outcome in plan order, and the error that stopped
-    it (``None`` when every step was done)."""
+    it (``None`` when every step was done), the backups it took, and the outage it caused as
+    measured (``apply.outage``; ``None``: not measured). ``interrupted``: stopped by Ctrl-C
+    or SIGTERM (``error`` says where); not in the JSON, whose ``result`` says it
+    (``apply.results``)."""
 
     name: str
     journal: str
     error: str | None = None
     backups: tuple[BackupRecord, ...] = ()
+    outage: Outage | None = None
     steps: tuple[StepOutcome, ...] = ()
+    interrupted: bool = Field(default=False, exclude=True)
 
     @property
     def failed(self) -> bool:
@@ -182,6 +197,14 @@ class Executor:
         self.backed_up: set[str] = set()
         self.current_step: Step | None = None  # the step running now (for an interrupt)
         self.last_done: Step | None = None  # the last step that completed
+        self.finished: list[StepOutcome] = []  # the steps that ended, so far (for an interrupt)
+        self.backups: list[BackupRecord] = []
+        self._began = 0.0  # when the running step began (time.monotonic)
+        # For the measured outage (apply.outage): when the cluster's apply began, when each
+        # step's command was sent, when each asynchronous step's end was verified.
+        self.started_at = Mark.now()
+        self.sent: dict[int, Mark] = {}
+        self.verified: dict[int, Mark] = {}
         # Set on Ctrl-C (reconciler/interrupts.py): stop at the next checkpoint or poll.
         self.cancel = cancel or threading.Event()
         self.clock = Clock(now=self.clock.now, sleep=_cancellable(self.clock.sleep, self.cancel))
@@ -189,6 +212,7 @@ class Executor:
         self._reform = any(step.action is Action.INITIALIZE for step in plan.steps)
 
     def run_steps(self) -> ClusterOutcome:
+        self.started_at = Mark.now()
         journal = str(self.journal.path)
         problems = plan_problems(self.plan, self.desired)
         if problems:
@@ -201,10 +225,10 @@ class Executor:
                 name=self.plan.name,
                 journal=journal,
                 error=refused,
+                outage=self._outage(),
                 steps=tuple(StepOutcome.of(step, "not run") for step in self.plan.steps),
             )
-        steps: list[StepOutcome] = []
-        backups: list[BackupRecord] = []
+        steps = self.finished
         error: str | None = None
         for step in self.plan.steps:
             if error is not None:
@@ -215,7 +239,7 @@ class Executor:
             self.journal.write("step.start", step=step.model_dump(mode="json"))
             # Only now: Ctrl-C before this line stopped the apply *after* the last step done.
             self.current_step = step
-            began = time.monotonic()
+            began = self._began = time.monotonic()
             try:
                 detail = self._execute(step)
             except KeyboardInterrupt:
@@ -232,8 +256,6 @@ class Executor:
             seconds = time.monotonic() - began
             self.current_step, self.last_done = None, step
             steps.append(StepOutcome.of(step, "done", seconds, detail))
-            if step.action is Action.BACKUP and detail:
-                backups.append(BackupRecord(node=step.node, backup=detail))
             self.journal.write("step.done", id=step.id, seconds=seconds, detail=detail)
             self.progress.ended(step, "done", seconds)
         if error is None:
@@ -242,8 +264,38 @@ class Executor:
             name=self.plan.name,
             journal=journal,
             error=error,
-            backups=tuple(backups),
+            backups=tuple(self.backups),
+            outage=self._outage(),
             steps=tuple(steps),
+        )
+
+    def interrupted_outcome(self, where: str) -> ClusterOutcome:
+        """The outcome of a run stopped by KeyboardInterrupt (``where``: the words saying
+        where): the steps that ended, the running one ``interrupted``, the rest ``not run``."""
+        steps = list(self.finished)
+        running = self.current_step
+        if running is not None:
+            seconds = time.monotonic() - self._began
+            steps.append(StepOutcome.of(running, "interrupted", seconds))
+        steps += [StepOutcome.of(step, "not run") for step in self.plan.steps[len(steps) :]]
+        return ClusterOutcome(
+            name=self.plan.name,
+            journal=str(self.journal.path),
+            error=f"interrupted: {where}",
+            backups=tuple(self.backups),
+            outage=self._outage(),
+            steps=tuple(steps),
+            interrupted=True,
+        )
+
+    def _outage(self) -> Outage:
+        """The outage so far, measured up to now (``apply.outage``)."""
+        return measure(
+            self.plan,
+            began=self.started_at,
+            sent=self.sent,
+            verified=self.verified,
+            stopped=Mark.now(),
         )
 
     def _checkpoint(self) -> None:
@@ -319,7 +371,17 @@ class Executor:
             }
         self.journal.write("backup", id=step.id, node=step.node, files=files)
         self.backed_up.add(step.node)
-        return str(folder / snapshot.file)
+        local_copy = str(folder / snapshot.file)
+        self.backups.append(
+            BackupRecord(
+                node=step.node,
+                node_name=step.node_name,
+                step=step.id,
+                on_node=snapshot.file,
+                local_copy=local_copy,
+            )
+        )
+        return local_copy
 
     def _upload(self, step: Step) -> str:
         upload = step.upload
@@ -379,6 +441,7 @@ class Executor:
             self._check_no_other_master(step)
         try:
             status = self._run_and_wait(step, session, previous.last_command)
+            self.verified[step.id] = Mark.now()  # the poll that saw it done has just answered
         except ReconcileError:
             if step.action is Action.REMOVE and step.node == self.master and self.marker_written:
                 # The master did not leave: it is still the master, the marker has no purpose.
@@ -398,9 +461,12 @@ class Executor:
         self, step: Step, session: MMPSession, previous: LastCommand | None
     ) -> ClusterStatus:
         self._checkpoint()
+        # Sent from here on (a lost connection may have sent it): the outage may begin.
+        self.sent[step.id] = Mark.now()
         result = session.run_confirmed(step.command)
         self._record(step, result)
         if not result.confirmed or result.rejection:
+            del self.sent[step.id]  # refused: the node did nothing
             reason = result.rejection or "the node did not ask for confirmation"
             raise ApplyFailed(step, f"the node refused: {reason}", self._tail(result))
         expect = step.expect or {

@@ -3,6 +3,8 @@
 The keys are encrypted with the cluster's passphrase and kept, with the CSRs, in a folder
 (``certs/NAME/csr/`` by default) until ``certs install`` pairs them with the signed
 certificates. Keys already waiting there are never replaced: their CSRs may be at the CA.
+The default folder is in the repository: when it (or a symbolic link on the way) resolves
+outside, nothing is written (``--out`` names a folder anywhere, on purpose).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from reconciler.desired.pem import load_certificates
 from reconciler.desired.source import open_source
 from reconciler.errors import ConfigError, MaterialError, SourceReadError
 from reconciler.mmp.models import CertRole
+from reconciler.repo_root import repo_file
 
 PENDING = {
     "server": ("server.key", "server.csr"),
@@ -56,6 +59,8 @@ class CsrReport:
 def run_csr(request: CsrRequest, env: Mapping[str, str]) -> CsrReport:
     target = load_target(request.repo, request.cluster, env)
     folder = request.out if request.out is not None else target.pending_dir()
+    if request.out is None:
+        _refuse_way_out(target)
     waiting = [name for pair in PENDING.values() for name in pair if (folder / name).exists()]
     if waiting:
         raise ConfigError(
@@ -76,6 +81,17 @@ def run_csr(request: CsrRequest, env: Mapping[str, str]) -> CsrReport:
     return CsrReport(
         target.name, folder, server, CLIENT_IDENTITY, target.passphrase_env, request.out is None
     )
+
+
+def _refuse_way_out(target: BundleTarget) -> None:
+    """The default folder's files, resolved, must stay in the repository (not a symlinked
+    ``certs/NAME/csr`` leading elsewhere): checked before the keys are made."""
+    folder = target.pending_dir().relative_to(target.repo).as_posix()
+    for name in (name for pair in PENDING.values() for name in pair):
+        try:
+            repo_file(target.repo, f"{folder}/{name}")
+        except ConfigError as error:
+            raise ConfigError(f"{error}; nothing was written") from None
 
 
 def current_server_cert(target: BundleTarget) -> x509.Certificate | None:

@@ -2,8 +2,9 @@
 
 The keys are the ones ``certs csr`` left in its folder. Each certificate must be for its key;
 the whole bundle must then pass ``validate`` (chain to the CA file, CN ``postgres``, usages,
-validity) before anything is written. It is written to the files the cluster file names, and
-the folder's keys and CSRs, now in the bundle or used, are removed.
+validity) before anything is written. It is written to the files the cluster file names (which
+must be committed, equal to HEAD, unless ``--force``: as for ``certs issue``), and the folder's
+keys and CSRs, now in the bundle or used, are removed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from reconciler.certs.material import (
     same_key,
 )
 from reconciler.certs.target import BundleTarget, load_target
-from reconciler.certs.writing import check_new_bundle, write_files
+from reconciler.certs.writing import check_new_bundle, refuse_uncommitted, write_files
 from reconciler.desired.certcheck import describe_name
 from reconciler.desired.findings import SpecFinding
 from reconciler.errors import ConfigError
@@ -39,6 +40,8 @@ class InstallRequest:
     client_cert: Path
     ca_cert: Path
     csr_dir: Path | None = None
+    force: bool = False
+    """Replace bundle files even when their content is not committed."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ def run_install(
     request: InstallRequest, env: Mapping[str, str], now: datetime | None = None
 ) -> InstallReport:
     target = load_target(request.repo, request.cluster, env)
+    if not request.force:
+        refuse_uncommitted(target.repo, [target.path(role) for role in CertRole], "certs install")
     folder = request.csr_dir if request.csr_dir is not None else target.pending_dir()
     server_key, client_key = (_pending(target, folder, side) for side in ("server", "client"))
     server = read_certificates(_read(request.server_cert), str(request.server_cert), "server cert")

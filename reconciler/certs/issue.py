@@ -3,7 +3,8 @@
 New server and client keys (encrypted with the cluster's passphrase), certificates from the
 CA for ``--days`` (never past the CA's own expiry), and the CA file: the ``--ca-cert`` file as
 given, so an intermediate's chain travels with it. The bundle must pass ``validate`` before it
-is written over the files the cluster file names.
+is written over the files the cluster file names, and those files must be committed (equal to
+HEAD) unless ``--force``: a key that exists only in the working tree is never replaced silently.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from reconciler.certs.material import (
     server_identity,
 )
 from reconciler.certs.target import load_target
-from reconciler.certs.writing import check_new_bundle, write_files
+from reconciler.certs.writing import check_new_bundle, refuse_uncommitted, write_files
 from reconciler.desired.certcheck import describe_name
 from reconciler.desired.findings import SpecFinding
 from reconciler.mmp.models import CertRole
@@ -40,6 +41,8 @@ class IssueRequest:
     days: int = DEFAULT_DAYS
     key_size: int = DEFAULT_KEY_SIZE
     server_cn: str | None = None
+    force: bool = False
+    """Replace bundle files even when their content is not committed."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ def run_issue(
     moment = now or datetime.now(UTC)
     check_days(request.days)
     target = load_target(request.repo, request.cluster, env)
+    if not request.force:
+        refuse_uncommitted(target.repo, [target.path(role) for role in CertRole], "certs issue")
     authority = load_authority(
         request.ca_cert, request.ca_key, request.ca_key_passphrase_env, env, moment
     )

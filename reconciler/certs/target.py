@@ -102,12 +102,3 @@ def _check_passphrase(source: DesiredSource, spec: ClusterSpec, passphrase: str)
                 f"${name}, which is not the one the cluster's keys use now (and CI holds): "
                 "set the right one; nothing was written"
             ) from None
-
-
-def repo_file(repo: Path, path: str) -> Path:
-    """``repo / path``, refusing a path whose folder resolves outside the repository."""
-    root = repo.resolve()
-    target = repo / path
-    if not target.parent.resolve().is_relative_to(root):
-        raise ConfigError(f"{path} is outside the repository {repo} (a symlinked folder?)")
-    return target

@@ -5,6 +5,10 @@ view with the same loader ``validate``, plan and apply use; any error refuses th
 before a file is touched. Writing puts every file beside its target under a temporary name
 first and only then renames them into place, so a failure half way leaves the old files.
 ``create_files`` (``certs sign``) makes new files only: it never replaces one.
+
+``refuse_uncommitted`` comes first, before anything is made: a file about to be replaced whose
+content no commit holds (untracked, changed since HEAD, or no git at all) would be lost for
+good, so ``certs issue`` and ``certs install`` stop and name it unless told ``--force``.
 """
 
 from __future__ import annotations
@@ -12,44 +16,20 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from reconciler.certs.target import BundleTarget, repo_file
+from reconciler.certs.target import BundleTarget
 from reconciler.desired.findings import SpecFinding, describe_errors
 from reconciler.desired.loader import load_cluster
 from reconciler.desired.pem import pem_blocks
-from reconciler.desired.source import DesiredSource, open_source
-from reconciler.errors import ConfigError, MaterialError
+from reconciler.desired.source import OverlaySource, open_source
+from reconciler.errors import ConfigError, MaterialError, SourceReadError
+from reconciler.repo_root import repo_file
 
 KEY_MODE = 0o600
 FILE_MODE = 0o644
-
-
-class _Overlay(DesiredSource):
-    """The working tree, with some files replaced by bytes held in memory."""
-
-    def __init__(self, base: DesiredSource, files: Mapping[str, bytes]) -> None:
-        self.base = base
-        self.files = dict(files)
-        self.commit = base.commit
-        self.dirty = True
-        self.dirty_paths = sorted(set(base.dirty_paths) | set(files))
-
-    def read_bytes(self, path: str) -> bytes:
-        if path in self.files:
-            return self.files[path]
-        return self.base.read_bytes(path)
-
-    def cluster_names(self) -> list[str]:
-        return self.base.cluster_names()
-
-    def describe(self) -> str:
-        return f"the new bundle over {self.base.describe()}"
-
-    def close(self) -> None:
-        """The base source is closed by whoever opened it."""
 
 
 def check_new_bundle(
@@ -58,13 +38,67 @@ def check_new_bundle(
     """The warnings ``validate`` would print with ``files`` in place; ``ConfigError`` listing
     the errors when it would fail."""
     with open_source(target.repo) as source:
-        result = load_cluster(_Overlay(source, files), target.name, env, now)
+        result = load_cluster(OverlaySource(source, files, "the new bundle"), target.name, env, now)
     if not result.ok:
         raise ConfigError(
             f"the new bundle for cluster {target.name} would not pass `reconcile validate`; "
             "nothing was written:\n  " + describe_errors(result.findings)
         )
     return [finding for finding in result.findings if not finding.is_error]
+
+
+def uncommitted(repo: Path, paths: Sequence[str]) -> list[tuple[str, str]]:
+    """The paths that exist in the working tree with content no commit holds, and why: what
+    replacing them would lose for good. A file equal to HEAD's is not listed."""
+    present = [path for path in dict.fromkeys(paths) if os.path.lexists(repo_file(repo, path))]
+    if not present:
+        return []
+    try:
+        head = open_source(repo, "HEAD")
+    except ConfigError:
+        return [
+            (path, "no git commit holds it (no repository, or no commit yet)") for path in present
+        ]
+    lost: list[tuple[str, str]] = []
+    with head:
+        for path in present:
+            try:
+                committed = head.read_bytes(path)
+            except FileNotFoundError:
+                lost.append((path, "untracked: not in HEAD"))
+                continue
+            except SourceReadError:
+                lost.append((path, "HEAD's copy cannot be compared"))
+                continue
+            if not _same_on_disk(repo_file(repo, path), committed):
+                lost.append((path, "changed since HEAD"))
+    return lost
+
+
+def _same_on_disk(target: Path, committed: bytes) -> bool:
+    try:
+        if not target.is_file() or target.stat().st_size != len(committed):
+            return False
+        return target.read_bytes() == committed
+    except OSError:
+        return False
+
+
+def refuse_uncommitted(repo: Path, paths: Sequence[str], command: str) -> None:
+    """``ConfigError`` naming every file ``command`` would replace that no commit holds."""
+    lost = uncommitted(repo, paths)
+    if not lost:
+        return
+    listing = "\n".join(f"  {path}  ({why})" for path, why in lost)
+    names = " ".join(path for path, _ in lost)
+    one = len(lost) == 1
+    raise ConfigError(
+        f"`reconcile {command}` would replace {'a file' if one else f'{len(lost)} files'} "
+        f"whose content is in the working tree only (nothing was written):\n{listing}\n"
+        f"Keep {'it' if one else 'them'}: commit {'it' if one else 'them'} (git add {names} "
+        f"&& git commit), or move {'it' if one else 'them'} out of the way; or run the command "
+        "again with --force to replace " + ("it." if one else "them.")
+    )
 
 
 def write_files(repo: Path, files: Mapping[str, bytes]) -> list[str]:

@@ -44,7 +44,7 @@ from typing import Any
 
 import git
 
-from reconciler.desired.loader import load_spec
+from reconciler.desired.loader import NO_CLUSTERS_HINT, load_spec
 from reconciler.desired.models import ClusterSpec
 from reconciler.desired.source import (
     CLUSTER_SUFFIX,
@@ -268,7 +268,11 @@ def select(listing: ClusterListing, names: Sequence[str]) -> ClusterListing:
     if unknown and listing.since is None:
         raise ConfigError(
             f"no cluster file for {', '.join(unknown)} in {listing.where} "
-            f"(clusters: {', '.join(sorted(with_file)) or 'none'})"
+            + (
+                f"(clusters: {', '.join(sorted(with_file))})"
+                if with_file
+                else f"(clusters: none): {NO_CLUSTERS_HINT}"
+            )
         )
     wanted = set(names)
     return replace(listing, clusters=tuple(c for c in listing.clusters if c.name in wanted))
@@ -554,7 +558,7 @@ def listing_text(listing: ClusterListing) -> str:
     if not listing.clusters:
         if listing.since is not None:
             return f"no cluster changed since {listing.since}"
-        return f"no {CLUSTERS_DIR}/*{CLUSTER_SUFFIX} in {listing.where}"
+        return f"no {CLUSTERS_DIR}/*{CLUSTER_SUFFIX} in {listing.where}: {NO_CLUSTERS_HINT}"
     name_width = max(len(cluster.name) for cluster in listing.clusters)
     file_width = max(len(cluster.file) for cluster in listing.clusters)
     lines = []

@@ -35,6 +35,11 @@ from reconciler.desired.yamlfile import parse_yaml
 from reconciler.errors import ConfigError, SourceReadError
 
 _CLUSTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+# Where there is no cluster at all, the usual cause is the folder: say how to name another,
+# or how to start one (README "Use it on your cluster").
+NO_CLUSTERS_HINT = (
+    "give --repo DIR for a repository elsewhere, or make one with `reconcile init DIR`"
+)
 
 
 def resolve_cluster_names(source: DesiredSource, requested: Sequence[str]) -> list[str]:
@@ -42,15 +47,16 @@ def resolve_cluster_names(source: DesiredSource, requested: Sequence[str]) -> li
     known = source.cluster_names()
     if not requested:
         if not known:
-            raise ConfigError(f"no clusters/*.yaml in {source.describe()}")
+            raise ConfigError(f"no clusters/*.yaml in {source.describe()}: {NO_CLUSTERS_HINT}")
         return known
     names: list[str] = []
     for name in requested:
         if not _CLUSTER_NAME.fullmatch(name) or name not in known:
-            listing = ", ".join(known) if known else "none"
+            listing = f"(clusters: {', '.join(known)})" if known else "(clusters: none)"
+            hint = "" if known else f": {NO_CLUSTERS_HINT}"
             raise ConfigError(
                 f"no cluster {name!r}: {cluster_file(name)} does not exist in "
-                f"{source.describe()} (clusters: {listing})"
+                f"{source.describe()} {listing}{hint}"
             )
         if name not in names:
             names.append(name)

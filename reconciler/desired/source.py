@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import posixpath
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -253,6 +254,44 @@ class GitRefSource(DesiredSource):
 
     def close(self) -> None:
         self._repo.close()
+
+
+class OverlaySource(DesiredSource):
+    """Another source with some files replaced (or added) by bytes held in memory: what the
+    loader would read once they are written (``certs issue``, ``import``). The bytes meet the
+    same size limit as a file on disk."""
+
+    def __init__(self, base: DesiredSource, files: Mapping[str, bytes], what: str) -> None:
+        self.base = base
+        self.files = dict(files)
+        self.what = what
+        self.commit = base.commit
+        self.dirty = True
+        self.dirty_paths = sorted(set(base.dirty_paths) | set(files))
+
+    def read_bytes(self, path: str) -> bytes:
+        if path in self.files:
+            too_big = _too_big(path, len(self.files[path]))
+            if too_big is not None:
+                raise too_big
+            return self.files[path]
+        return self.base.read_bytes(path)
+
+    def cluster_names(self) -> list[str]:
+        added = [
+            path[len(CLUSTERS_DIR) + 1 : -len(CLUSTER_SUFFIX)]
+            for path in self.files
+            if path.startswith(f"{CLUSTERS_DIR}/")
+            and path.endswith(CLUSTER_SUFFIX)
+            and "/" not in path[len(CLUSTERS_DIR) + 1 :]
+        ]
+        return sorted(set(self.base.cluster_names()) | set(added))
+
+    def describe(self) -> str:
+        return f"{self.what} over {self.base.describe()}"
+
+    def close(self) -> None:
+        """The base source is closed by whoever opened it."""
 
 
 def brief(source: DesiredSource) -> str:

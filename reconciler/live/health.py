@@ -1,29 +1,35 @@
-"""Judging the certificates a node uses, for ``reconcile status`` and ``certs check``.
+"""Judging what was read, for ``reconcile status`` (and the certificates, for ``certs check``).
 
 Judging is pure: a certificate's state is decided from its expiry, the cluster file's
-``renew_before`` and the moment the nodes were read, so the same reading always gives the
-same verdict and exit code. Reading the nodes is ``reconciler.status``'s job.
+``renew_before`` and the moment the nodes were read; replication from each node's own status
+against the cluster file's master (``live.replication``, the planner's judgement too). The
+same reading always gives the same verdict and exit code. Reading the nodes is
+``reconciler.status``'s job.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from reconciler.durations import duration_text
+from reconciler.live.caveats import LOADED_CERTIFICATES, Caveat
 from reconciler.live.models import LiveCluster, LiveNode
+from reconciler.live.replication import ReplicationKind, node_names, node_problems
 from reconciler.mmp.models import CertRole
 
 CERTIFICATE_ROLES: tuple[CertRole, ...] = tuple(role for role in CertRole if not role.is_key)
 """The roles that hold certificates (the other two hold keys, which do not expire)."""
 
 CertificateState = Literal["ok", "due", "expired", "unknown"]
+ProblemKind = Literal["not_read", "certificate_expired", "certificate_due"] | ReplicationKind
 
 EXIT_HEALTHY = 0
 EXIT_NOT_READ = 1
-EXIT_RENEW = 2
+EXIT_ATTENTION = 2
 
 
 class CertificateHealth(BaseModel):
@@ -48,13 +54,28 @@ class CertificateHealth(BaseModel):
         return self.state in ("expired", "due")
 
 
+class Problem(BaseModel):
+    """One reason a cluster needs attention (the status JSON's ``problems``): which node,
+    what kind, and a sentence saying it. ``not_read`` makes the exit code 1; any other, 2."""
+
+    model_config = ConfigDict(frozen=True)
+
+    node: str
+    address: str
+    kind: ProblemKind
+    detail: str
+
+
 class ClusterReport(BaseModel):
-    """A cluster's live state and the cluster file's ``renew_before``, judged together."""
+    """A cluster's live state, the cluster file's ``renew_before`` and master, judged
+    together."""
 
     model_config = ConfigDict(frozen=True)
 
     live: LiveCluster
     renew_before: timedelta
+    master: str
+    """The cluster file's master (its address): whom every other node must replicate from."""
 
     @property
     def complete(self) -> bool:
@@ -73,6 +94,59 @@ class ClusterReport(BaseModel):
             for health in self.certificates(node).values()
             if health.needs_renewal
         ]
+
+    def replication(self, node: LiveNode) -> list[Problem]:
+        """Why ``node`` does not replicate as the cluster file says (``live.replication``)."""
+        return [
+            Problem(node=node.name, address=node.address, kind=found.kind, detail=found.detail)
+            for found in node_problems(node, self.master, node_names(self.live))
+        ]
+
+    def problems(self) -> list[Problem]:
+        """Everything that needs attention, node by node: not read, replication, then
+        certificates expired or due. Empty: healthy."""
+        found: list[Problem] = []
+        for node in self.live.nodes:
+            if not node.readable:
+                found.append(
+                    Problem(
+                        node=node.name,
+                        address=node.address,
+                        kind="not_read",
+                        detail=node.error or "not read",
+                    )
+                )
+            found += self.replication(node)
+            found += [
+                _certificate_problem(node, health, self.renew_before)
+                for health in self.certificates(node).values()
+                if health.needs_renewal
+            ]
+        return found
+
+    def caveats(self) -> list[Caveat]:
+        """What a healthy verdict could not see (``live.caveats``); none for a cluster that
+        needs attention anyway."""
+        return [] if self.problems() else [LOADED_CERTIFICATES]
+
+
+def _certificate_problem(
+    node: LiveNode, health: CertificateHealth, renew_before: timedelta
+) -> Problem:
+    """``server_cert dbclusterserver.cer expired on 2017-03-09`` (or ``expires on ...``)."""
+    when = health.not_after.astimezone(UTC).date().isoformat() if health.not_after else None
+    if health.state == "expired":
+        kind: ProblemKind = "certificate_expired"
+        detail = f"expired on {when}" if when else "expired (the node marks it so)"
+    else:
+        kind = "certificate_due"
+        detail = f"expires on {when}, within renew_before ({duration_text(renew_before)})"
+    return Problem(
+        node=node.name,
+        address=node.address,
+        kind=kind,
+        detail=f"{health.role.value} {health.file} {detail}",
+    )
 
 
 def judge_certificate(
@@ -124,9 +198,11 @@ def node_certificates(
 
 
 def status_exit_code(reports: Sequence[ClusterReport]) -> int:
-    """1 when a node could not be read (it wins), 2 when a certificate needs renewal, else 0."""
+    """1 when a node could not be read (it wins); 2 when anything else needs attention (a
+    certificate expired or due, a node that does not replicate as the cluster file says, a
+    last cluster command that failed); else 0."""
     if not all(report.complete for report in reports):
         return EXIT_NOT_READ
-    if any(report.renewals() for report in reports):
-        return EXIT_RENEW
+    if any(report.problems() for report in reports):
+        return EXIT_ATTENTION
     return EXIT_HEALTHY

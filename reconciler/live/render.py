@@ -17,9 +17,12 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from reconciler.addresses import same_address
 from reconciler.durations import duration_text
+from reconciler.live.caveats import caveat_notes
 from reconciler.live.health import CertificateHealth, CertificateState, ClusterReport
 from reconciler.live.models import LiveNode
+from reconciler.live.replication import ReplicationKind
 from reconciler.mmp.models import CertRole
 
 LINE_WIDTH = 80
@@ -104,7 +107,10 @@ def status_json(reports: Sequence[ClusterReport]) -> dict[str, Any]:
             {
                 "name": report.live.name,
                 "read_at": report.live.read_at.isoformat(),
+                "master": report.master,
                 "nodes": [node_json(node, report.certificates(node)) for node in report.live.nodes],
+                "problems": [problem.model_dump() for problem in report.problems()],
+                "caveats": [caveat.model_dump() for caveat in report.caveats()],
             }
             for report in reports
         ]
@@ -143,6 +149,10 @@ def status_lines(reports: Sequence[ClusterReport]) -> list[Text]:
             lines += _node_lines(report, node, column)
         lines.append(Text())
         lines += _verdict(report)
+    # Once, however many clusters are healthy, after them: what that verdict could not see.
+    for note in caveat_notes(caveat for report in reports for caveat in report.caveats()):
+        lines.append(Text())
+        lines += _wrapped(note, style="dim")
     return lines
 
 
@@ -167,7 +177,13 @@ def _node_lines(report: ClusterReport, node: LiveNode, column: int) -> list[Text
     lines += _field("node in use", status.node_in_use or "None")
     if status.last_command is not None:
         last = status.last_command
-        lines += _field("last command", f"{last.command} ({last.result})")
+        failed = last.result == "Failed"
+        lines += _field(
+            "last command", f"{last.command} ({last.result})", style="bold red" if failed else ""
+        )
+    for problem in report.replication(node):
+        if problem.kind != "command_failed":  # the line above says it
+            lines += _field("problem", problem.detail, style="bold red")
     lines += _certificate_lines(report, node, column)
     if node.error:
         lines += _field("not read", node.error, style="red")
@@ -246,6 +262,7 @@ def _file_column(report: ClusterReport) -> int:
 def _verdict(report: ClusterReport) -> list[Text]:
     """One line a CI log can be searched for: what makes the exit code what it is."""
     not_read = sum(not node.readable for node in report.live.nodes)
+    replication = _replication_parts(report)
     renewals = report.renewals()
     expired = sum(health.state == "expired" for _, health in renewals)
     due = len(renewals) - expired
@@ -259,14 +276,51 @@ def _verdict(report: ClusterReport) -> list[Text]:
             f"{due} {'certificate' if due == 1 else 'certificates'} due for renewal "
             f"(within {duration_text(report.renew_before)})"
         )
+    parts += replication
     name = report.live.name
     if not parts:
+        master = next(
+            (node.name for node in report.live.nodes if same_address(node.address, report.master)),
+            report.master,
+        )
         return _wrapped(
-            f"{name}: healthy: every node read, no certificate expired or due for renewal",
+            f"{name}: healthy: every node read, every replica in sync with {master}, no "
+            "certificate expired or due for renewal",
             style="bold green",
         )
-    style = "bold red" if not_read or expired else "bold yellow"
+    style = "bold red" if not_read or expired or replication else "bold yellow"
     return _wrapped(f"{name}: " + ", ".join(parts), style=style)
+
+
+# How the verdict says each kind of replication problem, of the nodes it names.
+REPLICATION_PHRASES: dict[ReplicationKind, str] = {
+    "busy": "{nodes} busy (an operation is running)",
+    "error": "{nodes} in Error",
+    "unknown_state": "{nodes} in a status not understood",
+    "not_clustered": "{nodes} not clustered (Disabled)",
+    "no_master": "{nodes} following no master",
+    "other_master": "{nodes} following another master than the cluster file's",
+    "not_in_sync": "{nodes} not in sync",
+    "command_failed": "last cluster command failed on {nodes}",
+}
+
+
+def _replication_parts(report: ClusterReport) -> list[str]:
+    """``cms2 and cms3 not in sync``, ``last cluster command failed on cms2``: what, where."""
+    named: dict[str, list[str]] = {}
+    for node in report.live.nodes:
+        for problem in report.replication(node):
+            named.setdefault(problem.kind, []).append(node.name)
+    return [
+        phrase.format(nodes=_names(named[kind]))
+        for kind, phrase in REPLICATION_PHRASES.items()
+        if kind in named
+    ]
+
+
+def _names(names: list[str]) -> str:
+    """``cms2``, ``cms2 and cms3``, ``cms1, cms2 and cms3``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _field(label: str, value: str, *, style: str = "") -> list[Text]:

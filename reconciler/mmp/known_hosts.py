@@ -112,6 +112,18 @@ def host_key_name(host: str, port: int) -> str:
     return host if port == 22 else f"[{host}]:{port}"
 
 
+def fingerprint_source(port: int | str = "PORT", host: str = "ADDRESS") -> str:
+    """Where to get a node's host key fingerprint to compare with the one offered, said as
+    far as it is known: the MMP reference documents no command that prints the host key, so
+    what remains is whoever installed the node, or a scan over a path one trusts (the node's
+    own management network, not the path being checked)."""
+    return (
+        "the MMP has no documented command that shows its SSH host key, so ask whoever "
+        f"installed the node, or run `ssh-keyscan -p {port} {host} | ssh-keygen -lf -` on a "
+        "machine of the node's own management network and compare the line of the same key type"
+    )
+
+
 def fingerprint(blob: bytes) -> str:
     """OpenSSH-style ``SHA256:...`` fingerprint of a public key, as ``ssh-keygen -l`` prints."""
     digest = hashlib.sha256(blob).digest()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import ipaddress
 import logging
 import socket
 import stat
@@ -26,7 +25,13 @@ from types import TracebackType
 
 import paramiko
 
-from reconciler.errors import AuthenticationFailed, ConfigError, HostKeyRejected, TransportError
+from reconciler.errors import (
+    AuthenticationFailed,
+    ConfigError,
+    HostKeyRejected,
+    RemoteFileTooLarge,
+    TransportError,
+)
 from reconciler.mmp import known_hosts as kh
 from reconciler.mmp.known_hosts import host_key_name
 
@@ -75,6 +80,9 @@ class Endpoint:
     host: str
     port: int
     username: str
+    # A sentence added when the connection is refused, naming what should be serving the
+    # node when the caller knows (the simulated lab's command); the transport never guesses.
+    refused_hint: str = ""
 
 
 @dataclass(frozen=True)
@@ -166,7 +174,8 @@ class KnownHosts:
             raise HostKeyRejected(
                 node,
                 f"unknown host key {offered} for {name}: it is not pinned in {self.origin}. "
-                "Check the fingerprint on the node's console; if it is right, add "
+                "Check the fingerprint over a path you trust (`reconcile hostkeys` shows it "
+                'without logging in; README: "Use it on your cluster"); if it is right, add '
                 f"'{name} {key.get_name()} {key.get_base64()}' to that file "
                 "(keys are never added automatically)",
             )
@@ -235,8 +244,8 @@ class SSHTransport:
         port = self.endpoint.port
         if isinstance(error, ConnectionRefusedError):
             hint = f"; is the node up, with its MMP listening on port {port}?"
-            if _loopback(self.endpoint.host):
-                hint += " For the simulated lab, is `make sim` running?"
+            if self.endpoint.refused_hint:
+                hint += f" {self.endpoint.refused_hint}"
             return hint
         if isinstance(error, socket.timeout | TimeoutError):
             return (
@@ -419,17 +428,45 @@ class SSHTransport:
 
     def read_file(self, name: str) -> bytes | None:
         """A file of the node's flat file area, or None when it does not exist."""
-        sftp = self._sftp_client()
-        buffer = io.BytesIO()
-        try:
+
+        def whole(sftp: paramiko.SFTPClient) -> bytes:
+            buffer = io.BytesIO()
             sftp.getfo(name, buffer)
+            return buffer.getvalue()
+
+        return self._read(name, whole)
+
+    def read_file_bounded(self, name: str, limit: int) -> bytes | None:
+        """A file of the node's flat file area, None when it does not exist, and never more
+        than ``limit`` bytes of it in memory: its size is asked first (``RemoteFileTooLarge``
+        without reading when it is over), and the read itself stops at ``limit + 1`` bytes in
+        case the size was wrong (``RemoteFileTooLarge`` too). No read-ahead is asked for."""
+        attributes = self._stat(name)
+        if attributes is None:
+            return None
+        if attributes.st_size is not None and attributes.st_size > limit:
+            raise RemoteFileTooLarge(self.node, name, int(attributes.st_size), limit)
+
+        def head(sftp: paramiko.SFTPClient) -> bytes:
+            with sftp.open(name, "rb") as remote:
+                return remote.read(limit + 1)
+
+        data = self._read(name, head)
+        if data is not None and len(data) > limit:
+            raise RemoteFileTooLarge(self.node, name, None, limit)
+        return data
+
+    def _read(self, name: str, read: Callable[[paramiko.SFTPClient], bytes]) -> bytes | None:
+        """What ``read`` reads of ``name`` over SFTP, or None when it does not exist."""
+        sftp = self._sftp_client()
+        try:
+            return read(sftp)
         except FileNotFoundError:
             return None
         except _LOST as error:
             raise TransportError(
                 self.node, f"cannot read {name} over SFTP: {_reason(error)}"
             ) from error
-        return buffer.getvalue()
 
     def write_file(self, name: str, data: bytes) -> None:
         sftp = self._sftp_client()
@@ -475,16 +512,22 @@ class SSHTransport:
             raise TransportError(self.node, f"cannot download {name}: {_reason(error)}") from error
 
     def file_size(self, name: str) -> int | None:
+        attributes = self._stat(name)
+        if attributes is None:
+            return None
+        if attributes.st_mode is not None and not stat.S_ISREG(attributes.st_mode):
+            return None
+        return int(attributes.st_size or 0)
+
+    def _stat(self, name: str) -> paramiko.SFTPAttributes | None:
+        """What SFTP says of ``name``, or None when it does not exist."""
         sftp = self._sftp_client()
         try:
-            attributes = sftp.stat(name)
+            return sftp.stat(name)
         except FileNotFoundError:
             return None
         except _LOST as error:
             raise TransportError(self.node, f"cannot stat {name}: {_reason(error)}") from error
-        if attributes.st_mode is not None and not stat.S_ISREG(attributes.st_mode):
-            return None
-        return int(attributes.st_size or 0)
 
     def close(self) -> None:
         for closable in (self._sftp, self._channel, self._ssh):
@@ -493,13 +536,6 @@ class SSHTransport:
                     closable.close()
         self._sftp = self._channel = None
         self._ssh = None
-
-
-def _loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 def _reason(error: BaseException) -> str:

@@ -16,6 +16,11 @@ at once, and nothing is written):
 - a certificate line missing from status, or marked ``(expired)``; a certificate file read
   that is expired or not yet valid, or not PEM; a file or node name that cannot be a path.
 
+``content_refusals`` then refuses a certificate or key file read with text outside its PEM
+blocks (a certificate is written to git byte for byte, so git would hold the junk too; a key
+would be re-encrypted without it and so never match the node's file): the file, the nodes
+and what to do, once per distinct file.
+
 An expired cluster is refused rather than described: its plan could never be empty (an
 expired certificate is always a change, and ``validate`` rejects an expired file), and in
 practice expiry is what breaks replication. Describe it by hand with the new bundle instead.
@@ -32,16 +37,18 @@ from cryptography import x509
 from reconciler.addresses import canonical_address
 from reconciler.desired.bundle import ROLE_LABEL
 from reconciler.desired.models import NODE_NAME_PATTERN, remote_name_problem
-from reconciler.desired.pem import load_certificates
+from reconciler.desired.pem import load_certificates, pem_blocks
 from reconciler.errors import MaterialError
 from reconciler.live.models import CERT_ROLES
 from reconciler.mmp.models import CertRole, ClusterStatus, MemberRole
 from reconciler.onboard.reading import NodeReading
 
 EXPIRED_HINT = (
-    "an expired cluster cannot have an empty plan, so it is not imported: renew its "
-    "certificates first, or write the cluster file by hand with the new bundle (README: "
-    "Add a cluster) and let `reconcile plan` show the rotation"
+    "an expired cluster is not imported: its plan could never be empty, and its replicas "
+    "cannot get In Sync again until its certificates are replaced. Instead, write its cluster "
+    'file by hand with the new bundle (README "Use it on your cluster", step 2; the '
+    "GitOps walkthrough's steps 2 and 3: the file and its bundle, then its host keys) and let "
+    "`reconcile plan` show the rotation that brings it back"
 )
 
 
@@ -63,11 +70,11 @@ def refusals(readings: Sequence[NodeReading], now: datetime) -> list[str]:
         reasons += _certificates(reading, reading.status, now, invalid)
     for what, nodes in invalid.items():
         reasons.append(f"{what} on {', '.join(nodes)}")
-    if invalid:
-        reasons.append(EXPIRED_HINT)
     reasons += _same_node_twice(settled)
     if len(settled) == len(readings):
-        reasons += _agreement(settled)
+        reasons += _agreement(settled, expired=bool(invalid))
+    if invalid:  # last: what to do instead, after every reason
+        reasons.append(EXPIRED_HINT)
     return reasons
 
 
@@ -188,8 +195,9 @@ def _same_node_twice(settled: Sequence[tuple[NodeReading, ClusterStatus]]) -> li
     return reasons
 
 
-def _agreement(settled: Sequence[tuple[NodeReading, ClusterStatus]]) -> list[str]:
-    """Cluster-wide checks, once every node is an Enabled member."""
+def _agreement(settled: Sequence[tuple[NodeReading, ClusterStatus]], *, expired: bool) -> list[str]:
+    """Cluster-wide checks, once every node is an Enabled member. ``expired``: a certificate
+    in use is expired (or not yet valid), so a replica behind cannot catch up."""
     views = {
         reading.label: frozenset(canonical_address(m.address) for m in status.members)
         for reading, status in settled
@@ -200,7 +208,7 @@ def _agreement(settled: Sequence[tuple[NodeReading, ClusterStatus]]) -> list[str
             f"{label} lists {', '.join(sorted(members))}" for label, members in views.items()
         )
         reasons.append(f"the nodes disagree on the membership: {listing}")
-    reasons += _masters(settled)
+    reasons += _masters(settled, expired=expired)
     given = {_me(status): reading for reading, status in settled}
     members = frozenset().union(*views.values())
     for reading, status in settled:
@@ -224,7 +232,7 @@ def _agreement(settled: Sequence[tuple[NodeReading, ClusterStatus]]) -> list[str
     return reasons
 
 
-def _masters(settled: Sequence[tuple[NodeReading, ClusterStatus]]) -> list[str]:
+def _masters(settled: Sequence[tuple[NodeReading, ClusterStatus]], *, expired: bool) -> list[str]:
     reasons: list[str] = []
     masters: dict[str, str | None] = {}
     for reading, status in settled:
@@ -244,20 +252,26 @@ def _masters(settled: Sequence[tuple[NodeReading, ClusterStatus]]) -> list[str]:
     master = next(iter(masters.values()))
     assert master is not None
     for reading, status in settled:
-        reasons += _role(reading, status, master)
+        reasons += _role(reading, status, master, expired=expired)
     return reasons
 
 
-def _role(reading: NodeReading, status: ClusterStatus, master: str) -> list[str]:
+def _role(reading: NodeReading, status: ClusterStatus, master: str, *, expired: bool) -> list[str]:
     reasons = []
     if _me(status) == master:
         if status.role != "master":
             reasons.append(f"{reading.label} is named master by the others but not by itself")
     elif status.role != "replica" or status.in_sync is not True:
         shown = status.me.state if status.me is not None else "?"
+        # Replication runs over mutual TLS: with a certificate expired it cannot resume.
+        then = (
+            "it cannot get In Sync while the certificates are expired"
+            if expired
+            else "wait until it is In Sync"
+        )
         reasons.append(
             f"{reading.label} is not a replica in sync with the master {master} (it shows "
-            f"{shown!r}); wait until it is In Sync"
+            f"{shown!r}); {then}"
         )
     in_use = canonical_address(status.node_in_use) if status.node_in_use else None
     if in_use != master:
@@ -266,3 +280,58 @@ def _role(reading: NodeReading, status: ClusterStatus, master: str) -> list[str]
             f"not the master {master}"
         )
     return reasons
+
+
+def content_refusals(readings: Sequence[NodeReading]) -> list[str]:
+    """A file read with text outside its PEM blocks, once per distinct file: the nodes that
+    hold it, what is wrong and what to do."""
+    found: dict[tuple[str, bytes], tuple[str, list[str]]] = {}
+    for reading in readings:
+        if reading.status is None:
+            continue
+        for role in CERT_ROLES:
+            ref = getattr(reading.status.certificates, role)
+            file = reading.files.get(ref.file) if ref is not None else None
+            if file is None or file.data is None:
+                continue
+            problem = outside_pem(file.data, file.name, key=role.endswith("_key"))
+            if problem:
+                what = f"the {_label(role)} {file.name} {problem}"
+                found.setdefault((file.name, file.data), (what, []))[1].append(reading.label)
+    reasons = [f"{what}, on {', '.join(dict.fromkeys(labels))}" for what, labels in found.values()]
+    if reasons:
+        reasons.append(
+            "git would have to hold those bytes as they are (the plan compares the node's file "
+            "with git's byte for byte), and a certificate or key file must hold PEM blocks "
+            "only: put a copy holding only the PEM block(s) on the node(s) under the same name "
+            "(`openssl x509 -in NAME -out NAME.pem` keeps a single certificate) and import "
+            "again, or write the cluster file by hand with a clean copy (README: Add a "
+            "cluster) and let `reconcile plan` upload it"
+        )
+    return reasons
+
+
+def outside_pem(data: bytes, name: str, *, key: bool) -> str | None:
+    """What a file holds outside its PEM blocks, besides blank space; None when nothing (or
+    when it is not PEM at all, which the other checks say)."""
+    try:
+        blocks = pem_blocks(data, kind="private key" if key else "certificate", path=name)
+    except MaterialError:
+        return None
+    where: list[str] = []
+    count = 0
+    position = 0
+    for number, block in enumerate(blocks):
+        start = data.find(block.text, position)
+        gap = data[position:start].strip()
+        if gap:
+            count += len(gap)
+            where.append("before its first PEM block" if number == 0 else "between PEM blocks")
+        position = start + len(block.text)
+    tail = data[position:].strip()
+    if tail:
+        count += len(tail)
+        where.append("after its last PEM block")
+    if not count:
+        return None
+    return f"holds {count:,} bytes of other text {' and '.join(dict.fromkeys(where))}"

@@ -28,6 +28,8 @@ from reconciler.mmp.transport import (
     TransportTimeouts,
     scan_host_key,
 )
+from reconciler.repo_root import repo_file
+from reconciler.simulator.builtin_lab import lab_hint
 
 Scanner = Callable[[Endpoint, KnownHosts, TransportTimeouts], ScannedHostKey]
 """How a host key is fetched: ``scan_host_key`` over SSH, a fake in unit tests."""
@@ -35,8 +37,8 @@ Scanner = Callable[[Endpoint, KnownHosts, TransportTimeouts], ScannedHostKey]
 MAX_PARALLEL_SCANS = 8
 PINS_HEADER = (
     "# Pinned SSH host keys of the CMS nodes, one '[address]:port key-type base64' line each\n"
-    "# (OpenSSH known_hosts format). Compare each fingerprint with the node's console before\n"
-    "# pinning; `reconcile hostkeys` shows them.\n"
+    "# (OpenSSH known_hosts format). `reconcile hostkeys` shows each fingerprint: check it\n"
+    '# over a path you trust before pinning (README: "Use it on your cluster").\n'
 )
 
 
@@ -79,20 +81,12 @@ def judge(pins: kh.KnownHostsFile, origin: str, name: str, blob: bytes) -> Verdi
     return Verdict(
         PinState.CHANGED,
         f"{origin} pins {pinned} for {name}; this may be an impostor. If the node was really "
-        "re-keyed, replace that line by hand after checking the new fingerprint on its console",
+        "re-keyed, replace that line by hand after checking the new fingerprint over a path you "
+        "trust",
     )
 
 
 # --- the pins file in the working tree ----------------------------------------------------
-
-
-def repo_file(repo: Path, path: str) -> Path:
-    """``path`` inside ``repo``; refused when it (or a symlink on the way) leads outside."""
-    root = repo.resolve()
-    target = (root / path).resolve()
-    if not target.is_relative_to(root):
-        raise ConfigError(f"{path} resolves outside the repository {repo} (symlink?)")
-    return target
 
 
 def load_pins(repo: Path, path: str) -> tuple[KnownHosts, str]:
@@ -107,27 +101,43 @@ def load_pins(repo: Path, path: str) -> tuple[KnownHosts, str]:
     return KnownHosts.parse(text, path), text
 
 
+def pins_after(text: str | None, lines: Sequence[str]) -> tuple[str, list[str]]:
+    """What ``append_pins`` adds at the end of a pins file holding ``text`` (None: no file
+    yet, so the whole new file), and the lines it adds."""
+    present = set((text or "").splitlines())
+    new = [line for line in dict.fromkeys(lines) if line not in present]
+    if not new:
+        return "", []
+    addition = "\n".join(new) + "\n"
+    if text is None:
+        return PINS_HEADER + addition, new
+    return ("" if text == "" or text.endswith("\n") else "\n") + addition, new
+
+
+def read_pins_text(repo: Path, path: str) -> str | None:
+    """The pins file's text as ``append_pins`` reads it; None when it does not exist."""
+    try:
+        return repo_file(repo, path).read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return None
+
+
 def append_pins(repo: Path, path: str, lines: Sequence[str]) -> list[str]:
     """Append the lines the file does not hold yet; create it (with a header) if missing.
 
     Returns the lines appended. Existing lines are never rewritten or removed.
     """
     target = repo_file(repo, path)
-    try:
-        text = target.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        text = None
-    present = set((text or "").splitlines())
-    new = [line for line in dict.fromkeys(lines) if line not in present]
+    text = read_pins_text(repo, path)
+    addition, new = pins_after(text, lines)
     if not new:
         return []
-    addition = "\n".join(new) + "\n"
     if text is None:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(PINS_HEADER + addition, encoding="utf-8")
+        target.write_text(addition, encoding="utf-8")
     else:
         with target.open("a", encoding="utf-8") as handle:
-            handle.write(("" if text == "" or text.endswith("\n") else "\n") + addition)
+            handle.write(addition)
     return new
 
 
@@ -200,10 +210,17 @@ def scan_nodes(
 
 
 def _cluster_targets(spec: ClusterSpec) -> list[tuple[str, Endpoint]]:
+    hint = lab_hint(spec) or ""  # the simulated lab's nodes only: how to serve them
     return [
         (
             node.name,
-            Endpoint(node.name, node.effective_ssh_host, spec.ssh_port_of(node), spec.ssh.username),
+            Endpoint(
+                node.name,
+                node.effective_ssh_host,
+                spec.ssh_port_of(node),
+                spec.ssh.username,
+                refused_hint=hint,
+            ),
         )
         for node in spec.nodes
     ]
@@ -286,7 +303,7 @@ def _node_lines(node: NodeHostKey) -> list[str]:
     if state is PinState.NOT_PINNED:
         return [
             f"{head}  {key}  NOT PINNED",
-            "      after comparing the fingerprint with the node's console, pin it with "
+            "      check the fingerprint over a path you trust (see below), then pin it with "
             "--write, or add this line:",
             f"      {node.line}",
         ]
@@ -308,8 +325,9 @@ def _summary(report: HostKeysReport, *, write: bool) -> str:
     summary = f"{len(nodes)} node{'s' if len(nodes) != 1 else ''}: {parts}"
     if not write and counts.get(PinState.NOT_PINNED.value):
         summary += (
-            "; compare the NOT PINNED fingerprints with each node's console, then run "
-            "`reconcile hostkeys --write` to pin them"
+            "; check the NOT PINNED fingerprints over a path you trust, not over this "
+            f"connection ({kh.fingerprint_source()}), then run `reconcile hostkeys --write` to "
+            "pin them"
         )
     if counts.get(PinState.CHANGED.value) or counts.get(PinState.REVOKED.value):
         summary += "; CHANGED and REVOKED keys are never replaced automatically"

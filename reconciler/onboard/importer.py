@@ -7,10 +7,14 @@ In order, and stopping at the first step that refuses (nothing is written before
 2. host keys, with no login: every ``--address`` is asked for its key; a changed or revoked
    key refuses, and a key not pinned yet refuses too unless ``--trust-new-host-keys``;
 3. login with the keys now pinned (in memory), and read-only reading (``reading.py``);
-4. health (``assess.py``): every reason the cluster cannot be described, at once;
+   Every file is read with a cap, ``validate``'s 1 MiB, asked of SFTP before reading;
+4. health (``assess.py``): every reason the cluster cannot be described, at once; then the
+   files' content: text outside the PEM blocks of a certificate or key refuses;
 5. the draft (``describe.py``), and the files already in the repository: the same content
    is kept, different content refuses;
-6. writing: certificate files and encrypted keys, the new pins, the schema if missing, and
+6. ``validate``'s own checks (``load_cluster``, not a copy) on exactly what would be written,
+   laid over the working tree in memory: any error refuses, naming the file and its nodes;
+7. writing: certificate files and encrypted keys, the new pins, the schema if missing, and
    the cluster file last.
 """
 
@@ -24,10 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.desired.bundle import ROLE_LABEL
+from reconciler.desired.findings import SpecFinding
+from reconciler.desired.loader import load_cluster
 from reconciler.desired.models import ENV_NAME_PATTERN, NAME_PATTERN
 from reconciler.desired.schema import SCHEMA_FILE, render_schema
-from reconciler.desired.source import cluster_file
+from reconciler.desired.source import OverlaySource, cluster_file, open_source
 from reconciler.errors import ConfigError, ImportRefused, KeyProblem
+from reconciler.mmp import known_hosts as kh
 from reconciler.mmp.session import MMPShell, SSHSession, redactor_for
 from reconciler.mmp.transport import (
     Credentials,
@@ -37,7 +44,7 @@ from reconciler.mmp.transport import (
     TransportTimeouts,
     scan_host_key,
 )
-from reconciler.onboard.assess import refusals
+from reconciler.onboard.assess import content_refusals, refusals
 from reconciler.onboard.describe import Draft, DraftFile, ImportSettings, Note, describe
 from reconciler.onboard.hostkeys import (
     NodeHostKey,
@@ -45,11 +52,13 @@ from reconciler.onboard.hostkeys import (
     Scanner,
     append_pins,
     load_pins,
-    repo_file,
+    pins_after,
+    read_pins_text,
     scan_nodes,
 )
 from reconciler.onboard.keys import upload_sha256_of_encrypted
 from reconciler.onboard.reading import NodeReading, ReadTarget, read_nodes
+from reconciler.repo_root import repo_file
 
 EXIT_INCOMPLETE = 2
 """Written, but notes say what to do before the next plan can be empty."""
@@ -108,21 +117,41 @@ def run_import(
         )
     credentials = Credentials(password=password, password_env=settings.password_env)
     readings = _read(request, pins, credentials, timeouts, [password, passphrase])
+    return import_readings(request, readings, env, new_pins, now or datetime.now(UTC))
+
+
+def import_readings(
+    request: ImportRequest,
+    readings: Sequence[NodeReading],
+    env: Mapping[str, str],
+    new_pins: Sequence[str],
+    moment: datetime,
+) -> ImportReport:
+    """Steps 4 to 7, from what was read (``env`` holds the passphrase; ``new_pins`` are the
+    lines to pin)."""
+    settings = request.settings
+    passphrase = env[settings.key_passphrase_env]
     unread = [reading.error for reading in readings if reading.error]
     if unread:
         raise ImportRefused(
             f"cannot read every node of cluster {settings.cluster} (nothing was written):\n  - "
             + "\n  - ".join(unread)
         )
-    moment = now or datetime.now(UTC)
     reasons = refusals(readings, moment)
     if reasons:
         raise ImportRefused(
             f"cluster {settings.cluster} cannot be imported: it is not healthy enough to "
             "describe (nothing was written):\n  - " + "\n  - ".join(reasons)
         )
+    reasons = content_refusals(readings)
+    if reasons:
+        raise ImportRefused(
+            f"cluster {settings.cluster} cannot be imported: files on its nodes cannot be kept "
+            "in git as they are (nothing was written):\n  - " + "\n  - ".join(reasons)
+        )
     draft = describe(readings, settings, passphrase, moment)
     to_write, kept, notes = _against_repository(request.repo, draft, passphrase)
+    _as_validate_sees_it(request, draft, to_write, new_pins, env, moment)
     written = _write(request, draft, to_write, new_pins)
     return ImportReport(request, draft, tuple(written), tuple(kept), tuple(notes))
 
@@ -221,7 +250,7 @@ def _host_keys(
         )
     new = [key for key in keys if _state(key) is PinState.NOT_PINNED]
     if new and not request.trust_new_host_keys:
-        raise ImportRefused(_unpinned_message(new, settings.known_hosts))
+        raise ImportRefused(_unpinned_message(new, settings.known_hosts, settings.port))
     return [key.line for key in new if key.line is not None]
 
 
@@ -230,7 +259,7 @@ def _state(key: NodeHostKey) -> PinState:
     return key.verdict.state
 
 
-def _unpinned_message(keys: Sequence[NodeHostKey], pins_file: str) -> str:
+def _unpinned_message(keys: Sequence[NodeHostKey], pins_file: str, port: int) -> str:
     listing = "\n".join(
         f"  {key.name}  {key.key.key_type} {key.key.fingerprint}" for key in keys if key.key
     )
@@ -238,9 +267,10 @@ def _unpinned_message(keys: Sequence[NodeHostKey], pins_file: str) -> str:
     return (
         "host keys not pinned yet; the import stopped before logging in (no password was sent, "
         f"nothing written). Host keys are never trusted silently:\n{listing}\n"
-        "Compare each fingerprint with the one the node shows on its console. If they match, "
-        "run the import again with --trust-new-host-keys (it pins them), or add these lines "
-        f"to {pins_file} yourself:\n{lines}"
+        "Check each fingerprint against one obtained over a path you trust, not over this "
+        f"connection: {kh.fingerprint_source(port)}. If they match, run the import again with "
+        f"--trust-new-host-keys (it pins them), or add these lines to {pins_file} "
+        f"yourself:\n{lines}"
     )
 
 
@@ -264,7 +294,9 @@ def _read(
             shell = MMPShell(transport, None, command_timeout=timeouts.command, redactor=redactor)
             session = SSHSession(transport, shell)
             stack.callback(session.close)
-            targets.append(ReadTarget(address, settings.port, session, _hostname_of(shell)))
+            targets.append(
+                ReadTarget(address, settings.port, session, _hostname_of(shell), transport)
+            )
         return read_nodes(targets)
 
 
@@ -327,7 +359,68 @@ def _same_content(target: Path, file: DraftFile, passphrase: str) -> bool:
         return False
 
 
-# --- 6. writing ---------------------------------------------------------------------------
+# --- 6. what validate would say ------------------------------------------------------------
+
+
+def _as_validate_sees_it(
+    request: ImportRequest,
+    draft: Draft,
+    to_write: Sequence[DraftFile],
+    new_pins: Sequence[str],
+    env: Mapping[str, str],
+    moment: datetime,
+) -> None:
+    """Load the cluster as ``validate`` does, from the working tree with every file the import
+    would write laid over it in memory; refuse on any error. A file the import could not read
+    (and so does not write) is missing there: that is a note already, not a refusal."""
+    repo, settings = request.repo, request.settings
+    files = {file.path: file.data for file in to_write if file.data is not None}
+    files[draft.cluster_path] = draft.cluster_yaml.encode()
+    addition, appended = pins_after(read_pins_text(repo, settings.known_hosts), new_pins)
+    if appended:
+        pins = repo_file(repo, settings.known_hosts)
+        files[settings.known_hosts] = (pins.read_bytes() if pins.exists() else b"") + (
+            addition.encode()
+        )
+    if not repo_file(repo, SCHEMA_FILE).exists():
+        files[SCHEMA_FILE] = render_schema().encode()
+    with open_source(repo) as base:
+        overlay = OverlaySource(base, files, "the files `reconcile import` would write")
+        result = load_cluster(overlay, settings.cluster, env, moment)
+        missing = [
+            f"{file.path} does not exist in {overlay.describe()}"
+            for file in draft.files
+            if file.data is None
+        ]
+    errors = [
+        finding
+        for finding in result.findings
+        if finding.is_error and not any(text in finding.message for text in missing)
+    ]
+    if errors:
+        raise ImportRefused(
+            f"what the import would write for cluster {settings.cluster} does not pass "
+            "`reconcile validate`, so no plan could use it (nothing was written):\n  - "
+            + "\n  - ".join(_finding_text(finding, draft) for finding in errors)
+            + "\n  Fix that on the nodes and import again, or write the cluster file by hand "
+            "(README: Add a cluster) and let `reconcile plan` show the change"
+        )
+
+
+def _finding_text(finding: SpecFinding, draft: Draft) -> str:
+    """The finding, and where its file came from (the nodes and their file name)."""
+    text = finding.describe()
+    by_length = sorted(draft.files, key=lambda file: -len(file.path))
+    file = next((file for file in by_length if file.path in finding.message), None)
+    if file is not None:
+        return f"{text} (read as {file.remote_name} from {', '.join(file.nodes)})"
+    if finding.node is not None:
+        names = [node.name for node in draft.spec.nodes if node.address == finding.node]
+        return f"{text} (node {', '.join(names) or finding.node})"
+    return text
+
+
+# --- 7. writing ---------------------------------------------------------------------------
 
 
 def _write(

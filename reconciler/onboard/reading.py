@@ -5,6 +5,11 @@ files in use), then each of those files over SFTP. ``pki inspect`` is sent only 
 SFTP refused to read, to learn whether it is there and, for a certificate, which one it is
 (reference §2.1: its output is documented; ``pki list``'s is not, and SFTP already tells
 whether a file exists). Nothing else is ever sent.
+
+No file is read past ``MAX_FILE_BYTES``, the limit ``validate`` sets for a file in git (1 MiB;
+a certificate or key is a few kilobytes): its size is asked first, and the read stops after
+the limit even if the size was wrong. A larger file makes the node unreadable for the import,
+naming the file and what to do, so that nothing git could not hold is ever written.
 """
 
 from __future__ import annotations
@@ -12,10 +17,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from reconciler.errors import ReconcileError, StatusParseError, TransportError
+from reconciler.desired.bundle import ROLE_LABEL
+from reconciler.desired.source import MAX_FILE_BYTES
+from reconciler.errors import (
+    ReconcileError,
+    RemoteFileTooLarge,
+    StatusParseError,
+    TransportError,
+)
 from reconciler.live.models import CERT_ROLES
-from reconciler.mmp.models import CertificateDetails, ClusterStatus, PkiObjectKind
+from reconciler.mmp.models import CertificateDetails, CertRole, ClusterStatus, PkiObjectKind
 from reconciler.mmp.parsers.pki import parse_pki_inspect
 from reconciler.mmp.parsers.status import parse_cluster_status
 from reconciler.mmp.session import MMPSession
@@ -68,6 +81,12 @@ class NodeReading:
         return self.files.get(ref.file) if ref is not None else None
 
 
+class BoundedFiles(Protocol):
+    """A node's file area, read with a cap (``SSHTransport`` is one)."""
+
+    def read_file_bounded(self, name: str, limit: int) -> bytes | None: ...
+
+
 @dataclass(frozen=True)
 class ReadTarget:
     """A node to read: where it was reached, and the session to it."""
@@ -77,6 +96,8 @@ class ReadTarget:
     session: MMPSession
     hostname: Callable[[], str | None]
     """The hostname the session learnt from the MMP prompt (known once logged in)."""
+    files: BoundedFiles
+    """The same node's file area; every file is read through it, capped."""
 
 
 def read_node(target: ReadTarget) -> NodeReading:
@@ -99,7 +120,15 @@ def read_node(target: ReadTarget) -> NodeReading:
         return NodeReading(given, port, name, error=f"{name or given} ({given}): {reason}")
     names = [ref.file for role in CERT_ROLES if (ref := getattr(status.certificates, role))]
     try:
-        files = {file: _read_file(session, file) for file in dict.fromkeys(names)}
+        files = {file: _read_file(target, file) for file in dict.fromkeys(names)}
+    except RemoteFileTooLarge as error:
+        return NodeReading(
+            given,
+            port,
+            name,
+            status,
+            error=f"{name or given} ({given}): {_too_large(error, status)}",
+        )
     except ReconcileError as error:
         return NodeReading(
             given,
@@ -111,14 +140,32 @@ def read_node(target: ReadTarget) -> NodeReading:
     return NodeReading(given, port, name, status, files)
 
 
-def _read_file(session: MMPSession, name: str) -> NodeFile:
+def _read_file(target: ReadTarget, name: str) -> NodeFile:
     try:
-        data = session.read_file(name)
+        data = target.files.read_file_bounded(name, MAX_FILE_BYTES)
+    except RemoteFileTooLarge:
+        raise
     except TransportError as error:
-        return _inspect(session, name, str(error))
+        return _inspect(target.session, name, str(error))
     if data is None:
         return NodeFile(name, present=False)
     return NodeFile(name, data=data, present=True)
+
+
+def _too_large(error: RemoteFileTooLarge, status: ClusterStatus) -> str:
+    roles = [
+        ROLE_LABEL[CertRole(role)]
+        for role in CERT_ROLES
+        if (ref := getattr(status.certificates, role)) is not None and ref.file == error.name
+    ]
+    size = f"{error.size:,} bytes" if error.size is not None else f"more than {error.limit:,} bytes"
+    return (
+        f"its {' and '.join(roles) or 'file'} {error.name} is {size}, over the "
+        f"{error.limit:,}-byte (1 MiB) limit `reconcile validate` sets for a file in git (a "
+        "certificate or key is a few kilobytes); the import reads no more than that. Put a copy "
+        "holding only the PEM block(s) on the node under the same name and import again, or write "
+        "the cluster file by hand (README: Add a cluster)"
+    )
 
 
 def _inspect(session: MMPSession, name: str, refused: str) -> NodeFile:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from reconciler.addresses import canonical_address, same_address
 from reconciler.desired.state import CertFile, DesiredCluster, DesiredNode
 from reconciler.live.models import CERT_ROLES, LiveCluster, LiveFile, LiveNode
+from reconciler.live.replication import membership_problem
 from reconciler.mmp.models import ClusterStatus
 
 
@@ -62,14 +63,15 @@ class NodeFacts:
     def is_live_master(self) -> bool:
         return self.enabled and self.status.role == "master"
 
+    def member_as_desired(self, master: str) -> bool:
+        """What a converged cluster with ``master`` needs of this node: ``master`` itself
+        Enabled and master, any other node a replica of it, In Sync. The one judgement
+        ``reconcile status`` makes too (``live.replication.membership_problem``)."""
+        return membership_problem(self.status, self.address, master) is None
+
     def replica_of(self, master: str) -> bool:
         """A healthy replica of ``master``: Enabled, In Sync, following that master."""
-        return (
-            self.status.state == "Enabled"
-            and self.status.role == "replica"
-            and self.status.in_sync is True
-            and same_address(self.status.master_address, master)
-        )
+        return not same_address(self.address, master) and self.member_as_desired(master)
 
 
 @dataclass(frozen=True)

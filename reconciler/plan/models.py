@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from reconciler.live.caveats import Caveat
+
 FORMAT_VERSION = 1
 
 
@@ -103,6 +105,30 @@ class DataAuthority(_Model):
     master_change: bool  # True: apply needs --allow-master-change
 
 
+class Condition(_Model):
+    """What is already out of service before any step runs, said first by every renderer: a
+    reviewer must not take a plan that restores a broken cluster for one that breaks it.
+
+    ``down``: no node is master. ``taken_apart``: a master serves, but nodes of the cluster
+    file were taken out of it (Disabled after a ``database cluster remove``: an apply that
+    stopped part-way, or someone by hand). ``broken``: a master serves, but certificates in
+    use have expired or a replica does not follow it in sync. ``detail``: the facts, node by
+    node, as read.
+    """
+
+    kind: Literal["down", "taken_apart", "broken"]
+    detail: str
+
+    @property
+    def label(self) -> str:
+        """``already down``: how the first line of a plan says it."""
+        return {
+            "down": "already down",
+            "taken_apart": "already partly taken apart",
+            "broken": "already broken",
+        }[self.kind]
+
+
 class Impact(_Model):
     restarts: list[str]  # nodes whose callbridge and web admin restart (remove/initialize/join)
     max_nodes_out: int  # nodes out of the cluster at the same time, at most
@@ -132,7 +158,10 @@ class Rehearsal(_Model):
     ``device_seconds``: modelled time of the device's work (waits and operations), not of
     the rehearsal itself; ``outage_seconds``: of that, the time the cluster has no master
     serving (a re-form), 0 when it stays up. ``assumptions``: what the live read could not
-    tell the twin, and what the twin assumed instead.
+    tell the twin, and what the twin assumed instead (always: that the device's operations
+    succeed unless the read shows why not). ``last_command_failed``: the nodes (names) whose
+    last cluster command had failed when they were read; the twin cannot know why, and
+    assumes what the plan runs on them succeeds.
     """
 
     converges: bool
@@ -142,6 +171,7 @@ class Rehearsal(_Model):
     outage_seconds: float = 0.0
     final: list[RehearsedNode] = []
     assumptions: list[str] = []
+    last_command_failed: list[str] = []
 
 
 class AccessFieldChange(_Model):
@@ -182,6 +212,12 @@ class ClusterPlan(_Model):
     node_names: dict[str, str] | None = None
     rehearsal: Rehearsal | None = None  # only with --rehearse
     access: AccessReport | None = None  # only with --trusted-ref
+    # Already out of service before any step runs (``Condition``); None when it serves as a
+    # cluster, or when the plan is blocked (the read is incomplete, nothing is claimed).
+    condition: Condition | None = None
+    # What the verdict could not check (``live.caveats``): a converged cluster's "No
+    # changes" rests on the files on disk, not on what ``database cluster certs`` loaded.
+    caveats: list[Caveat] = []
 
     @property
     def errors(self) -> list[Finding]:
@@ -197,6 +233,9 @@ class Plan(_Model):
     format_version: int = FORMAT_VERSION
     git: GitInfo
     created_at: str
+    # ``--recertify``: every node re-loads its certificates, even where the files match (a
+    # re-form). Recorded so that ``apply --plan-file`` plans again exactly as reviewed.
+    recertify: bool = False
     clusters: list[ClusterPlan]
 
     @property

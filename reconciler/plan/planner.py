@@ -9,6 +9,9 @@ Three shapes (SPEC §5 ``strategy``):
   every node leaves the old cluster (replicas first, master last) so that no replica can
   promote itself and take writes that would be lost, certificates are configured, the
   master initializes a new cluster with its own data, and the others join it one by one.
+  ``recertify`` asks for this shape whatever the files say: the device shows only the names
+  of the files ``database cluster certs`` loaded, so a re-load is the only way to be sure
+  that every node runs the desired files (``live.caveats``).
 
 Whatever the shape, the desired master never runs ``join`` and nothing but the desired
 master runs ``initialize`` (SPEC §6.5, §6.6). Whose database that keeps, and whether it
@@ -22,8 +25,10 @@ from datetime import UTC, datetime
 
 from reconciler.addresses import same_address
 from reconciler.desired.state import CertFile, DesiredCluster
+from reconciler.live.caveats import LOADED_CERTIFICATES
 from reconciler.live.models import LiveCluster
 from reconciler.plan.authority import authority_finding, data_authority
+from reconciler.plan.condition import cluster_condition
 from reconciler.plan.dependencies import with_dependencies
 from reconciler.plan.facts import ClusterFacts, FileDiff, NodeFacts, gather_facts
 from reconciler.plan.fingerprint import state_fingerprint
@@ -88,7 +93,12 @@ def plan_cluster(
     *,
     now: datetime,
     backup_time: datetime | None = None,
+    recertify: bool = False,
 ) -> ClusterPlan:
+    """The plan that brings ``live`` to ``desired``. ``recertify``: re-load every node's
+    certificates even where its files already match (a re-form, in a rotation's order:
+    backups, remove, certs, initialize on the master, join), for a node whose running
+    configuration may have been loaded from other files than those on its disk now."""
     facts = gather_facts(desired, live)
     fingerprint = state_fingerprint(live)
     blocking = [
@@ -107,9 +117,11 @@ def plan_cluster(
             node_names=_node_names(facts),
         )
     findings = _differences(facts)
+    if recertify:
+        findings += _recertify_findings(facts)
     steps = _Steps()
     name = backup_name(desired.name, backup_time or now)
-    if _master_is_healthy(facts):
+    if _master_is_healthy(facts) and not recertify:
         strategy = _plan_around_master(facts, steps, name)
     else:
         strategy = Strategy.REFORM
@@ -132,6 +144,9 @@ def plan_cluster(
         impact=_impact(facts, ordered, strategy),
         data_authority=authority,
         node_names=_node_names(facts),
+        condition=cluster_condition(facts),
+        # "No changes" is judged from the files on disk: say what it could not see.
+        caveats=[] if ordered else [LOADED_CERTIFICATES],
     )
 
 
@@ -140,8 +155,7 @@ def _master_is_healthy(facts: ClusterFacts) -> bool:
     master = facts.master
     others = [node for node in facts.nodes if node.is_live_master and node is not master]
     return (
-        master.status.state == "Enabled"
-        and master.status.role == "master"
+        master.member_as_desired(master.address)
         and master.certs_match
         and not others
         and not any(extra.is_live_master for extra in facts.extras)
@@ -381,14 +395,25 @@ def _live_file_text(node: NodeFacts, diff: FileDiff) -> str:
     return live
 
 
+def _recertify_findings(facts: ClusterFacts) -> list[Finding]:
+    """``--recertify``: the nodes whose files already match, and so would get no ``certs``
+    but for the option; the others are re-loaded anyway, for the differences above."""
+    return [
+        Finding(
+            node=node.address,
+            what="loaded_certificates",
+            live="not shown by the device (status names the files, not what was loaded)",
+            desired="re-loaded from the desired files (--recertify)",
+            severity="change",
+        )
+        for node in _by_address(facts.nodes)
+        if node.certs_match
+    ]
+
+
 def _membership_findings(node: NodeFacts, master: NodeFacts) -> list[Finding]:
-    if node is master:
-        wanted = "Enabled, master"
-        healthy = master.status.state == "Enabled" and master.status.role == "master"
-    else:
-        wanted = f"replica of {master.address}, in sync"
-        healthy = node.replica_of(master.address)
-    if healthy:
+    wanted = "Enabled, master" if node is master else f"replica of {master.address}, in sync"
+    if node.member_as_desired(master.address):  # as `reconcile status` judges it
         return []
     return [
         Finding(

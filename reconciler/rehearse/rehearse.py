@@ -19,6 +19,7 @@ from reconciler.apply.waits import Waiting
 from reconciler.desired.state import DesiredCluster
 from reconciler.live.models import LiveCluster, LiveNode
 from reconciler.live.reader import NodeTarget, read_clusters
+from reconciler.live.replication import failed_commands
 from reconciler.mmp.session import MMPSession
 from reconciler.plan.models import Action, ClusterPlan, Rehearsal, RehearsedNode, Step
 from reconciler.plan.planner import plan_cluster
@@ -27,6 +28,24 @@ from reconciler.rehearse.twin import MODELLED, Twin, build_twin, modelled_durati
 from reconciler.simulator.state import Durations
 
 Prepare = Callable[[Twin], None]
+
+# Said by every rehearsal: the twin is the device model, which fails an operation only for a
+# cause it can see.
+OPERATIONS_SUCCEED = (
+    "every operation the plan sends (remove, certs, initialize, join) succeeds unless what "
+    "was read shows why it would not (a node down, a partition, certificates that cannot "
+    "carry mutual TLS); a failure the read cannot show (the disk, the database, the network "
+    "later) is not predicted"
+)
+
+
+def failed_command_text(name: str, command: str) -> str:
+    """The assumption made for a node whose last cluster command had failed."""
+    return (
+        f"{name}: its last cluster command, '{command}', failed; the read cannot show why, and "
+        f"the twin assumes that what the plan runs on {name} succeeds (it may fail the same "
+        "way again)"
+    )
 
 
 class _StepTimes:
@@ -111,6 +130,7 @@ def _run(
                 f"planning again from the twin's end state still plans {len(again.steps)} "
                 f"step(s), the first {first.action.value} on {first.node_name}: {first.reason}"
             )
+    failed = failed_commands(live)
     return Rehearsal(
         converges=problem is None,
         steps_run=sum(1 for step in outcome.steps if step.state != "not run"),
@@ -118,7 +138,13 @@ def _run(
         device_seconds=round(device_seconds, 1),
         outage_seconds=round(_outage(plan, times), 1),
         final=[_final(node) for node in final_live.nodes],
-        assumptions=[*twin.assumptions, modelled_durations_text(durations)],
+        assumptions=[
+            *twin.assumptions,
+            *(failed_command_text(node.name, command) for node, command in failed),
+            OPERATIONS_SUCCEED,
+            modelled_durations_text(durations),
+        ],
+        last_command_failed=[node.name for node, _ in failed],
     )
 
 

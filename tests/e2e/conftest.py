@@ -6,6 +6,7 @@ parallel and beside `make demo`, which serves the lab on its real addresses.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -23,7 +24,7 @@ from reconciler.simulator.service import SimulatedCluster
 from reconciler.simulator.state import Durations, SimClock
 from tests.support import cli
 from tests.support.cli import RECONCILE
-from tests.support.lab import FAST, REPO, LabAddresses, free_lab_addresses, move_lab
+from tests.support.lab import FAST, LAB_MATERIAL, LabAddresses, free_lab_addresses, move_lab
 
 LAB_ENV = {"CMS_LAB_PASSWORD": "cms-lab", "CMS_LAB_KEY_PASSPHRASE": "cms-lab"}
 __all__ = ["LAB_ENV", "RECONCILE", "reconcile"]
@@ -40,7 +41,7 @@ def lab_repo(tmp_path: Path, lab_addresses: LabAddresses) -> Path:
     """A copy of the lab's desired state and scenario on `lab_addresses`, free to change."""
     repo = tmp_path / "gitops"
     for folder in ("clusters", "certs", "sim"):
-        shutil.copytree(REPO / folder, repo / folder)
+        shutil.copytree(LAB_MATERIAL / folder, repo / folder)
     move_lab(repo, lab_addresses)
     return repo
 
@@ -90,24 +91,30 @@ def running_lab(
         ],
         env={**os.environ, **LAB_ENV},
     )
-    assert process.stdout is not None
-    deadline = time.monotonic() + 60
-    lines = []
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if "ready" in line:
-            break
-    else:
-        process.kill()
-    if not lines or "ready" not in lines[-1]:
-        process.kill()
-        stderr = process.stderr.read() if process.stderr else ""
-        pytest.fail(f"reconcile sim did not become ready: {lines} {stderr}")
-    try:
+    with until_stopped(process):
         yield RunningSim(process, state_file, lab_addresses)
+
+
+@contextlib.contextmanager
+def until_stopped(process: cli.Process, timeout: float = 60) -> Iterator[list[str]]:
+    """The lines `reconcile sim` printed up to its "ready" line (the test fails without
+    one); the simulator is terminated, then killed if need be, when the block ends."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    lines: list[str] = []
+    try:
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "ready" in line:
+                break
+        if not lines or "ready" not in lines[-1]:
+            process.kill()
+            stderr = process.stderr.read() if process.stderr else ""
+            pytest.fail(f"reconcile sim did not become ready: {lines} {stderr}")
+        yield lines
     finally:
         process.terminate()
         try:
@@ -127,6 +134,14 @@ def wait_idle(sim: SimulatedCluster, timeout: float = 10) -> None:
                 return
         time.sleep(0.02)
     pytest.fail("an operation never finished")
+
+
+def converge_then_cut(sim: SimulatedCluster, repo: Path) -> None:
+    """Apply the lab to convergence, then cut cms1 from cms3: the plan is then for cms3 to
+    join cms1 again, which cannot work while the cut lasts (its rehearsal fails)."""
+    converged = reconcile("--apply", "--cluster", "lab", "--auto-approve", repo=repo)
+    assert converged.returncode == 0, converged.stderr
+    sim.partition("cms1", "cms3")
 
 
 def lab_cluster(

@@ -89,6 +89,7 @@ def _run_on_terminal(repo: Path, answer: str) -> tuple[int, str]:
 def test_on_a_terminal_only_yes_applies(lab_sim: SimulatedCluster, lab_repo: Path) -> None:
     code, output = _run_on_terminal(lab_repo, "y")
     assert code == 1
+    assert "Apply this plan? Only 'yes' is accepted: y" in output  # one colon (issue 23)
     assert "apply cancelled" in output
     assert only_reads(lab_sim)
     code, output = _run_on_terminal(lab_repo, "yes")

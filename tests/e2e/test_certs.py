@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import git
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -23,6 +24,19 @@ pytestmark = pytest.mark.e2e
 
 SEED_EXPIRY = "2017-03-09T08:57:17+00:00"
 NODES = ("cms1", "cms2", "cms3")
+
+
+def commit_all(repo: Path, message: str) -> None:
+    """Commit the working tree (a repository is made the first time), as the user does
+    before a `certs` command replaces the bundle and after it."""
+    repository = git.Repo.init(repo)
+    try:
+        (repo / ".gitignore").write_text(".reconcile/\n")
+        repository.git.add(A=True)
+        actor = git.Actor("t", "t@example.com")
+        repository.index.commit(message, author=actor, committer=actor)
+    finally:
+        repository.close()
 
 
 def test_check_reports_the_expired_live_certificates(
@@ -139,6 +153,7 @@ def make_ca(folder: Path) -> tuple[Path, Path, x509.Certificate, rsa.RSAPrivateK
 
 
 def assert_rotation_converges(lab_sim: SimulatedCluster, lab_repo: Path, ca_name: str) -> None:
+    commit_all(lab_repo, "the new bundle")
     validate = reconcile("validate", "--cluster", "lab", repo=lab_repo)
     assert validate.returncode == 0, validate.stdout + validate.stderr
     applied = reconcile("--apply", "--cluster", "lab", "--auto-approve", repo=lab_repo)
@@ -164,7 +179,8 @@ def test_an_issued_bundle_applies_and_converges(
     lab_sim: SimulatedCluster, lab_repo: Path, tmp_path: Path
 ) -> None:
     cert_path, key_path, _, _ = make_ca(tmp_path / "ca")
-    result = reconcile(
+    commit_all(lab_repo, "lab")
+    issue = (
         "certs",
         "issue",
         "--cluster",
@@ -179,11 +195,19 @@ def test_an_issued_bundle_applies_and_converges(
         "200",
         "--key-size",
         "2048",
-        repo=lab_repo,
-        env={"TEST_CA_PASSPHRASE": "ca passphrase"},
     )
+    ca_env = {"TEST_CA_PASSPHRASE": "ca passphrase"}
+    result = reconcile(*issue, repo=lab_repo, env=ca_env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Issued a new bundle for cluster lab" in result.stdout
+    # Again before committing: the new keys exist in the working tree only, so it refuses.
+    bundle = {path: path.read_bytes() for path in (lab_repo / "certs" / "lab").iterdir()}
+    again = reconcile(*issue, repo=lab_repo, env=ca_env)
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "certs/lab/dbclusterserver.key  (changed since HEAD)" in again.stderr
+    assert "--force" in again.stderr
+    assert "Traceback" not in again.stderr
+    assert {path: path.read_bytes() for path in (lab_repo / "certs" / "lab").iterdir()} == bundle
     # The pull-request comment: when the certificates in use ended, and the new ones end.
     comment = reconcile("--plan", "--cluster", "lab", "--format", "markdown", repo=lab_repo)
     assert comment.returncode == 2, comment.stderr
@@ -197,6 +221,7 @@ def test_csrs_signed_and_installed_apply_and_converge(
     lab_sim: SimulatedCluster, lab_repo: Path, tmp_path: Path
 ) -> None:
     _, _, ca_cert, ca_key = make_ca(tmp_path / "ca")
+    commit_all(lab_repo, "lab")
     made = reconcile("certs", "csr", "--cluster", "lab", "--key-size", "2048", repo=lab_repo)
     assert made.returncode == 0, made.stdout + made.stderr
     signed = tmp_path / "signed"

@@ -90,10 +90,13 @@ def test_a_node_that_is_down_is_connection_refused_with_what_to_check(
     where = f"{cms3['address']}:{cms3['ssh_port']}"
     plan = reconcile("--plan", "--cluster", "lab", repo=lab_repo)
     assert plan.returncode == 1
+    subnet = cms3["address"].rsplit(".", 1)[0]  # a moved copy of the lab: say where it is
     assert (
         f"  x {labels(lab_repo, ('cms3',))}: cannot connect to {where}: connection refused; is "
         f"the node up, with its MMP listening on port {cms3['ssh_port']}? For the simulated "
-        "lab, is `make sim` running?\n"
+        "lab: is `reconcile sim --cluster lab` running in this repository (or `reconcile sim "
+        f"--cluster lab --subnet {subnet} --port {cms3['ssh_port']}` in a folder without a "
+        "clusters/lab.yaml of its own)?\n"
     ) in plan.stdout
     assert plan.stdout.count(" x ") == 1  # cms1 and cms2 were read
 

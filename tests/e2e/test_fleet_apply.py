@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -17,6 +18,7 @@ from reconciler.simulator.state import Durations
 from tests.e2e.conftest import LAB_ENV
 from tests.support import cli
 from tests.support.fleet import build_fleet, serving
+from tests.support.lab import changes_sent
 
 pytestmark = pytest.mark.e2e
 
@@ -82,11 +84,14 @@ def test_ctrl_c_stops_every_running_cluster_and_says_where(tmp_path: Path) -> No
             )
         )
         process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=60)
+        out, err = process.communicate(timeout=60)
         assert process.returncode == 130, err
         assert "Traceback" not in err
         for name in names:
             assert f"cluster {name} stopped " in err
+        # The outcome, before that message, names every cluster and where it stopped.
+        for line in outcome_lines(out, names):
+            assert re.fullmatch(r"interrupted (at|after) step \d+", line), out
         journals = sorted((repo / ".reconcile" / "journal").rglob("*.jsonl"))
         assert len(journals) == 2, journals
         for path in journals:
@@ -98,3 +103,105 @@ def test_ctrl_c_stops_every_running_cluster_and_says_where(tmp_path: Path) -> No
         for cluster in clusters:
             for node in ("cms1", "cms2", "cms3"):
                 assert "database cluster initialize" not in cluster.commands(node)
+
+
+# --- every planned cluster is in the outcome (issue 23) -----------------------------------
+
+
+def apply_as(repo: Path, output_format: str, parallelism: int) -> subprocess.CompletedProcess[str]:
+    return cli.run(
+        [
+            "--apply",
+            "--auto-approve",
+            "--format",
+            output_format,
+            "--parallelism",
+            str(parallelism),
+            "--repo",
+            str(repo),
+        ],
+        env={**os.environ, **LAB_ENV},
+        timeout=180,
+    )
+
+
+def outcome_lines(stdout: str, names: list[str]) -> list[str]:
+    """The text outcome's result for each cluster, in plan order (every cluster, only once)."""
+    lines = stdout.splitlines()
+    first = lines.index("Apply outcome:") + 1
+    rows = [line.split(None, 1) for line in lines[first : first + len(names)]]
+    assert [row[0] for row in rows] == names, stdout
+    return [row[1] for row in rows]
+
+
+def markdown_titles(stdout: str) -> list[str]:
+    return [line for line in stdout.splitlines() if line.startswith("### cms-reconciler apply")]
+
+
+@pytest.mark.reliability(
+    section="truthful",
+    case="--parallelism 1, the first cluster fails: the second is listed as not started "
+    "(text, JSON, markdown)",
+)
+def test_a_cluster_never_started_is_listed_in_every_format(tmp_path: Path) -> None:
+    repo, names = build_fleet(tmp_path, 2, converged=False)
+    with serving(tmp_path, repo, names, LAB_ENV) as clusters:
+        clusters[0].fail_operation("cms2", "join")
+        done = apply_as(repo, "json", 1)
+        assert done.returncode == 1, done.stderr
+        report = json.loads(done.stdout)
+        results = [(c["name"], c["result"], c["summary"]) for c in report["clusters"]]
+        failed_at = report["clusters"][0]["step"]
+        assert isinstance(failed_at, int)
+        assert results == [
+            (names[0], "failed", f"failed at step {failed_at}"),
+            (names[1], "not started", "not started"),
+        ]
+        assert report["clusters"][1]["journal"] is None
+        assert report["clusters"][1]["steps"] == []
+        # Nothing was sent to the second cluster.
+        assert changes_sent(clusters[1]) == []
+        # Each later apply fails again at cms2's join (the fault holds): the same verdicts.
+        text = apply_as(repo, "text", 1)
+        assert text.returncode == 1, text.stderr
+        lines = outcome_lines(text.stdout, names)
+        assert lines[0].startswith("failed at step ")
+        assert lines[1] == "not started"
+        markdown = apply_as(repo, "markdown", 1)
+        assert markdown.returncode == 1, markdown.stderr
+        titles = markdown_titles(markdown.stdout)
+        assert len(titles) == 2, markdown.stdout
+        assert titles[0].startswith(f"### cms-reconciler apply of `{names[0]}`: **failed at step ")
+        assert titles[1] == f"### cms-reconciler apply of `{names[1]}`: **not started**"
+
+
+@pytest.mark.reliability(
+    section="truthful",
+    case="two clusters side by side, one converges and one fails: both are listed "
+    "(text, JSON, markdown)",
+)
+@pytest.mark.parametrize("output_format", ["json", "text", "markdown"])
+def test_a_converged_cluster_beside_a_failed_one_is_listed(
+    tmp_path: Path, output_format: str
+) -> None:
+    repo, names = build_fleet(tmp_path, 2, converged=False)
+    with serving(tmp_path, repo, names, LAB_ENV) as clusters:
+        clusters[0].fail_operation("cms2", "join")
+        done = apply_as(repo, output_format, 2)
+        assert done.returncode == 1, done.stderr
+    if output_format == "json":
+        report = json.loads(done.stdout)
+        results = [(c["name"], c["result"]) for c in report["clusters"]]
+        assert results == [(names[0], "failed"), (names[1], "converged")]
+        assert report["clusters"][0]["summary"] == f"failed at step {report['clusters'][0]['step']}"
+        assert report["converged"] is False
+    elif output_format == "text":
+        lines = outcome_lines(done.stdout, names)
+        assert lines[0].startswith("failed at step ")
+        assert lines[1] == "converged"
+        assert "Apply complete" not in done.stdout
+    else:
+        titles = markdown_titles(done.stdout)
+        assert len(titles) == 2, done.stdout
+        assert titles[0].startswith(f"### cms-reconciler apply of `{names[0]}`: **failed at step ")
+        assert titles[1] == f"### cms-reconciler apply of `{names[1]}`: converged ✅"

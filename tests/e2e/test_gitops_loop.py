@@ -20,7 +20,7 @@ import pytest
 
 from reconciler.simulator.service import SimulatedCluster
 from tests.e2e.conftest import LAB_ENV, reconcile, wait_idle
-from tests.support.lab import REPO, LabAddresses
+from tests.support.lab import LAB_MATERIAL, LabAddresses
 from tests.support.mmp_client import MMPClient
 
 pytestmark = pytest.mark.e2e
@@ -48,7 +48,7 @@ def add_other_cluster(repo: Path, addresses: LabAddresses) -> None:
     for address in addresses.nodes:
         text = text.replace(address, address.rsplit(".", 1)[0] + ".9" + address[-1])
     (repo / "clusters" / "other.yaml").write_text(text)
-    shutil.copytree(REPO / "certs" / "lab", repo / "certs" / "other")
+    shutil.copytree(LAB_MATERIAL / "certs" / "lab", repo / "certs" / "other")
 
 
 @pytest.fixture

@@ -7,17 +7,24 @@ empty directory; validate and plan in that directory must then find nothing to d
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import paramiko
 import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
 
+import reconciler
+from reconciler.desired.source import MAX_FILE_BYTES
 from reconciler.simulator.service import SimulatedCluster
+from reconciler.simulator.sftp_server import FlatSFTPHandle, FlatSFTPInterface
 from tests.e2e.conftest import reconcile
 from tests.support import cli
-from tests.support.lab import LabAddresses
+from tests.support.lab import LAB_BUNDLE, LabAddresses
+from tests.support.pki import CertAuthority, DeviceBundle
+from tests.support.wheels import make_wheel
 
 pytestmark = pytest.mark.e2e
 
@@ -88,6 +95,15 @@ def files_under(repo: Path) -> list[str]:
 def no_traceback(*results: Any) -> None:
     for result in results:
         assert "Traceback" not in result.stdout + result.stderr
+
+
+def import_refused(repo: Path, addresses: LabAddresses) -> str:
+    """Import, refused with nothing written (not even the pins); its stderr, the reasons."""
+    result = run_import(repo, addresses, "--trust-new-host-keys")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert files_under(repo) == []
+    no_traceback(result)
+    return str(result.stderr)
 
 
 def only_reads(entries: dict[str, list[dict[str, str]]]) -> None:
@@ -188,14 +204,11 @@ def test_the_seed_lab_is_refused_with_its_reasons(
     lab_sim: SimulatedCluster, lab_addresses: LabAddresses, new_repo: Path
 ) -> None:
     before = log_sizes(lab_sim)
-    result = run_import(new_repo, lab_addresses, "--trust-new-host-keys")
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "not healthy enough to describe" in result.stderr
-    assert "dbclusterserver.cer is expired" in result.stderr
-    assert "not a replica in sync" in result.stderr
-    assert files_under(new_repo) == []  # not even the pins
+    message = import_refused(new_repo, lab_addresses)
+    assert "not healthy enough to describe" in message
+    assert "dbclusterserver.cer is expired" in message
+    assert "not a replica in sync" in message
     only_reads(new_log(lab_sim, before))
-    no_traceback(result)
 
 
 def test_a_changed_pinned_key_is_refused_even_with_the_flag(
@@ -294,7 +307,9 @@ def test_from_init_to_an_empty_plan(
 ) -> None:
     """The whole road of README "Use it on your cluster": init, import, validate, plan."""
     repo = tmp_path / "ours"
-    init = cli.run(["init", str(repo)])
+    # The pin: a wheel file (no index is asked; the published name is not this test's subject).
+    wheel = make_wheel(tmp_path / "wheels", reconciler.__version__)
+    init = cli.run(["init", str(repo), "--requirement", str(wheel)])
     assert init.returncode == 0, init.stdout + init.stderr
     header = (repo / "clusters" / "known_hosts").read_text()
     result = run_import(repo, lab_addresses, "--trust-new-host-keys")
@@ -310,3 +325,138 @@ def test_from_init_to_an_empty_plan(
     hostkeys = reconcile("hostkeys", repo=repo)
     assert hostkeys.returncode == 0, hostkeys.stdout
     no_traceback(init, result, validate, plan, hostkeys)
+
+
+# --- hostile files on the nodes: issue 23, item 4 -------------------------------------------
+
+SERVER_CERT = "dbclusterserver.cer"
+JUNK_LINE = b"junk that is no part of any PEM block, repeated to make the file large\n"
+
+
+NODE_NAMES = ("cms1", "cms2", "cms3")
+HUGE_JUNK = 8 * MAX_FILE_BYTES // len(JUNK_LINE)  # junk lines: 8 MiB, 8 times the limit
+
+
+def serve_on_every_node(sim: SimulatedCluster, name: str, data: bytes) -> None:
+    for node in NODE_NAMES:
+        sim.node(node).file_path(name).write_bytes(data)
+
+
+def serve_with_junk(sim: SimulatedCluster, junk: bytes) -> bytes:
+    """Every node's server certificate followed by ``junk``; the certificate as it was."""
+    pem = sim.node("cms1").file_path(SERVER_CERT).read_bytes()
+    serve_on_every_node(sim, SERVER_CERT, pem + junk)
+    return pem
+
+
+def count_served(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Bytes the simulator's SFTP hands out, per file name (its server runs in this process)."""
+    served: Counter[str] = Counter()
+    original = FlatSFTPHandle.read
+
+    def read(self: FlatSFTPHandle, offset: int, length: int) -> bytes | int:
+        data: bytes | int = original(self, offset, length)
+        if isinstance(data, bytes):
+            served[self._name] += len(data)
+        return data
+
+    monkeypatch.setattr(FlatSFTPHandle, "read", read)
+    return served
+
+
+@pytest.mark.reliability(
+    section="hostile-input",
+    case="import: a node serving an 8 MiB certificate (a valid PEM block plus junk) is refused "
+    "before a byte of it is read; nothing written",
+)
+def test_a_huge_certificate_is_refused_before_it_is_read(
+    converged: SimulatedCluster,
+    lab_addresses: LabAddresses,
+    new_repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    junk = JUNK_LINE * HUGE_JUNK
+    pem = serve_with_junk(converged, junk)
+    served = count_served(monkeypatch)
+    message = import_refused(new_repo, lab_addresses)
+    assert served[SERVER_CERT] == 0, served  # its size was asked first: not one byte read
+    assert sum(served.values()) < 64 * 1024, served  # the other files, a few kilobytes each
+    assert "nothing was written" in message
+    for node in NODE_NAMES:
+        assert f"{node} (" in message
+    assert f"server certificate {SERVER_CERT} is {len(pem + junk):,} bytes" in message
+    assert "(1 MiB) limit `reconcile validate` sets" in message
+    assert "only the PEM block(s)" in message  # what to do
+
+
+@pytest.mark.reliability(
+    section="hostile-input",
+    case="import: a certificate whose SFTP size understates it is read no further than the "
+    "1 MiB limit, and refused",
+)
+def test_a_size_that_lies_still_bounds_the_read(
+    converged: SimulatedCluster,
+    lab_addresses: LabAddresses,
+    new_repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pem = serve_with_junk(converged, JUNK_LINE * HUGE_JUNK)
+    honest = FlatSFTPInterface.stat
+
+    def lying(self: FlatSFTPInterface, path: str) -> paramiko.SFTPAttributes | int:
+        attributes = honest(self, path)
+        if isinstance(attributes, paramiko.SFTPAttributes) and path.endswith(SERVER_CERT):
+            attributes.st_size = len(pem)
+        return attributes
+
+    monkeypatch.setattr(FlatSFTPInterface, "stat", lying)
+    served = count_served(monkeypatch)
+    message = import_refused(new_repo, lab_addresses)
+    # Each node's read stops past the limit (SFTP reads come in chunks of 32 KiB at most),
+    # where reading the whole file would hand out 8 MiB per node.
+    assert 0 < served[SERVER_CERT] <= len(NODE_NAMES) * (MAX_FILE_BYTES + 64 * 1024), served
+    assert f"server certificate {SERVER_CERT} is more than {MAX_FILE_BYTES:,} bytes" in message
+
+
+@pytest.mark.reliability(
+    section="hostile-input",
+    case="import: a certificate with text outside its PEM block is refused, naming the file, "
+    "the nodes and what to do; nothing written",
+)
+def test_text_outside_the_pem_blocks_is_refused(
+    converged: SimulatedCluster, lab_addresses: LabAddresses, new_repo: Path
+) -> None:
+    junk = JUNK_LINE * 10
+    serve_with_junk(converged, junk)
+    before = log_sizes(converged)
+    message = import_refused(new_repo, lab_addresses)
+    only_reads(new_log(converged, before))
+    assert "cannot be kept in git as they are (nothing was written)" in message
+    assert (
+        f"the server certificate {SERVER_CERT} holds {len(junk.strip()):,} bytes of other text "
+        "after its last PEM block, on cms1 (" in message
+    )
+    assert message.count(f"server certificate {SERVER_CERT} holds") == 1  # said once
+    assert "put a copy holding only the PEM block(s) on the node(s)" in message
+
+
+@pytest.mark.reliability(
+    section="truthful",
+    case="import: a cluster whose files `validate` would refuse (a client certificate without "
+    "CN=postgres) is refused before anything is written, not promised an empty plan",
+)
+def test_files_validate_would_refuse_are_never_written(
+    converged: SimulatedCluster, lab_addresses: LabAddresses, new_repo: Path
+) -> None:
+    # A healthy, in-sync cluster whose files are a bundle validate refuses.
+    device = DeviceBundle.make(CertAuthority.make("TEST import CA"), client_cn="not-postgres")
+    for lab_name, name in zip(LAB_BUNDLE, device.names, strict=True):
+        serve_on_every_node(converged, lab_name, device.files[name])
+    message = import_refused(new_repo, lab_addresses)
+    assert "does not pass `reconcile validate`" in message
+    assert "(nothing was written)" in message
+    assert "certs.client_cert: client certificate certs/prod/dbclusterclient.cer has CN " in (
+        message
+    )
+    assert "(read as dbclusterclient.cer from cms1, cms2, cms3)" in message
+    assert "Fix that on the nodes and import again" in message

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from reconciler.simulator.service import SimulatedCluster
-from tests.e2e.conftest import reconcile
+from tests.e2e.conftest import converge_then_cut, reconcile, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -127,18 +127,27 @@ def test_a_failed_rehearsal_exits_1_and_its_saved_plan_is_refused_by_apply(
 def test_a_plan_that_cannot_work_fails_its_rehearsal_as_the_real_apply_then_fails(
     lab_sim: SimulatedCluster, lab_repo: Path
 ) -> None:
-    applied = reconcile("--apply", "--cluster", "lab", "--auto-approve", repo=lab_repo)
-    assert applied.returncode == 0, applied.stderr
     # The network between cms1 and cms3 is cut: the planner has cms3 join the master again,
     # which cannot work while the cut lasts.
-    lab_sim.partition("cms1", "cms3")
+    converge_then_cut(lab_sim, lab_repo)
     code, plan, err = rehearse(lab_repo)
     assert code == 1, err
     rehearsal = plan["clusters"][0]["rehearsal"]
     assert rehearsal["converges"] is False
     assert "(a network partition)" in " ".join(rehearsal["assumptions"])
+    # Apply rehearses it too, and refuses; past that (--skip-rehearsal) it fails as predicted.
+    refused = reconcile("--apply", "--cluster", "lab", "--auto-approve", repo=lab_repo)
+    assert refused.returncode == 1
+    assert "the plan does not converge on a twin of the live cluster" in refused.stderr
     applied = reconcile(
-        "--apply", "--cluster", "lab", "--auto-approve", "--format", "json", repo=lab_repo
+        "--apply",
+        "--cluster",
+        "lab",
+        "--auto-approve",
+        "--skip-rehearsal",
+        "--format",
+        "json",
+        repo=lab_repo,
     )
     assert applied.returncode == 1
     report = json.loads(applied.stdout)
@@ -173,3 +182,35 @@ def test_a_replica_whose_files_cannot_be_replaced_fails_as_the_real_apply_fails(
     assert rehearsal.problem == report["clusters"][0]["error"]
     assert "cannot write dbclusterserver.cer over SFTP" in (rehearsal.problem or "")
     assert [node.model_dump() for node in rehearsal.final] == actual_final(lab_sim)
+
+
+def test_right_after_a_failed_join_the_rehearsal_names_the_node(
+    lab_sim: SimulatedCluster, lab_repo: Path
+) -> None:
+    """Issue 23: the twin's join succeeds where the real one just failed; the rehearsal must
+    say that it assumed so, and on which node the last command failed."""
+    lab_sim.fail_operation("cms2", "join")
+    applied = reconcile("--apply", "--cluster", "lab", "--auto-approve", repo=lab_repo)
+    assert applied.returncode == 1, applied.stderr
+    wait_idle(lab_sim)
+    code, plan, err = rehearse(lab_repo)
+    assert code == 2, err
+    rehearsal = plan["clusters"][0]["rehearsal"]
+    assert rehearsal["converges"] is True
+    assert rehearsal["last_command_failed"] == ["cms2"]
+    cms1 = lab_sim.node("cms1").address
+    assert any(
+        assumption.startswith(
+            f"cms2: its last cluster command, 'database cluster join {cms1}', failed; "
+        )
+        for assumption in rehearsal["assumptions"]
+    )
+    assert any(
+        assumption.startswith("every operation the plan sends (remove, certs, initialize, join) ")
+        for assumption in rehearsal["assumptions"]
+    )
+    text = reconcile("plan", "--rehearse", "--cluster", "lab", repo=lab_repo)
+    assert text.returncode == 2, text.stderr
+    assert (
+        "; assumed: operations succeed, though the last cluster command failed on cms2"
+    ) in " ".join(text.stdout.split())

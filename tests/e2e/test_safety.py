@@ -25,23 +25,17 @@ from reconciler.simulator.lab import build_cluster, load_topology
 from reconciler.simulator.service import SimulatedCluster
 from tests.e2e.conftest import LAB_ENV, reconcile
 from tests.support import cli
-from tests.support.lab import FAST, REPO, LabAddresses, free_lab_addresses, move_lab
+from tests.support.lab import (
+    FAST,
+    LAB_MATERIAL,
+    LabAddresses,
+    changes_sent,
+    free_lab_addresses,
+    move_lab,
+)
 
 pytestmark = pytest.mark.e2e
 NODES = ("cms1", "cms2", "cms3")
-CHANGING = (
-    "backup",
-    "database cluster remove",
-    "database cluster certs",
-    "database cluster initialize",
-    "database cluster join",
-)
-
-
-def changes_sent(sim: SimulatedCluster) -> list[str]:
-    return [
-        command for node in NODES for command in sim.commands(node) if command.startswith(CHANGING)
-    ]
 
 
 def count(sim: SimulatedCluster, prefix: str) -> int:
@@ -91,7 +85,7 @@ def other_sim(lab_repo: Path, tmp_path: Path) -> Iterator[SimulatedCluster]:
     addresses: LabAddresses = free_lab_addresses()
     scratch = tmp_path / "other-source"
     for folder in ("clusters", "certs", "sim"):
-        shutil.copytree(REPO / folder, scratch / folder)
+        shutil.copytree(LAB_MATERIAL / folder, scratch / folder)
     move_lab(scratch, addresses)
     text = (scratch / "clusters" / "lab.yaml").read_text().replace("name: lab", "name: other")
     (lab_repo / "clusters" / "other.yaml").write_text(text)

@@ -13,7 +13,13 @@ from reconciler.simulator.scenario import device_bytes
 from reconciler.simulator.service import SimulatedCluster
 from reconciler.simulator.state import SimClock
 from tests.e2e.conftest import lab_cluster
-from tests.support.lab import LAB_BUNDLE, LAB_PASSWORD, REPO, LabAddresses, member_line
+from tests.support.lab import (
+    LAB_BUNDLE,
+    LAB_MATERIAL,
+    LAB_PASSWORD,
+    LabAddresses,
+    member_line,
+)
 from tests.support.mmp_client import MMPClient
 
 pytestmark = pytest.mark.e2e
@@ -88,7 +94,7 @@ def test_seed_procedure_over_ssh(
         for client in clients.values():
             sftp = client.sftp()
             for name in LAB_BUNDLE:
-                data = device_bytes(REPO / "certs" / "lab" / name, "cms-lab")
+                data = device_bytes(LAB_MATERIAL / "certs" / "lab" / name, "cms-lab")
                 with sftp.open(name, "wb") as remote:
                     remote.write(data)
             assert client.run("database cluster certs " + " ".join(LAB_BUNDLE)) == (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from reconciler.simulator.lab import build_cluster, load_topology
-from tests.e2e.conftest import RunningSim, reconcile
+from reconciler.simulator.service import SimulatedCluster
+from reconciler.simulator.state import Durations
+from tests.e2e.conftest import RunningSim, lab_cluster, reconcile, wait_idle
 from tests.support.lab import FAST, LabAddresses
 
 pytestmark = pytest.mark.e2e
@@ -61,12 +64,22 @@ def test_status_text_and_one_connection_per_node(running_lab: RunningSim, lab_re
         "  CA cert       CA.cer               ok       2035-03-09 (in ",
     ):
         assert _starting(lines, expected) == 3, expected
-    assert lines[-1] == "lab: 6 certificates expired"
+    # The seed's expired certificates broke replication: the replicas are not in sync.
+    assert _last_line(result.stdout) == "lab: 6 certificates expired, cms2 and cms3 not in sync"
     for address in running_lab.addresses.nodes:
         assert len(running_lab.log(address, "connect")) == 1
         assert running_lab.log(address, "command") == ["database cluster status"]
         # The certificate files were hashed over SFTP on the same connection.
         assert running_lab.log(address, "sftp")
+
+
+def _last_line(stdout: str) -> str:
+    """The verdict, the last paragraph of the text but a closing note (a healthy verdict's
+    caveat, issue 23 item 6), unwrapped (it wraps at 80 columns)."""
+    paragraphs = stdout.rstrip("\n").split("\n\n")
+    if paragraphs[-1].startswith("Note: "):
+        paragraphs.pop()
+    return " ".join(paragraphs[-1].split())
 
 
 def _starting(lines: list[str], prefix: str) -> int:
@@ -145,7 +158,9 @@ def test_an_unreachable_node_is_reported_and_exit_is_1(
     lines = shown.stdout.splitlines()
     assert f"cms3  {cms3}" in lines
     assert lines[lines.index(f"cms3  {cms3}") + 1].startswith("  unreachable   ")
-    assert lines[-1] == "lab: 1 node not read, 4 certificates expired"
+    assert _last_line(shown.stdout) == (
+        "lab: 1 node not read, 4 certificates expired, cms2 not in sync"
+    )
 
 
 def test_after_apply_status_is_healthy(running_lab: RunningSim, lab_repo: Path) -> None:
@@ -164,7 +179,11 @@ def test_after_apply_status_is_healthy(running_lab: RunningSim, lab_repo: Path) 
     ):
         expected = f"  {role:<12}  {file:<19}  ok       {expiry} (in "
         assert _starting(lines, expected) == 3, expected
-    assert lines[-1] == "lab: healthy: every node read, no certificate expired or due for renewal"
+    assert _last_line(after.stdout) == (
+        "lab: healthy: every node read, every replica in sync with cms1, no certificate "
+        "expired or due for renewal"
+    )
+    assert after.stdout.count("Note: certificates are judged from the files on each node") == 1
     data = reconcile("status", "--cluster", "lab", "--format", "json", repo=lab_repo)
     assert data.returncode == 0
     for node in json.loads(data.stdout)["clusters"][0]["nodes"]:
@@ -184,8 +203,9 @@ def test_due_for_renewal_exits_2(running_lab: RunningSim, lab_repo: Path) -> Non
     lines = result.stdout.splitlines()
     assert "renew_before 5000d" in lines[0]
     assert _starting(lines, "  CA cert       CA.cer               due      2035-03-09 (in ") == 3
-    assert lines[-1] == (
-        "lab: 6 certificates expired, 3 certificates due for renewal (within 5000d)"
+    assert _last_line(result.stdout) == (
+        "lab: 6 certificates expired, 3 certificates due for renewal (within 5000d), cms2 and "
+        "cms3 not in sync"
     )
 
 
@@ -245,3 +265,82 @@ def test_key_file_authentication(lab_repo: Path, tmp_path: Path) -> None:
         )
         assert refused.returncode == 1
         assert "authentication failed" in " ".join(refused.stdout.split())
+
+
+# Operations finish within one poll: an apply costs its CLI runs, not the simulated waits.
+QUICK = Durations(remove=0.05, initialize=0.05, join=0.05, upgrade_schema=0.05)
+
+
+@pytest.fixture
+def quick_lab(lab_repo: Path, tmp_path: Path) -> Iterator[SimulatedCluster]:
+    """The lab served in-process, so that a test can fail a join or cut the network."""
+    with lab_cluster(lab_repo, tmp_path / "sim", durations=QUICK) as cluster:
+        yield cluster
+
+
+def _status_json(repo: Path) -> tuple[int, dict[str, object]]:
+    result = reconcile("status", "--cluster", "lab", "--format", "json", repo=repo)
+    cluster: dict[str, object] = json.loads(result.stdout)["clusters"][0]
+    return result.returncode, cluster
+
+
+def _verdict(repo: Path) -> tuple[int, str]:
+    """The exit code and the last line (unwrapped) of the text status."""
+    result = reconcile("status", "--cluster", "lab", repo=repo)
+    return result.returncode, _last_line(result.stdout)
+
+
+@pytest.mark.reliability(
+    section="truthful",
+    case="status after a failed join, and in a partition, exits 2 and names the node (CLI)",
+)
+def test_status_sees_a_failed_join_and_a_partition(
+    quick_lab: SimulatedCluster, lab_repo: Path
+) -> None:
+    """Issue 23: with every certificate fine, status said "healthy" (exit 0) while a join had
+    just failed, and while a replica was cut off from its master."""
+    quick_lab.fail_operation("cms2", "join")
+    applied = reconcile("--apply", "--cluster", "lab", "--auto-approve", repo=lab_repo)
+    assert applied.returncode == 1, applied.stderr
+    wait_idle(quick_lab)
+    code, cluster = _status_json(lab_repo)
+    assert code == 2
+    nodes = cluster["nodes"]
+    assert isinstance(nodes, list)
+    for node in nodes:  # the new certificates are in use: only replication needs attention
+        for role in ("server_cert", "client_cert", "ca_cert"):
+            assert node["certificates"][role]["days_left"] > 30
+    problems = cluster["problems"]
+    assert isinstance(problems, list)
+    assert [(problem["node"], problem["kind"]) for problem in problems] == [
+        ("cms2", "not_clustered"),
+        ("cms2", "command_failed"),
+        ("cms3", "not_clustered"),
+    ]
+    cms1 = quick_lab.node("cms1").address
+    assert problems[1]["detail"] == (
+        f"its last cluster command failed: 'database cluster join {cms1}'"
+    )
+    assert _verdict(lab_repo) == (
+        2,
+        "lab: cms2 and cms3 not clustered (Disabled), last cluster command failed on cms2",
+    )
+
+    quick_lab.clear_faults()
+    converged = reconcile("--apply", "--cluster", "lab", "--auto-approve", repo=lab_repo)
+    assert converged.returncode == 0, converged.stderr
+    assert _verdict(lab_repo)[0] == 0
+
+    quick_lab.partition("cms3", "cms1")
+    code, cluster = _status_json(lab_repo)
+    assert code == 2
+    assert cluster["problems"] == [
+        {
+            "node": "cms3",
+            "address": quick_lab.node("cms3").address,
+            "kind": "no_master",
+            "detail": "Enabled, but sees no master (a partition, or the master is down); it "
+            f"should follow cms1 ({cms1})",
+        }
+    ]
+    assert _verdict(lab_repo) == (2, "lab: cms3 following no master")

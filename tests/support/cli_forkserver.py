@@ -65,7 +65,7 @@ def preload() -> None:
     for module in pkgutil.walk_packages(reconciler.__path__, "reconciler."):
         if not module.name.endswith("__main__"):
             import_module(module.name)
-    lab = Path(reconciler.__file__).parents[1] / "sim" / "lab"
+    lab = Path(reconciler.__file__).parent / "lab" / "sim" / "lab"
     scenario = load_scenario(lab)
     passphrase = scenario.get("key_passphrase")
     for key in sorted((lab / str(scenario.get("host_keys", "host_keys"))).glob("*")):

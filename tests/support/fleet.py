@@ -16,7 +16,7 @@ import yaml
 from reconciler.simulator.lab import build_cluster, load_topology
 from reconciler.simulator.service import SimulatedCluster
 from reconciler.simulator.state import Durations
-from tests.support.lab import FAST, LAB_BUNDLE, REPO, free_lab_addresses, move_lab
+from tests.support.lab import FAST, LAB_BUNDLE, LAB_MATERIAL, free_lab_addresses, move_lab
 
 # The scenario's certificate keys, in LAB_BUNDLE's order.
 SCENARIO_CERT_KEYS = ("server_key", "server_cert", "client_key", "client_cert", "ca_cert")
@@ -26,7 +26,7 @@ def converge_scenario(scenario_dir: Path) -> None:
     """Seed the nodes with the desired bundle, so the plan is empty."""
     files = scenario_dir / "device-files"
     for name in LAB_BUNDLE:
-        shutil.copy(REPO / "certs" / "lab" / name, files / name)
+        shutil.copy(LAB_MATERIAL / "certs" / "lab" / name, files / name)
     path = scenario_dir / "scenario.yaml"
     scenario = yaml.safe_load(path.read_text())
     scenario["certs"] = dict(zip(SCENARIO_CERT_KEYS, LAB_BUNDLE, strict=True))
@@ -37,14 +37,14 @@ def build_fleet(root: Path, count: int, *, converged: bool) -> tuple[Path, list[
     """A repository with ``count`` copies of the lab, ``f000``..., each on its own subnet."""
     repo = root / "fleet"
     (repo / "clusters").mkdir(parents=True)
-    shutil.copytree(REPO / "certs", repo / "certs")
+    shutil.copytree(LAB_MATERIAL / "certs", repo / "certs")
     pins: list[str] = []
     names = []
     for index in range(count):
         name = f"f{index:03d}"
         source = root / "sources" / name
         for folder in ("clusters", "sim"):
-            shutil.copytree(REPO / folder, source / folder)
+            shutil.copytree(LAB_MATERIAL / folder, source / folder)
         move_lab(source, free_lab_addresses())
         text = (source / "clusters" / "lab.yaml").read_text()
         (repo / "clusters" / f"{name}.yaml").write_text(text.replace("name: lab", f"name: {name}"))

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import random
-import re
 import socket
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from reconciler.simulator.builtin_lab import LabPlace, relocate_lab
 from reconciler.simulator.lab import SimNodeSpec, SimTopology, build_cluster
 from reconciler.simulator.service import SimulatedCluster
 from reconciler.simulator.state import Durations, SimClock
 
 REPO = Path(__file__).resolve().parents[2]
+# The built-in lab (package data): a GitOps repository of its own (clusters/, certs/, sim/).
+LAB_MATERIAL = REPO / "reconciler" / "lab"
 # The lab's own addresses: only for tests that never listen on them, or listen on port 0.
 LAB_NODES = (("cms1", "127.0.85.73"), ("cms2", "127.0.85.74"), ("cms3", "127.0.85.75"))
 LAB_PASSWORD = "lab-test-password"
@@ -30,6 +32,14 @@ LAB_BUNDLE = (
     "CAVD.cer",
 )
 FAST = Durations(remove=0.3, initialize=0.3, join=0.3, upgrade_schema=0.2)
+# The commands that change a node: what a refused or cancelled apply must not have sent.
+CHANGING = (
+    "backup",
+    "database cluster remove",
+    "database cluster certs",
+    "database cluster initialize",
+    "database cluster join",
+)
 
 
 @dataclass(frozen=True)
@@ -90,44 +100,17 @@ def free_lab_addresses(attempts: int = 100) -> LabAddresses:
     raise RuntimeError(f"no free loopback subnet and port after {attempts} attempts")
 
 
-def _replace_addresses(text: str, moves: Mapping[str, str]) -> str:
-    """Replace whole addresses only: ``127.0.85.7`` would never rewrite part of ``.73``."""
-    alternatives = "|".join(re.escape(address) for address in moves)
-    pattern = re.compile(rf"(?<![\w.])(?:{alternatives})(?![\w.])")
-    return pattern.sub(lambda match: moves[match.group()], text)
-
-
-def _repin(text: str, moves: Mapping[str, str], port: int) -> str:
-    """Rename each ``[address]:port`` entry; the key stays: it is the node's, by name."""
-    lines = []
-    for line in text.splitlines():
-        if line.startswith("["):
-            host, key = line.split(" ", 1)
-            address = host[1:].partition("]:")[0]
-            line = f"[{moves[address]}]:{port} {key}"
-        lines.append(line)
-    return "\n".join(lines) + "\n"
-
-
 def move_lab(repo: Path, addresses: LabAddresses) -> None:
     """Put a copy of the lab on ``addresses``: its cluster file, host pins and scenario.
 
-    The text is rewritten token by token, so the file keeps the layout tests edit with
-    ``str.replace``; parsing the result proves nothing else moved and nothing was left.
+    The product's own relocation (``reconcile demo --subnet``); parsing the result proves
+    nothing else moved and nothing was left.
     """
     cluster_file = repo / "clusters" / "lab.yaml"
     before = yaml.safe_load(cluster_file.read_text())
-    old_port = {node["ssh_port"] for node in before["nodes"]}.pop()
-    moves = {node["address"]: addresses.by_name[node["name"]] for node in before["nodes"]}
-    cluster_text = _replace_addresses(cluster_file.read_text(), moves)
-    cluster_file.write_text(
-        cluster_text.replace(f"ssh_port: {old_port}", f"ssh_port: {addresses.port}")
-    )
-    pins = repo / "clusters" / "known_hosts"
-    pins.write_text(_repin(pins.read_text(), moves, addresses.port))
-    scenario = repo / "sim" / "lab" / "scenario.yaml"
-    scenario.write_text(_replace_addresses(scenario.read_text(), moves))
-
+    subnet = addresses.cms1.rsplit(".", 1)[0]
+    moves = relocate_lab(repo, LabPlace(subnet, addresses.port))
+    assert moves == {node["address"]: addresses.by_name[node["name"]] for node in before["nodes"]}
     expected = {
         **before,
         "master": moves[before["master"]],
@@ -137,8 +120,22 @@ def move_lab(repo: Path, addresses: LabAddresses) -> None:
         ],
     }
     assert yaml.safe_load(cluster_file.read_text()) == expected
+    pins = repo / "clusters" / "known_hosts"
+    scenario = repo / "sim" / "lab" / "scenario.yaml"
     for path in (cluster_file, pins, scenario):
         assert not any(old in path.read_text() for old in moves), path
+    pinned = [line.split(" ", 1)[0] for line in pins.read_text().splitlines() if line[:1] == "["]
+    assert pinned == [addresses.pin(address) for address in addresses.nodes]
+
+
+def changes_sent(sim: SimulatedCluster) -> list[str]:
+    """Every command in ``CHANGING`` the lab's nodes received, node by node."""
+    return [
+        command
+        for name, _ in LAB_NODES
+        for command in sim.commands(name)
+        if command.startswith(CHANGING)
+    ]
 
 
 def member_line(address: str, state: str, *, me: bool = False) -> str:
@@ -160,7 +157,7 @@ def lab_topology(port: int = 0) -> SimTopology:
 
 def make_lab(workdir: Path, *, port: int = 0, durations: Durations = FAST) -> SimulatedCluster:
     return build_cluster(
-        REPO,
+        LAB_MATERIAL,
         lab_topology(port),
         env={"CMS_LAB_PASSWORD": LAB_PASSWORD},
         workdir=workdir,

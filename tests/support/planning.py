@@ -8,6 +8,7 @@ labels ("v1", "new-ca"): equal labels mean equal bytes, hence equal sha256.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,16 @@ LABELS = {
 
 def content(label: str) -> bytes:
     return f"scenario file content: {label}\n".encode()
+
+
+def desired_data(addresses: Sequence[str], master: str, files: Mapping[str, str]) -> dict[str, Any]:
+    """The data ``desired_cluster`` reads for nodes cms1, cms2, ... at ``addresses``, each
+    role's file (``files``: role to name) labelled "want"."""
+    return {
+        "master": master,
+        "nodes": [{"name": f"cms{i}", "address": a} for i, a in enumerate(addresses, 1)],
+        "bundle": {role: [name, "want"] for role, name in files.items()},
+    }
 
 
 def desired_cluster(data: dict[str, Any], name: str = "lab") -> DesiredCluster:

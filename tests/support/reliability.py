@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 MARKER = "reliability"
-SECTIONS = ("fault-matrix", "hostile-input", "secrets", "fuzzing", "interop")
+SECTIONS = ("fault-matrix", "hostile-input", "secrets", "fuzzing", "interop", "truthful")
 _SECTION = "reliability_section"
 _CASE = "reliability_case"
 

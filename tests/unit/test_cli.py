@@ -29,7 +29,7 @@ from reconciler.reconcile import (
     saved_plan_message,
 )
 from tests.support.cli import RECONCILE
-from tests.support.lab import REPO
+from tests.support.lab import LAB_MATERIAL
 from tests.unit.plan.test_render_plans import blocked_plan, converged_plan, reform_plan
 
 APPLY_ONLY = ("--auto-approve", "--allow-dirty", "--allow-master-change", "--plan-file")
@@ -264,7 +264,7 @@ def test_saved_plan_message_without_anything_to_apply() -> None:
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     root = tmp_path / "ops"
-    shutil.copytree(REPO / "clusters", root / "clusters")
+    shutil.copytree(LAB_MATERIAL / "clusters", root / "clusters")
     (root / "certs" / "lab").mkdir(parents=True)
     return root
 

@@ -18,6 +18,7 @@ EXEMPT = {
     "reconciler.simulator.backend.Disconnect",
     "reconciler.mmp.known_hosts._LineError",
     "reconciler.mmp.session._ShellClosed",
+    "reconciler.init_requirements._PipFailed",
 }
 
 

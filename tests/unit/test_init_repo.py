@@ -1,5 +1,6 @@
 """`reconcile init`: a new GitOps repository; twice changes nothing; the workflows it writes are
-the project's own (package data kept identical to .github/)."""
+the project's own (package data kept identical to .github/). What it pins for the workflows to
+install: tests/unit/test_init_requirements.py (here, a local wheel file: no pip, no index)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,30 @@ import git
 import pytest
 from typer.testing import CliRunner
 
+from reconciler import __version__, init_requirements
 from reconciler.cli import app
 from reconciler.desired.schema import render_schema
-from reconciler.init_repo import NOT_COPIED, REQUIREMENTS, github_files, init_repo, render_report
+from reconciler.init_repo import (
+    LOCK,
+    NOT_COPIED,
+    github_files,
+    init_repo,
+    mirrored_files,
+    render_report,
+)
+from reconciler.init_requirements import REQUIREMENTS
 from reconciler.mmp.known_hosts import parse_known_hosts
-from tests.support.lab import REPO
+from tests.support.lab import LAB_MATERIAL, REPO
+from tests.support.wheels import hold_pip_offline, make_wheel
 
 VERSION = "1.2.3"
 SYNC = "run `python scripts/sync_templates.py`"
+
+
+@pytest.fixture
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A cms-reconciler VERSION wheel file, outside the repositories the tests make."""
+    return str(make_wheel(tmp_path_factory.mktemp("dist"), VERSION))
 
 
 def tree(root: Path) -> dict[str, tuple[bytes, int]]:
@@ -40,15 +57,18 @@ def test_the_templates_are_the_projects_github_folder() -> None:
     for excluded in NOT_COPIED:
         assert excluded in project, f"{excluded} is no longer in .github/: drop it from NOT_COPIED"
         del project[excluded]
-    templates = github_files()
+    templates = mirrored_files()
     assert sorted(templates) == sorted(project), SYNC
     for path, data in project.items():
         assert templates[path] == data, f".github/{path} changed: {SYNC}"
+    # The lock ships (init composes the pin from it) but is not written as it is.
+    assert LOCK in templates
+    assert LOCK not in github_files()
 
 
-def test_a_new_repository(tmp_path: Path) -> None:
+def test_a_new_repository(tmp_path: Path, wheel: str) -> None:
     root = tmp_path / "ops"
-    report = init_repo(root, VERSION)
+    report = init_repo(root, VERSION, wheel)
     assert report.git_initialized
     assert {f.state for f in report.files} == {"created"}
     written = {f.path for f in report.files}
@@ -76,7 +96,10 @@ def test_a_new_repository(tmp_path: Path) -> None:
     readme = (root / "README.md").read_text()
     for step in ("reconcile import", "reconcile hostkeys", "reconcile validate", "reconcile plan"):
         assert step in readme
-    assert f"cms-reconciler=={VERSION}" in (root / REQUIREMENTS).read_text().splitlines()
+    pinned = f".github/wheels/{Path(wheel).name}"
+    assert f"{pinned} \\" in (root / REQUIREMENTS).read_text().splitlines()
+    assert (root / pinned).read_bytes() == Path(wheel).read_bytes()
+    assert not (root / ".github" / LOCK).exists()
     for script in (root / ".github" / "scripts").iterdir():
         assert script.stat().st_mode & stat.S_IXUSR, script
     repository = git.Repo(root)
@@ -84,10 +107,10 @@ def test_a_new_repository(tmp_path: Path) -> None:
     assert not repository.head.is_valid()  # nothing committed
 
 
-def test_twice_changes_nothing(tmp_path: Path) -> None:
-    init_repo(tmp_path, VERSION)
+def test_twice_changes_nothing(tmp_path: Path, wheel: str) -> None:
+    init_repo(tmp_path, VERSION, wheel)
     before = tree(tmp_path)
-    report = init_repo(tmp_path, VERSION)
+    report = init_repo(tmp_path, VERSION)  # the pin is there: no index is asked
     assert tree(tmp_path) == before
     assert not report.git_initialized
     assert {f.state for f in report.files} == {"kept"}
@@ -95,54 +118,66 @@ def test_twice_changes_nothing(tmp_path: Path) -> None:
     assert render_report(report).endswith("Nothing to do: every file is there.")
 
 
-def test_a_changed_file_is_kept_and_a_missing_one_comes_back(tmp_path: Path) -> None:
-    init_repo(tmp_path, VERSION)
+def test_a_changed_file_is_kept_and_a_missing_one_comes_back(tmp_path: Path, wheel: str) -> None:
+    init_repo(tmp_path, VERSION, wheel)
+    pin = (tmp_path / REQUIREMENTS).read_bytes()
     (tmp_path / "README.md").write_text("# ours\n")
     (tmp_path / ".github" / "workflows" / "drift.yml").unlink()
-    report = init_repo(tmp_path, "9.9.9")  # a newer release: its pin differs from ours
+    report = init_repo(tmp_path, "9.9.9")  # a newer release keeps the pin there
     states = {f.path: f.state for f in report.files}
     assert states["README.md"] == "kept-differs"
-    assert states[REQUIREMENTS] == "kept-differs"
+    assert states[REQUIREMENTS] == "kept"
     assert states[".github/workflows/drift.yml"] == "created"
     assert (tmp_path / "README.md").read_text() == "# ours\n"
-    assert f"cms-reconciler=={VERSION}" in (tmp_path / REQUIREMENTS).read_text()
+    assert (tmp_path / REQUIREMENTS).read_bytes() == pin
     text = render_report(report)
     assert "kept     README.md (differs from the template; not overwritten)" in text
     assert "created  .github/workflows/drift.yml" in text
 
 
-def test_inside_a_git_repository_no_new_one(tmp_path: Path) -> None:
+def test_inside_a_git_repository_no_new_one(tmp_path: Path, wheel: str) -> None:
     git.Repo.init(tmp_path)
-    report = init_repo(tmp_path / "ops", VERSION)
+    report = init_repo(tmp_path / "ops", VERSION, wheel)
     assert not report.git_initialized
     assert not (tmp_path / "ops" / ".git").exists()
     assert report.git_root == tmp_path.absolute()
     assert f"inside the repository at {tmp_path}" in render_report(report)
 
 
-def test_never_writes_through_a_symlink(tmp_path: Path) -> None:
+def test_never_writes_through_a_symlink(tmp_path: Path, wheel: str) -> None:
     outside = tmp_path / "outside.txt"
     root = tmp_path / "ops"
     root.mkdir()
     os.symlink(outside, root / ".gitignore")  # dangling
-    report = init_repo(root, VERSION)
-    assert {f.path: f.state for f in report.files}[".gitignore"] == "kept-differs"
+    report = init_repo(root, VERSION, wheel)
+    assert {f.path: f.state for f in report.files}[".gitignore"] == "kept-link"
     assert not outside.exists()
 
 
 def test_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The default pin: this release, from a --find-links folder standing for the index.
+    index = tmp_path.parent / f"{tmp_path.name}-index"
+    make_wheel(index, __version__)
+    hold_pip_offline(monkeypatch, index)
+    # That wheel is not this reconcile's own: nothing to compare it with, even when the tests
+    # run against an installed wheel (`make test-wheel`).
+    monkeypatch.setattr(init_requirements, "installed_files", lambda: None)
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     first = runner.invoke(app, ["init"])
     assert first.exit_code == 0, first.output
     assert "created  clusters/known_hosts" in first.output
+    assert f"created  {REQUIREMENTS}" in first.output
+    assert f"pin      cms-reconciler {__version__} from the package index" in first.output
     assert "git      initialized a repository on branch main" in first.output
     second = runner.invoke(app, ["init", "."])
     assert second.exit_code == 0, second.output
     assert "created" not in second.output
     assert "kept     clusters/known_hosts" in second.output
     # The new repository is found from its subfolders.
-    (tmp_path / "clusters" / "lab.yaml").write_bytes((REPO / "clusters" / "lab.yaml").read_bytes())
+    (tmp_path / "clusters" / "lab.yaml").write_bytes(
+        (LAB_MATERIAL / "clusters" / "lab.yaml").read_bytes()
+    )
     monkeypatch.chdir(tmp_path / "certs")
     listed = runner.invoke(app, ["clusters"])
     assert listed.exit_code == 0, listed.output

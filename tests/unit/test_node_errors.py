@@ -20,7 +20,9 @@ from reconciler.connect import (
     describe_missing,
     missing_variables,
 )
+from reconciler.desired.loader import load_spec
 from reconciler.desired.models import ClusterSpec
+from reconciler.desired.source import open_source
 from reconciler.errors import AuthenticationFailed, ConfigError, NotAnMMP, TransportError
 from reconciler.live.reader import NodeTarget, read_clusters
 from reconciler.mmp.session import CommandResult, MMPShell
@@ -30,7 +32,9 @@ from reconciler.plan.planner import plan_cluster
 from reconciler.plan.render.json import render_json
 from reconciler.plan.render.markdown import render_markdown
 from reconciler.plan.render.text import render_text, text_summary
+from reconciler.simulator.builtin_lab import lab_hint
 from tests.support.fake_session import FakeSession
+from tests.support.lab import LAB_MATERIAL
 from tests.support.planning import NOW, desired_cluster
 from tests.unit.desired.labrepo import good_doc
 from tests.unit.mmp.test_session import FakeClock, ScriptedChannel
@@ -277,19 +281,79 @@ def test_a_refused_login_met_on_the_first_read_stays_a_refused_login() -> None:
 # --- connection refused: the fix, too -----------------------------------------------------------
 
 
-def test_connection_refused_on_loopback_asks_whether_the_simulator_runs() -> None:
+def refused_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # closed once the block ends: nothing listens
+        return int(probe.getsockname()[1])  # closed once the block ends: nothing listens
+
+
+def refused_detail(endpoint: Endpoint) -> str:
     transport = SSHTransport(
-        Endpoint(node="cms1", host="127.0.0.1", port=port, username="admin"),
+        endpoint,
         Credentials(password="x", password_env="PW"),
         KnownHosts.parse("", "clusters/known_hosts"),
     )
     with pytest.raises(TransportError) as caught:
         transport.connect()
     assert not caught.value.answered
-    assert caught.value.detail == (
+    return caught.value.detail
+
+
+def test_connection_refused_says_what_to_check_and_nothing_of_a_simulator() -> None:
+    """Issue 23: a loopback address is not the lab (an SSH tunnel to a real node is one)."""
+    port = refused_port()
+    endpoint = Endpoint(node="cms1", host="127.0.0.1", port=port, username="admin")
+    assert refused_detail(endpoint) == (
         f"cannot connect to 127.0.0.1:{port}: connection refused; is the node up, with its MMP "
-        f"listening on port {port}? For the simulated lab, is `make sim` running?"
+        f"listening on port {port}?"
+    )
+
+
+def test_connection_refused_adds_the_hint_its_endpoint_carries() -> None:
+    port = refused_port()
+    endpoint = Endpoint("cms1", "127.0.0.1", port, "admin", refused_hint="Is X serving it?")
+    assert refused_detail(endpoint).endswith(f"listening on port {port}? Is X serving it?")
+
+
+def lab_spec(**changes: object) -> ClusterSpec:
+    """The packaged lab's cluster file, with ``changes`` to its top-level keys."""
+    with open_source(LAB_MATERIAL) as source:
+        loaded = load_spec(source, "lab").spec
+    assert loaded is not None
+    return loaded.model_copy(update=changes)
+
+
+def test_only_the_lab_is_told_how_to_serve_the_simulated_lab() -> None:
+    hint = (
+        "For the simulated lab: is `reconcile sim --cluster lab` running (in this repository, "
+        "or in any folder without a clusters/lab.yaml of its own)?"
+    )
+    assert lab_hint(lab_spec()) == hint
+    # A cluster named lab elsewhere is somebody's real cluster.
+    real = lab_spec()
+    nodes = [
+        node.model_copy(update={"address": f"10.1.1.{i}"})
+        for i, node in enumerate(real.nodes, start=1)
+    ]
+    assert lab_hint(real.model_copy(update={"nodes": nodes, "master": "10.1.1.1"})) is None
+    # The lab's addresses under another name are not the lab either.
+    assert lab_hint(lab_spec(name="prod")) is None
+    # One node reached through a tunnel is not the lab's node.
+    tunnelled = [real.nodes[0].model_copy(update={"ssh_host": "127.0.0.1"}), *real.nodes[1:]]
+    assert lab_hint(real.model_copy(update={"nodes": tunnelled})) is None
+
+
+def test_a_moved_copy_of_the_lab_is_told_where_it_listens() -> None:
+    real = lab_spec()
+    moved = [
+        node.model_copy(
+            update={"address": node.address.replace("127.0.85.", "127.0.86."), "ssh_port": 2300}
+        )
+        for node in real.nodes
+    ]
+    spec = real.model_copy(update={"nodes": moved, "master": "127.0.86.73"})
+    assert lab_hint(spec) == (
+        "For the simulated lab: is `reconcile sim --cluster lab` running in this repository "
+        "(or `reconcile sim --cluster lab --subnet 127.0.86 --port 2300` in a folder without "
+        "a clusters/lab.yaml of its own)?"
     )

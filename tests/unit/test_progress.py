@@ -294,7 +294,8 @@ def test_stopping_clears_the_live_line_and_nothing_is_drawn_after() -> None:
         interrupted_apply()
     drawn = buffer.getvalue()
     assert "done  4/27 [cms2] remove" in ANSI.sub("", drawn)
-    assert "26/27 [cms2] join 127.0.85.73 — waiting for In Sync" in drawn
+    # 60 cells: what the step waits for is cut, its clock and timeout are not.
+    assert "26/27 [cms2] join 127.0.85.73 — waiting for In… 0:02 / 10:00" in drawn
     assert drawn.endswith("\x1b[1A\x1b[2K")  # the live line erased, last of all
     assert console._live_stack == []
     time.sleep(0.3)
@@ -316,3 +317,42 @@ def test_the_period_can_be_overridden(value: str | None, seconds: float) -> None
 def test_a_bad_period_is_refused_naming_the_variable(value: str) -> None:
     with pytest.raises(ConfigError, match="RECONCILE_PROGRESS_PERIOD"):
         period_from({"RECONCILE_PROGRESS_PERIOD": value})
+
+
+def rendered(progress: ApplyProgress, width: int) -> list[str]:
+    """The live display as a terminal ``width`` cells wide draws it, line by line."""
+    console = Console(file=io.StringIO(), width=width, force_terminal=True, color_system=None)
+    return [
+        "".join(segment.text for segment in line).rstrip()
+        for line in console.render_lines(progress)
+    ]
+
+
+def test_a_narrow_terminal_cuts_the_step_name_first_and_keeps_the_clock() -> None:
+    """Issue 23: the clock and the timeout are what a person watching a wait needs; the
+    step's name and what it waits for give way first, then the step number and node."""
+    progress = ApplyProgress(log_console()[0], live=True, clock=FakeTime())
+    progress.started("lab", JOIN, 27)
+    progress.waiting(JOIN, waiting(42))
+    assert rendered(progress, 80) == [
+        "26/27 [cms2] join 127.0.85.73 — waiting for In Sync 0:42 / 10:00"
+    ]
+    assert rendered(progress, 40) == ["26/27 [cms2] join 127.0.85… 0:42 / 10:00"]
+    assert rendered(progress, 26) == ["26/27 [cms2] 0:42 / 10:00"]  # no room for the name
+    assert rendered(progress, 20) == ["26/27 … 0:42 / 10:00"]  # then the node is cut
+    assert rendered(progress, 12) == ["0:42 / 10:00"]
+
+
+def test_every_cluster_keeps_its_clock_on_a_narrow_terminal() -> None:
+    progress = ApplyProgress(log_console()[0], live=True, clock=FakeTime(), show_cluster=True)
+    progress.started("lab", REMOVE, 27)
+    progress.started("branch", JOIN, 27)
+    progress.waiting(JOIN, waiting(5))
+    assert rendered(progress, 36) == [
+        "branch 26/27 [cms2] jo… 0:05 / 10:00",
+        "lab 4/27 [cms2] remove 0:00",
+    ]
+    assert rendered(progress, 30) == [
+        "branch 26/27 [cm… 0:05 / 10:00",
+        "lab 4/27 [cms2] remove 0:00",
+    ]

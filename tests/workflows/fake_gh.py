@@ -42,6 +42,9 @@ Only the invocations the scripts make are understood, with exactly their flags:
   ``"actions_can_create_pull_requests": false`` in the state it fails for
   ``github-actions[bot]`` as GitHub does when an organisation or repository does not let
   GitHub Actions create pull requests (any other login still may).
+- ``gh release create TAG FILE... --repo R --verify-tag --title T --notes-file F``: a release
+  of a tag in ``tags`` (kept in ``releases``, each asset's name, size and sha256); a tag not
+  there, a release the tag already has, or a file that cannot be read fails, as on GitHub.
 
 Anything else exits 2 with the arguments on stderr, so a script that starts calling gh
 differently fails its tests instead of passing against a fake that guesses. As the real gh:
@@ -53,6 +56,7 @@ write to a closed stdout kills the process with SIGPIPE, as it does a Go program
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -100,6 +104,8 @@ def new_state(repo: str) -> State:
         "statuses": {},
         "commit_pulls": {},
         "actions_can_create_pull_requests": True,
+        "tags": [],
+        "releases": [],
         "calls": [],
     }
 
@@ -507,12 +513,42 @@ def pr_create(state: State, args: list[str]) -> str | None:
     return issue_url(state, pull) + "\n"
 
 
+# --- gh release --------------------------------------------------------------------------------
+def release_create(state: State, args: list[str]) -> str | None:
+    flags, positional = parse(args, {"--repo", "--title", "--notes-file"}, {"--verify-tag"})
+    if len(positional) < 2 or set(flags) != {"--repo", "--title", "--notes-file", "--verify-tag"}:
+        raise UnknownInvocation
+    check_repo(state, flags["--repo"])
+    tag, files = positional[0], positional[1:]
+    if tag not in state.setdefault("tags", []):
+        raise GhError(
+            f"tag {tag} doesn't exist in the repo {state['repo']}, "
+            "aborting due to --verify-tag flag",
+            prefixed=False,
+        )
+    releases: list[dict[str, Any]] = state.setdefault("releases", [])
+    if any(release["tag"] == tag for release in releases):
+        raise GhError(f"a release with the same tag name already exists: {tag}", prefixed=False)
+    notes = read_file(flags["--notes-file"])
+    assets = []
+    for name in files:
+        try:
+            data = Path(name).read_bytes()
+        except OSError as error:
+            raise GhError(f"open {name}: {(error.strerror or str(error)).lower()}") from None
+        digest = hashlib.sha256(data).hexdigest()
+        assets.append({"name": Path(name).name, "size": len(data), "sha256": digest})
+    releases.append({"tag": tag, "title": flags["--title"], "notes": notes, "assets": assets})
+    return f"https://github.com/{state['repo']}/releases/tag/{tag}\n"
+
+
 COMMANDS = {
     ("api",): api,
     ("issue", "edit"): issue_edit,
     ("issue", "create"): issue_create,
     ("issue", "close"): issue_close,
     ("pr", "create"): pr_create,
+    ("release", "create"): release_create,
 }
 
 

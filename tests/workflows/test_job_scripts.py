@@ -17,7 +17,7 @@ from pathlib import Path
 import git
 import pytest
 
-from tests.support.lab import REPO
+from tests.support.lab import LAB_MATERIAL
 from tests.workflows.support import REPOSITORY, GitHub, lab_apply
 
 PLAN = '["self-hosted", "cms-plan"]'
@@ -223,8 +223,10 @@ def test_renewals_under_way_are_read_from_origin_branches(github: GitHub, tmp_pa
     work = tmp_path / "work"
     work.mkdir()
     (work / "clusters").mkdir()
-    (work / "clusters" / "lab.yaml").write_bytes((REPO / "clusters" / "lab.yaml").read_bytes())
-    other = (REPO / "clusters" / "lab.yaml").read_text().replace("name: lab", "name: other")
+    (work / "clusters" / "lab.yaml").write_bytes(
+        (LAB_MATERIAL / "clusters" / "lab.yaml").read_bytes()
+    )
+    other = (LAB_MATERIAL / "clusters" / "lab.yaml").read_text().replace("name: lab", "name: other")
     (work / "clusters" / "other.yaml").write_text(other)
     repository = git.Repo.init(work)
     repository.git.add(A=True)

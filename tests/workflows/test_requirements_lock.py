@@ -17,6 +17,7 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
+import reconciler
 from tests.support.lab import REPO
 
 GITHUB = REPO / ".github"
@@ -124,7 +125,7 @@ def test_install_reconcile_installs_a_working_reconcile(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr
     bin_dir = runner_temp / "cms-reconciler" / "bin"
-    release = PYPROJECT["project"]["version"]
+    release = reconciler.__version__
     assert github_path.read_text() == f"{bin_dir}\n"
     assert run.stdout.splitlines()[-1] == f"reconcile {release}"
 

@@ -117,6 +117,17 @@ def display_time(value: str) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def day(value: str) -> str:
+    """``2027-12-01`` from an ISO time (in UTC); anything else as given, minus fractions."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return without_fraction(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.date().isoformat()
+
+
 def rough_minutes(seconds: float) -> str:
     """A bound in whole minutes, rounded up (``43 min``, ``2 h 5 min``): no false precision."""
     minutes = max(1, math.ceil(seconds / 60))

@@ -19,7 +19,7 @@ from reconciler.plan.models import FORMAT_VERSION, Plan
 _STEP_OPTIONAL = ("after", "expect", "upload", "backup_name")
 _FINDING_OPTIONAL = ("message", "desired_certificate")
 _IMPACT_OPTIONAL = ("action_seconds",)
-_CLUSTER_OPTIONAL = ("node_names", "rehearsal", "access")
+_CLUSTER_OPTIONAL = ("node_names", "rehearsal", "access", "condition")
 _MAX_REPORTED_ERRORS = 5
 
 

@@ -5,8 +5,10 @@ same for every comment, so one line tells where each comment starts) and the clu
 marker (``<!-- cms-reconciler plan: lab -->``, so CI keeps one comment per cluster and edits
 it in place). Then, in the order a reviewer needs them:
 
-1. the outage (what is out, between which steps, a bound on how long, which nodes restart),
-   whose database survives, and what merging runs;
+1. a cluster already down, half taken apart or broken before anything runs, said first (in
+   the heading, then node by node); the outage (what is out, between which steps, how long
+   as modelled by a rehearsal and at most, which nodes restart), whose database survives, and
+   what merging runs;
 2. the findings, one row per change with the nodes it applies to (the same change on every
    node is one row), new certificates by subject, issuer and expiry;
 3. a Mermaid flowchart of the plan's phases;
@@ -27,13 +29,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from reconciler.plan.models import AccessReport, ClusterPlan, Finding, Plan, Rehearsal, Step
 from reconciler.plan.render.common import (
     access_changes_sentence,
     access_sentence,
     commit_text,
+    day,
     display_time,
     node_names,
     not_contacted_sentence,
@@ -45,7 +47,7 @@ from reconciler.plan.render.common import (
 )
 from reconciler.plan.render.json import render_json
 from reconciler.plan.render.mermaid import mermaid_block
-from reconciler.plan.render.outage import data_sentence, outage_sentence
+from reconciler.plan.render.outage import data_sentence, outage_sentence, sentence_start
 from reconciler.plan.render.rehearsal import final_row, verdict
 
 MARKER = "<!-- cms-reconciler plan -->"
@@ -93,7 +95,9 @@ def md_code(value: str, *, in_table: bool = False) -> str:
     longest = max((len(run) for run in _BACKTICKS.findall(value)), default=0)
     fence = "`" * (longest + 1)
     padded = value.startswith("`") or value.endswith("`")
-    padded = padded or (value.startswith(" ") and value.endswith(" ") and bool(value.strip()))
+    # CommonMark strips one space each side unless the content is only spaces (U+0020 alone:
+    # a no-break space counts as content, so " \xa0 " must be padded too).
+    padded = padded or (value.startswith(" ") and value.endswith(" ") and value.strip(" ") != "")
     if padded:
         value = f" {value} "
     if in_table:
@@ -263,19 +267,30 @@ def _parts(plan: Plan, cluster: ClusterPlan) -> _Parts:
     )
 
 
-def _head(plan: Plan, cluster: ClusterPlan) -> list[str]:
+def _state(cluster: ClusterPlan) -> str:
+    """What the heading says of the cluster: first, whether it is out of service already."""
     if cluster.blocked:
         state = "**BLOCKED**"
     elif not cluster.steps:
         state = "converged"
     else:
         state = f"{plural(len(cluster.steps), 'step')} ({md_text(cluster.strategy.value)})"
+    condition = cluster.condition
+    return state if condition is None else f"{condition.label}; {state}"
+
+
+def _head(plan: Plan, cluster: ClusterPlan) -> list[str]:
+    # The heading is the first line after the markers: it says a cluster already down first.
     lines = [
         MARKER,
         cluster_marker(cluster.name),
-        f"{HEADING} for {md_code(cluster.name)}: {state}",
+        f"{HEADING} for {md_code(cluster.name)}: {_state(cluster)}",
     ]
     lines.append("")
+    condition = cluster.condition
+    if condition is not None:
+        label = f"**{sentence_start(condition.label)}:**"
+        lines.append(f"- ⛔ {label} {md_text(sentence(condition.detail))}.")
     label = "**Blocked:**" if cluster.blocked else "**Outage:**"
     lines.append(f"- {label} {md_text(sentence(outage_sentence(cluster)))}.")
     data = data_sentence(cluster)
@@ -291,8 +306,15 @@ def _head(plan: Plan, cluster: ClusterPlan) -> list[str]:
             "- ⚠️ **Master change:** apply refuses this plan without `--allow-master-change`; "
             "check that the database named above is the one to keep."
         )
+    if plan.recertify and cluster.steps:
+        lines.append(
+            "- **Recertify:** every node re-loads its certificates, even where its files "
+            "already match (`--recertify`)."
+        )
     merging = MERGE_SENTENCE.format(name=md_text(cluster.name))
-    lines.append(f"- **Merging** {merging}{_merge_effect(cluster, master_change)}.")
+    effect = _merge_effect(cluster, master_change, recertify=plan.recertify)
+    lines.append(f"- **Merging** {merging}{effect}.")
+    lines += [f"- **Note:** {_with_code(sentence(caveat.detail))}." for caveat in cluster.caveats]
     if cluster.rehearsal is not None:
         lines += _rehearsal_lines(cluster.rehearsal)
     if cluster.access is not None:
@@ -323,7 +345,9 @@ def _access_lines(access: AccessReport, names: dict[str, str]) -> list[str]:
 
 def _rehearsal_lines(rehearsal: Rehearsal) -> list[str]:
     """The verdict, then the predicted final table (and what the twin assumed), folded."""
-    mark = "✅" if rehearsal.converges else "❌"
+    mark = "❌"
+    if rehearsal.converges:  # a warning: it converges only if what just failed succeeds
+        mark = "⚠️" if rehearsal.last_command_failed else "✅"
     lines = [f"- {mark} **Rehearsal:** {md_text(sentence(verdict(rehearsal)))}."]
     details = []
     if rehearsal.problem and "\n" in rehearsal.problem:
@@ -359,14 +383,27 @@ def _authority_finding(cluster: ClusterPlan) -> Finding | None:
     return None
 
 
-def _merge_effect(cluster: ClusterPlan, master_change: bool) -> str:
+def _merge_effect(cluster: ClusterPlan, master_change: bool, *, recertify: bool = False) -> str:
     if cluster.blocked:
         return "; apply refuses to start while this cluster is blocked"
     if not cluster.steps:
         return "; it sends nothing to this cluster"
+    if recertify:  # the apply workflow plans without it
+        return (
+            "; made without `--recertify`, that plan re-loads no certificates where the files "
+            "already match, so these steps run only from `reconcile apply --recertify`"
+        )
     if master_change:
         return "; apply stops before the first command unless it is given --allow-master-change"
     return ": the steps below, if the nodes are still as they were read"
+
+
+def _with_code(text: str) -> str:
+    """Our own sentence with its backquoted commands as code spans, the rest as text."""
+    return "".join(
+        md_code(part) if odd else md_text(part)
+        for odd, part in ((index % 2 == 1, part) for index, part in enumerate(text.split("`")))
+    )
 
 
 def _grouped(findings: list[Finding]) -> list[tuple[Finding, list[str | None]]]:
@@ -397,7 +434,7 @@ def _finding_row(names: dict[str, str], finding: Finding, nodes: list[str | None
         desired += (
             f"; subject {md_code(certificate.subject, in_table=True)}"
             f"; issuer {md_code(certificate.issuer, in_table=True)}"
-            f"; valid until {md_text(_date(certificate.not_after))}"
+            f"; valid until {md_text(day(certificate.not_after))}"
         )
     cells = [
         what,
@@ -414,17 +451,6 @@ def _nodes_cell(names: dict[str, str], nodes: list[str | None]) -> str:
     if len(nodes) > 1 and set(nodes) == set(names):
         return f"all {len(nodes)}: {listed}"
     return listed
-
-
-def _date(value: str) -> str:
-    """``2027-12-01`` from an ISO time; anything else as given, minus fractions."""
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return without_fraction(value)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.date().isoformat()
 
 
 def _step_line(step: Step) -> str:

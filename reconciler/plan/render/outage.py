@@ -11,7 +11,11 @@ node) is out, between which steps, and a bound on how long. The steps say it all
 
 Durations are upper bounds: the cluster file's timeout for each ``remove``/``initialize``/
 ``join`` and a fixed allowance for the other steps (``Impact.action_seconds``). Nothing
-better is known (the MMP reference gives no typical durations), so they are said as "up to".
+better is known (the MMP reference gives no typical durations), so they are said as what
+they are: "at most 43 min if every wait runs to its timeout". A rehearsal that converged
+models the cluster-down time of a re-form; that figure comes first, said as modelled:
+"expected about 5 min (modelled); at most 43 min if every wait runs to its timeout". It is
+the one outage line: the rehearsal's verdict does not repeat it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from dataclasses import dataclass
 
 from reconciler.plan.models import Action, ClusterPlan, Step
 from reconciler.plan.render.common import english_list, node_names, plural, rough_minutes
+from reconciler.plan.render.rehearsal import about
+
+IF_EVERY_WAIT_TIMES_OUT = "if every wait runs to its timeout"
 
 
 @dataclass(frozen=True)
@@ -50,26 +57,51 @@ def _position(cluster: ClusterPlan, step: Step) -> int:
     return next(index for index, each in enumerate(cluster.steps) if each is step)
 
 
-def up_to(seconds: int | None, cluster: ClusterPlan) -> str:
-    """``up to 43 min``; without a per-step bound, the bound of the whole apply."""
+def bound(seconds: int | None, cluster: ClusterPlan) -> str:
+    """``at most 43 min if every wait runs to its timeout``; without a per-step bound (an
+    older plan file), the bound of the whole apply, said to be that."""
     if seconds is not None:
-        return f"up to {rough_minutes(seconds)}"
-    return f"the whole apply up to {rough_minutes(cluster.impact.estimated_seconds)}"
+        return f"at most {rough_minutes(seconds)} {IF_EVERY_WAIT_TIMES_OUT}"
+    whole = rough_minutes(cluster.impact.estimated_seconds)
+    return f"at most {whole}, the bound of the whole apply, {IF_EVERY_WAIT_TIMES_OUT}"
+
+
+def modelled(cluster: ClusterPlan) -> str | None:
+    """``expected about 5 min (modelled)``: a re-form's cluster-down time as its rehearsal
+    modelled it; None without a rehearsal that converged (then only the bound is known)."""
+    rehearsal = cluster.rehearsal
+    if rehearsal is None or not rehearsal.converges or rehearsal.outage_seconds <= 0:
+        return None
+    return f"expected {about(rehearsal.outage_seconds)} (modelled)"
 
 
 def outage_sentence(cluster: ClusterPlan) -> str:
-    """One plain sentence: what is out of service, between which steps, for how long."""
+    """What is out of service, between which steps, for how long; then which nodes restart."""
     if cluster.blocked:
         errors = len(cluster.errors)
         count = plural(errors, "error") if errors else "an error"
         return f"cannot plan ({count}); nothing will run until it is fixed"
     if not cluster.steps:
         return "none: converged, nothing will run"
+    return f"{outage_span(cluster)}. {sentence_start(_restarts(cluster))}"
+
+
+def outage_span(cluster: ClusterPlan) -> str:
+    """What is out of service, between which steps, and for how long (a plan with steps)."""
     if any(step.action is Action.INITIALIZE for step in cluster.steps):
-        text = _reform(cluster)
-    else:
-        text = _around_master(cluster)
-    return f"{text}; {_restarts(cluster)}"
+        return _reform(cluster)
+    return _around_master(cluster)
+
+
+def sentence_start(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _how_long(seconds: int | None, cluster: ClusterPlan) -> str:
+    """The cluster-down time: modelled first when a rehearsal gave it, then the bound."""
+    expected = modelled(cluster)
+    limit = bound(seconds, cluster)
+    return f"{expected}; {limit}" if expected is not None else limit
 
 
 def _reform(cluster: ClusterPlan) -> str:
@@ -81,13 +113,13 @@ def _reform(cluster: ClusterPlan) -> str:
     if not removes:
         whole = span(cluster, steps[0], back)
         return (
-            f"cluster down now (no node is clustered) until step {back.id}, "
-            f"{up_to(whole.seconds, cluster)} ({master} becomes master at step {initialize.id})"
+            f"cluster down now (no node is clustered) until step {back.id} ({master} becomes "
+            f"master at step {initialize.id}): {_how_long(whole.seconds, cluster)}"
         )
     down = span(cluster, removes[0], back)
     return (
-        f"cluster down {down.steps_text()}, {up_to(down.seconds, cluster)} (no master from "
-        f"step {removes[-1].id} until {master} initializes at step {initialize.id})"
+        f"cluster down {down.steps_text()} (no master from step {removes[-1].id} until "
+        f"{master} initializes at step {initialize.id}): {_how_long(down.seconds, cluster)}"
     )
 
 
@@ -104,11 +136,11 @@ def _around_master(cluster: ClusterPlan) -> str:
         if remove is not None and join is not None and remove.id < join.id:
             out = span(cluster, remove, join)
             parts.append(
-                f"{name} out of the cluster {out.steps_text()} ({up_to(out.seconds, cluster)})"
+                f"{name} out of the cluster {out.steps_text()} ({bound(out.seconds, cluster)})"
             )
         elif join is not None:
             joining = span(cluster, join, join)
-            parts.append(f"{name} joins at step {join.id} ({up_to(joining.seconds, cluster)})")
+            parts.append(f"{name} joins at step {join.id} ({bound(joining.seconds, cluster)})")
         elif remove is not None:
             parts.append(f"{name} leaves the cluster for good at step {remove.id}")
     authority = cluster.data_authority

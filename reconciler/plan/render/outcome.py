@@ -3,9 +3,12 @@
 The same shape as the plan comments (``markdown.py``): each starts with ``APPLY_MARKER`` and
 the cluster's own marker (``<!-- cms-reconciler apply: lab -->``), and ``--apply --format
 markdown`` prints them one after the other, to be split at each line equal to
-``APPLY_MARKER``. A comment says, first, the cluster's final status (converged, failed at a
-step with the error, not converged, or not run), what ran and how long it took, and where
-the journal is; then the steps with their results and rounded timings, folded.
+``APPLY_MARKER``. A comment says, first, the cluster's result (``apply.results``: converged,
+not converged, failed at step N with the error, interrupted at step N, not verified or not
+started), what ran and how long it took, the outage it measured (``apply.outage``), where each
+node's backup is (on the node and its local copy) and where the journal is; then the steps
+with their results and rounded timings, folded. ``render_apply_text`` is the same verdict as
+text: one line per planned cluster, then each cluster's measured outage and backups.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from reconciler.apply.outage import Outage, Span, planned
 from reconciler.durations import format_duration
 from reconciler.plan.models import ClusterPlan, Plan
 from reconciler.plan.render.common import display_time, node_names, plural, without_fraction
@@ -31,6 +35,7 @@ from reconciler.plan.render.markdown import (
 if TYPE_CHECKING:
     from reconciler.apply.apply import ApplyReport
     from reconciler.apply.executor import ClusterOutcome, StepOutcome
+    from reconciler.apply.results import ClusterResult
 
 APPLY_MARKER = "<!-- cms-reconciler apply -->"
 APPLY_HEADING = "### cms-reconciler apply"
@@ -39,6 +44,126 @@ _STEPS_HEADER = (
     "| --: | --- | --- | --- | --- | --: |",
 )
 _CONTINUE = "run `reconcile --plan` to see the safe continuation from the state left behind"
+
+
+def render_apply_text(report: ApplyReport, plan: Plan) -> str:
+    """Every planned cluster and its result, one line each (``lab  failed at step 26``);
+    then, for each cluster apply ran, its measured outage and where its backups are; then,
+    when every cluster converged, the line that says so."""
+    results = _results(report, plan)
+    if not results:
+        return "No clusters were applied."
+    width = max(len(result.name) for result in results)
+    lines = ["Apply outcome:"]
+    lines += [f"  {result.name.ljust(width)}  {result.summary}" for result in results]
+    outcomes = {outcome.name: outcome for outcome in report.clusters}
+    for cluster in plan.clusters:
+        outcome = outcomes.get(cluster.name)
+        if outcome is not None:
+            lines += _measured_lines(cluster, outcome)
+    if report.rehearsal_skipped:
+        lines.append("Not rehearsed on a twin before apply (--skip-rehearsal).")
+    if report.converged:
+        lines.append("Apply complete: every cluster is converged.")
+    return "\n".join(lines)
+
+
+def _measured_lines(cluster: ClusterPlan, outcome: ClusterOutcome) -> list[str]:
+    """``Outage of lab (measured): ...``, then ``Backups of lab ...`` and a line per backup."""
+    lines = []
+    if outcome.outage is not None:
+        lines.append(
+            f"Outage of {cluster.name} (measured): {outage_words(cluster, outcome.outage)}"
+        )
+    if outcome.backups:
+        lines.append(f"Backups of {cluster.name}: the file on each node, and its local copy")
+        lines += [
+            f"  {_name(cluster, backup.node)}: {backup.on_node}  {backup.local_copy}"
+            for backup in outcome.backups
+        ]
+    return lines
+
+
+def outage_words(cluster: ClusterPlan, outage: Outage) -> str:
+    """What apply took out of service and for how long, as measured (``apply.outage``):
+    ``cluster down 5m 12s (from step 4 until step 27 was verified); no master for 3m 1s
+    (from step 6 until step 25 was verified)``; ``still down`` when apply stopped before
+    verifying its way back."""
+    down = outage.cluster_down
+    if down is not None:
+        return _cluster_down(down) + _no_master(outage.no_master)
+    if outage.nodes_out:
+        nodes = [_node_out(cluster, span) for span in outage.nodes_out]
+        return f"the cluster stayed up (the master kept serving); {', '.join(nodes)}"
+    spans = planned(cluster)
+    first = next((span.begins for span in spans if span.begins is not None), None)
+    if first is None:
+        return "none: no step took the cluster or a node out of service"
+    if spans[0].kind == "cluster_down":
+        what = "the cluster down"
+    else:
+        what = f"{_name(cluster, first.node)} out of the cluster"
+    return f"none: apply stopped before step {first.id}, which would have taken {what}"
+
+
+def _cluster_down(span: Span) -> str:
+    took = _measured(span.seconds)
+    if span.down_before_apply:
+        if span.still_down:
+            return f"cluster still down when apply stopped (down before apply began; {took} since)"
+        return (
+            f"cluster down before apply began; back {took} after apply began, when step "
+            f"{span.until_step} was verified"
+        )
+    if span.still_down:
+        return (
+            f"cluster still down when apply stopped, {took} after step {span.from_step} took "
+            f"it down (step {span.until_step} would have brought the last node back)"
+        )
+    return (
+        f"cluster down {took} (from step {span.from_step} until step {span.until_step} was "
+        "verified)"
+    )
+
+
+def _no_master(span: Span | None) -> str:
+    if span is None:
+        return ""
+    took = _measured(span.seconds)
+    if span.still_down:
+        since = "before apply began" if span.down_before_apply else f"step {span.from_step}"
+        return f"; no master since {since}"
+    if span.down_before_apply:
+        return f"; no master until step {span.until_step} was verified, {took} after apply began"
+    return (
+        f"; no master for {took} (from step {span.from_step} until step {span.until_step} was "
+        "verified)"
+    )
+
+
+def _node_out(cluster: ClusterPlan, span: Span) -> str:
+    name = _name(cluster, span.node or "")
+    took = _measured(span.seconds)
+    if span.still_down:
+        return (
+            f"{name} still out of the cluster when apply stopped, {took} after step "
+            f"{span.from_step}"
+        )
+    return (
+        f"{name} out of the cluster {took} (from step {span.from_step} until step "
+        f"{span.until_step} was verified)"
+    )
+
+
+def _measured(seconds: float) -> str:
+    """A measured duration: whole seconds, and never ``0s`` for a real outage."""
+    return "under 1s" if seconds < 1 else _duration(seconds)
+
+
+def _results(report: ApplyReport, plan: Plan) -> list[ClusterResult]:
+    from reconciler.apply.results import judge
+
+    return judge(plan, report.clusters, report.final_plan)
 
 
 def render_apply_markdown(report: ApplyReport, plan: Plan, *, limit: int = DEFAULT_LIMIT) -> str:
@@ -55,10 +180,11 @@ def render_apply_markdown_comments(
     if not plan.clusters:
         return [f"{APPLY_MARKER}\n{APPLY_HEADING}\n\nNo clusters were applied.\n"]
     outcomes = {outcome.name: outcome for outcome in report.clusters}
-    failed = next((outcome.name for outcome in report.clusters if outcome.failed), None)
+    results = _results(report, plan)
+    stopper = next((r for r in results if r.result in ("failed", "interrupted")), None)
     return [
-        _comment(report, plan, cluster, outcomes.get(cluster.name), failed, limit)
-        for cluster in plan.clusters
+        _comment(report, plan, cluster, outcomes.get(cluster.name), result, stopper, limit)
+        for cluster, result in zip(plan.clusters, results, strict=True)
     ]
 
 
@@ -74,10 +200,11 @@ def _comment(
     plan: Plan,
     cluster: ClusterPlan,
     outcome: ClusterOutcome | None,
-    failed: str | None,
+    result: ClusterResult,
+    stopper: ClusterResult | None,
     limit: int,
 ) -> str:
-    status = _status(report, cluster, outcome, failed)
+    status = _status(report, cluster, outcome, result, stopper)
     head = [
         APPLY_MARKER,
         cluster_marker(cluster.name, "apply"),
@@ -86,6 +213,20 @@ def _comment(
         *status.lines,
     ]
     if outcome is not None:
+        if outcome.outage is not None:
+            head.append(
+                f"- **Outage (measured):** {md_text(outage_words(cluster, outcome.outage))}."
+            )
+        if outcome.backups:
+            head.append(
+                f"- **Backups:** {plural(len(outcome.backups), 'backup')} taken and downloaded "
+                "to the machine that applied:"
+            )
+            head += [
+                f"  - {md_text(_name(cluster, backup.node))}: {md_code(backup.on_node)} on the "
+                f"node; local copy {md_code(backup.local_copy)}"
+                for backup in outcome.backups
+            ]
         head.append(f"- **Journal:** {md_code(outcome.journal)} on the machine that applied.")
     head += ["", _provenance(report, plan)]
     error = ""
@@ -106,74 +247,85 @@ def _comment(
 
 
 def _status(
-    report: ApplyReport, cluster: ClusterPlan, outcome: ClusterOutcome | None, failed: str | None
+    report: ApplyReport,
+    cluster: ClusterPlan,
+    outcome: ClusterOutcome | None,
+    result: ClusterResult,
+    stopper: ClusterResult | None,
 ) -> _Status:
+    title = "converged ✅" if result.result == "converged" else f"**{result.summary}**"
+    if result.result == "not started":
+        if stopper is not None and stopper.result == "failed":
+            why = f"apply stopped at cluster {md_code(stopper.name)}, which failed"
+        else:
+            why = "apply was interrupted (Ctrl-C or SIGTERM) before it began"
+        return _Status(title, [f"- **Not started:** {why}; nothing was sent to this cluster."])
     if outcome is None:
-        if cluster.steps:
-            return _Status(
-                "**not run**",
-                [
-                    f"- **Not run:** apply stopped at cluster {md_code(failed or '?')}; "
-                    "nothing was sent to this cluster."
-                ],
-            )
-        return _final(
-            report, cluster.name, "- **Ran:** nothing: it was converged when the plan was made."
-        )
+        ran = "- **Ran:** nothing: it was converged when the plan was made."
+        return _Status(title, [ran, _result_line(report, cluster.name, result)])
     done = [step for step in outcome.steps if step.state == "done"]
-    broken = next((step for step in outcome.steps if step.state == "failed"), None)
     skipped = [step for step in outcome.steps if step.state == "not run"]
     took = _duration(sum(step.seconds for step in outcome.steps))
     ran = f"- **Ran:** {len(done)} of {plural(len(outcome.steps), 'step')} done"
-    if outcome.error is None:
-        return _final(report, cluster.name, f"{ran} in {took}.")
-    if broken is not None:
+    if result.result == "interrupted":
+        running = next((step for step in outcome.steps if step.state == "interrupted"), None)
+        if running is not None:
+            where = (
+                f"interrupted at step {running.id} ({running.action} on "
+                f"{_name(cluster, running.node)}), which the node may still be carrying out"
+            )
+        elif done:
+            where = f"interrupted after step {done[-1].id} completed"
+        else:
+            where = "interrupted before its first step"
+        return _Status(
+            title,
+            [
+                f"{ran}; {where}; {plural(len(skipped), 'later step')} not sent; {took} in all.",
+                f"- **Next:** {_CONTINUE}.",
+            ],
+        )
+    if result.result == "failed":
+        broken = next((step for step in outcome.steps if step.state == "failed"), None)
+        if broken is None:
+            return _Status(
+                title,
+                [
+                    f"- **Ran:** nothing; {plural(len(skipped), 'step')} did not run.",
+                    f"- **Next:** {_CONTINUE}.",
+                ],
+                error=without_fraction(outcome.error or ""),
+            )
         where = f"step {broken.id} ({broken.action} on {_name(cluster, broken.node)})"
         return _Status(
-            f"**FAILED** at step {broken.id}",
+            title,
             [
                 f"{ran}; {where} failed after {_duration(broken.seconds)}; "
                 f"{plural(len(skipped), 'later step')} did not run; {took} in all.",
                 f"- **Error:** {md_text(without_fraction(broken.detail or 'see below'))}.",
                 f"- **Next:** {_CONTINUE}.",
             ],
-            error=without_fraction(outcome.error),
+            error=without_fraction(outcome.error or ""),
         )
-    return _Status(
-        "**FAILED** before the first step",
-        [
-            f"- **Ran:** nothing; {plural(len(skipped), 'step')} did not run.",
-            f"- **Next:** {_CONTINUE}.",
-        ],
-        error=without_fraction(outcome.error),
-    )
+    return _Status(title, [f"{ran} in {took}.", _result_line(report, cluster.name, result)])
 
 
-def _final(report: ApplyReport, name: str, ran: str) -> _Status:
+def _result_line(report: ApplyReport, name: str, result: ClusterResult) -> str:
     """Judged by the plan made after apply, not by the steps (as apply itself does)."""
+    if result.result == "not verified":
+        return f"- **Result:** not planned again: apply was interrupted; {_CONTINUE}."
     final = report.final_plan
-    clusters = final.clusters if final is not None else []
-    after = next((cluster for cluster in clusters if cluster.name == name), None)
-    if after is None:
-        return _Status("not checked", [ran, "- **Result:** not planned again after apply."])
+    after = next((c for c in final.clusters if c.name == name), None) if final else None
+    if result.result == "converged" or after is None:
+        return "- **Result:** converged: the plan after apply is empty."
     if after.blocked:
         errors = after.errors
         problem = (errors[0].message or errors[0].what) if errors else "an error"
-        return _Status(
-            "**NOT converged**",
-            [ran, f"- **Result:** the plan after apply is blocked: {md_text(problem)}."],
-        )
-    if after.steps:
-        return _Status(
-            "**NOT converged**",
-            [
-                ran,
-                f"- **Result:** the plan after apply still has "
-                f"{plural(len(after.steps), 'step')} ({md_text(after.strategy.value)}); "
-                f"{_CONTINUE}.",
-            ],
-        )
-    return _Status("converged ✅", [ran, "- **Result:** converged: the plan after apply is empty."])
+        return f"- **Result:** the plan after apply is blocked: {md_text(problem)}."
+    return (
+        f"- **Result:** the plan after apply still has {plural(len(after.steps), 'step')} "
+        f"({md_text(after.strategy.value)}); {_CONTINUE}."
+    )
 
 
 def _provenance(report: ApplyReport, plan: Plan) -> str:
@@ -182,6 +334,8 @@ def _provenance(report: ApplyReport, plan: Plan) -> str:
     text = f"Desired state: {shown}; started {md_text(display_time(report.started))}"
     if report.finished:
         text += f", finished {md_text(display_time(report.finished))}"
+    if report.rehearsal_skipped:
+        text += "; not rehearsed on a twin before apply (`--skip-rehearsal`)"
     return text + "."
 
 

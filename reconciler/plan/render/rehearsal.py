@@ -6,7 +6,7 @@ Shared by the text and markdown renderers, so both say the same words.
 from __future__ import annotations
 
 from reconciler.plan.models import Rehearsal, RehearsedNode
-from reconciler.plan.render.common import plural
+from reconciler.plan.render.common import english_list, plural
 
 
 def about(seconds: float) -> str:
@@ -21,19 +21,15 @@ def about(seconds: float) -> str:
 
 
 def verdict(rehearsal: Rehearsal) -> str:
-    """``rehearsed on a twin: converges in 27 steps, device work about 7 min, outage about
-    5 min``; a plan that fails says where it stopped (the problem's first line)."""
+    """``rehearsed on a twin: converges in 27 steps, device work about 7 min``; a plan that
+    fails says where it stopped (the problem's first line). The modelled outage is not said
+    here: the plan's one outage line says it, beside the bound (``outage.modelled``)."""
     if rehearsal.converges:
         if rehearsal.steps_run == 0:
             return "rehearsed on a twin: converges with nothing to run"
-        outage = (
-            f"outage {about(rehearsal.outage_seconds)}"
-            if rehearsal.outage_seconds > 0
-            else "no outage (the cluster stays up)"
-        )
         return (
             f"rehearsed on a twin: converges in {plural(rehearsal.steps_run, 'step')}, "
-            f"device work {about(rehearsal.device_seconds)}, {outage}"
+            f"device work {about(rehearsal.device_seconds)}{caveat(rehearsal)}"
         )
     problem = (rehearsal.problem or "it did not converge").splitlines()[0]
     if rehearsal.steps_run == 0 and "blocked" in problem:
@@ -41,6 +37,18 @@ def verdict(rehearsal: Rehearsal) -> str:
     return (
         f"rehearsed on a twin: does NOT converge ({plural(rehearsal.steps_run, 'step')} "
         f"run): {problem}"
+    )
+
+
+def caveat(rehearsal: Rehearsal) -> str:
+    """``; assumed: operations succeed, though the last cluster command failed on cms2``:
+    a twin that converges has not shown that a command that just failed will not fail
+    again."""
+    if not rehearsal.last_command_failed:
+        return ""
+    return (
+        "; assumed: operations succeed, though the last cluster command failed on "
+        + english_list(rehearsal.last_command_failed)
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
+from reconciler.live.caveats import caveat_notes
 from reconciler.plan.models import (
     AccessReport,
     Action,
@@ -24,6 +25,7 @@ from reconciler.plan.render.common import (
     access_changes_sentence,
     access_sentence,
     closing_line,
+    day,
     estimated_duration,
     grouped_findings,
     master_change_warning,
@@ -37,6 +39,7 @@ from reconciler.plan.render.common import (
     short_commit,
     step_nodes,
 )
+from reconciler.plan.render.outage import IF_EVERY_WAIT_TIMES_OUT, outage_span, sentence_start
 from reconciler.plan.render.rehearsal import final_row, verdict
 
 SEVERITY_SYMBOL = {"change": "~", "warning": "!", "error": "x", "info": "i"}
@@ -62,6 +65,10 @@ def render_text(plan: Plan, console: Console) -> None:
         if index:
             _print(console, Text())
         _render_cluster(plan, cluster, console)
+    # Once, however many clusters say "No changes", after them: what that could not see.
+    for note in caveat_notes(caveat for cluster in plan.clusters for caveat in cluster.caveats):
+        _print(console, Text())
+        _print(console, Text(note, style="dim"))
 
 
 def text_summary(plan: Plan) -> str:
@@ -81,10 +88,12 @@ def _summary_line(cluster: ClusterPlan) -> str:
     line = (
         f"{cluster.name}: {cluster.strategy.value}, {plural(len(cluster.steps), 'step')} on "
         f"{plural(len(step_nodes(cluster)), 'node')}, "
-        f"estimated {estimated_duration(cluster)}"
+        f"at most {estimated_duration(cluster)}"
     )
     if cluster.data_authority is not None and cluster.data_authority.master_change:
         line += ", master change (needs --allow-master-change)"
+    if cluster.condition is not None:
+        line += f", {cluster.condition.label}"
     return line
 
 
@@ -94,6 +103,10 @@ def _render_cluster(plan: Plan, cluster: ClusterPlan, console: Console) -> None:
     header.append(f"  strategy: {cluster.strategy.value}")
     header.append(f"  git: {short_commit(plan.git)}", style="yellow" if plan.git.dirty else "")
     _print(console, header)
+    condition = cluster.condition
+    if condition is not None:  # before anything else: it is out of service already
+        label = sentence_start(condition.label)
+        _print(console, Text(f"{label}: {sentence(condition.detail)}.", style="bold red"))
     if cluster.access is not None:
         _print_access(console, cluster.access, node_names(cluster))
 
@@ -103,6 +116,15 @@ def _render_cluster(plan: Plan, cluster: ClusterPlan, console: Console) -> None:
 
     if cluster.data_authority is not None:
         _print_authority(console, cluster.data_authority)
+    if plan.recertify and cluster.steps:
+        _print(
+            console,
+            Text(
+                "Recertify: every node re-loads its certificates, even where its files "
+                "already match (--recertify).",
+                style="bold cyan",
+            ),
+        )
 
     if cluster.findings:
         _print(console, Text("Findings:", style="bold"))
@@ -159,7 +181,9 @@ def _print_steps(console: Console, cluster: ClusterPlan) -> None:
 
 
 def _print_rehearsal(console: Console, rehearsal: Rehearsal) -> None:
-    style = "bold green" if rehearsal.converges else "bold red"
+    style = "bold red"
+    if rehearsal.converges:  # yellow: it converges only if what just failed succeeds
+        style = "bold yellow" if rehearsal.last_command_failed else "bold green"
     _print(console, Text(verdict(rehearsal)[:1].upper() + verdict(rehearsal)[1:], style=style))
     problem = (rehearsal.problem or "").splitlines()
     for line in problem[1:]:
@@ -185,6 +209,16 @@ def _print_finding(
     _print(console, line)
     if finding.message and not _is_problem(finding):
         _print(console, Text(f"    {finding.message}", style="dim"))
+    certificate = finding.desired_certificate
+    if certificate is not None:  # what the markdown's table shows of it, too
+        _print(
+            console,
+            Text(
+                f"    new certificate: subject {certificate.subject}; issuer "
+                f"{certificate.issuer}; valid until {day(certificate.not_after)}",
+                style="dim",
+            ),
+        )
 
 
 def _is_problem(finding: Finding) -> bool:
@@ -232,10 +266,12 @@ def _print_impact(console: Console, cluster: ClusterPlan) -> None:
     line = Text("Impact: ", style="bold")
     line.append(impact.summary)
     _print(console, line)
+    # The one outage line: modelled (with a rehearsal) and bound, each said to be what it is.
+    _print(console, Text(f"  outage: {outage_span(cluster)}", style="dim"))
     restarted = ", ".join(node_label(cluster, node) for node in impact.restarts) or "none"
     details = (
         f"  restarts: {restarted}; at most {plural(impact.max_nodes_out, 'node')} out at once; "
-        f"estimated up to {estimated_duration(cluster)}"
+        f"the whole apply at most {estimated_duration(cluster)} {IF_EVERY_WAIT_TIMES_OUT}"
     )
     _print(console, Text(details, style="dim"))
 

@@ -76,6 +76,15 @@ REMOVE = Step(
     command="database cluster remove",
     reason="t",
 )
+BACKUP = Step(
+    id=1,
+    node="10.0.0.2",
+    node_name="cms2",
+    action=Action.BACKUP,
+    command="backup snapshot lab-cms2-20261202T050000Z",
+    reason="t",
+    backup_name="lab-cms2-20261202T050000Z",
+)
 
 
 def plan_of(*steps: Step) -> ClusterPlan:
@@ -93,17 +102,8 @@ def test_a_cancelled_executor_sends_nothing_more(tmp_path: Path) -> None:
     session = FakeSession(statuses=[DISABLED])
     cancel = threading.Event()
     cancel.set()
-    backup = Step(
-        id=1,
-        node="10.0.0.2",
-        node_name="cms2",
-        action=Action.BACKUP,
-        command="backup snapshot lab-cms2-20261202T050000Z",
-        reason="t",
-        backup_name="lab-cms2-20261202T050000Z",
-    )
     stopped = Executor(
-        plan_of(backup),
+        plan_of(BACKUP),
         DESIRED,
         {"10.0.0.2": session},
         journal=Journal(tmp_path / "j.jsonl"),

@@ -23,6 +23,9 @@ def base_files(pki: Pki) -> dict[str, bytes]:
 
 @pytest.fixture
 def repo(base_files: dict[str, bytes], tmp_path: Path) -> Repo:
+    """The test cluster, committed: what the certs commands write over is in git."""
     lab = fresh_repo(base_files)
     root = lab.write(tmp_path / "repo")
-    return Repo(root, dict(lab.env))
+    written = Repo(root, dict(lab.env))
+    written.commit()
+    return written

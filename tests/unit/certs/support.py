@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import git
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from reconciler.desired.validate import run_validate
 from tests.unit.desired.labrepo import CLUSTER
+
+ACTOR = git.Actor("test", "test@example.com")  # who the tests' commits are by
 
 
 @dataclass
@@ -20,12 +23,23 @@ class Repo:
     env: dict[str, str]
 
     def snapshot(self) -> dict[str, bytes]:
-        """Every file under the repository, by relative path (to prove nothing was written)."""
+        """Every file under the repository (git's own excepted), by relative path (to prove
+        nothing was written)."""
         return {
-            path.relative_to(self.root).as_posix(): path.read_bytes()
+            relative: path.read_bytes()
             for path in sorted(self.root.rglob("*"))
             if path.is_file()
+            and not (relative := path.relative_to(self.root).as_posix()).startswith(".git/")
         }
+
+    def commit(self, message: str = "bundle") -> None:
+        """Commit every file as it is (a git repository is made the first time)."""
+        repository = git.Repo.init(self.root)
+        try:
+            repository.git.add(A=True)
+            repository.index.commit(message, author=ACTOR, committer=ACTOR)
+        finally:
+            repository.close()
 
     def validate(self) -> tuple[int, str]:
         output, code = run_validate(self.root, [CLUSTER], None, "text", env=self.env)

@@ -59,8 +59,8 @@ def signed_files(repo: Repo, ca: Issuer, folder: Path) -> dict[str, Path]:
     return files
 
 
-def install(repo: Repo, server: Path, client: Path, ca: Path) -> str:
-    request = InstallRequest(repo.root, CLUSTER, server, client, ca)
+def install(repo: Repo, server: Path, client: Path, ca: Path, *, force: bool = False) -> str:
+    request = InstallRequest(repo.root, CLUSTER, server, client, ca, force=force)
     return render_install(run_install(request, repo.env))
 
 
@@ -132,11 +132,13 @@ def test_csr_needs_a_cn_when_the_current_certificate_is_unreadable(repo: Repo) -
     assert not pending(repo).exists()
 
 
-def refused(repo: Repo, files: dict[str, Path], match: str) -> None:
+def refused(repo: Repo, files: dict[str, Path], match: str | None = None) -> str:
+    """Install, refused with nothing written; the refusal, for what else it must say."""
     before = repo.snapshot()
-    with pytest.raises(ConfigError, match=match):
+    with pytest.raises(ConfigError, match=match) as caught:
         install(repo, files["server"], files["client"], files["ca"])
     assert repo.snapshot() == before  # pending keys and CSRs included
+    return str(caught.value)
 
 
 def test_a_certificate_for_another_key_is_refused(repo: Repo, pki: Pki, tmp_path: Path) -> None:
@@ -187,3 +189,27 @@ def test_a_csr_file_given_as_certificate_is_refused(repo: Repo, pki: Pki, tmp_pa
     files = signed_files(repo, pki.root, tmp_path / "signed")
     files["server"] = pending(repo) / "server.csr"
     refused(repo, files, "server cert .*server.csr holds a CERTIFICATE REQUEST, not a certificate")
+
+
+@pytest.mark.reliability(
+    section="truthful",
+    case="certs install: a bundle file changed since HEAD is never replaced without --force; "
+    "the keys of `certs csr` stay",
+)
+def test_install_never_replaces_an_uncommitted_bundle_file(
+    repo: Repo, pki: Pki, tmp_path: Path
+) -> None:
+    csr(repo)
+    files = signed_files(repo, pki.other_root, tmp_path / "signed")
+    edited = repo.root / CERTS / "server.cer"
+    edited.write_bytes(edited.read_bytes() + b"\n")  # a change not committed
+    message = refused(repo, files)  # the bundle kept, and the pending keys and CSRs
+    assert "`reconcile certs install` would replace a file whose content is in the working " in (
+        message
+    )
+    assert f"  {CERTS}/server.cer  (changed since HEAD)" in message
+    assert f"commit it (git add {CERTS}/server.cer && git commit)" in message
+    assert "--force" in message
+    install(repo, files["server"], files["client"], files["ca"], force=True)
+    assert repo.validate()[0] == 0
+    assert not pending(repo).exists()

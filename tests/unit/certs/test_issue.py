@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
+import git
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -14,11 +16,17 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from reconciler.certs.issue import IssueRequest, render_issue, run_issue
 from reconciler.certs.material import certificates_pem
 from reconciler.errors import ConfigError
-from tests.unit.certs.support import Repo, write_ca
+from tests.unit.certs.support import ACTOR, Repo, write_ca
 from tests.unit.desired.labrepo import CERTS, CLUSTER
 from tests.unit.desired.pki import NOW, PASSPHRASE, Pki, cert_pem, make_ca, rsa_key
 
 BUNDLE = ("server.key", "server.cer", "client.key", "client.cer", "ca.cer")
+
+
+@pytest.fixture
+def root_ca(pki: Pki, tmp_path: Path) -> tuple[Path, Path]:
+    """The session's root CA as the files `certs issue` is given."""
+    return write_ca(tmp_path / "ca", cert_pem(pki.root.cert), pki.root.key)
 
 
 def issue(repo: Repo, ca: tuple[Path, Path], **extra: object) -> str:
@@ -66,9 +74,9 @@ def test_an_issued_bundle_passes_validate(repo: Repo, pki: Pki, tmp_path: Path) 
 
 
 def test_keys_are_encrypted_with_the_cluster_passphrase(
-    repo: Repo, pki: Pki, tmp_path: Path
+    repo: Repo, root_ca: tuple[Path, Path]
 ) -> None:
-    issue(repo, write_ca(tmp_path / "ca", cert_pem(pki.root.cert), pki.root.key))
+    issue(repo, root_ca)
     for name in ("server.key", "client.key"):
         data = (repo.root / CERTS / name).read_bytes()
         assert data.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
@@ -116,11 +124,13 @@ def test_certificates_never_outlive_the_ca(repo: Repo, tmp_path: Path) -> None:
     assert "the CA's own expiry" in text
 
 
-def refused(repo: Repo, ca: tuple[Path, Path], match: str, **extra: object) -> None:
+def refused(repo: Repo, ca: tuple[Path, Path], match: str | None = None, **extra: object) -> str:
+    """Issue, refused with nothing written; the refusal, for what else it must say."""
     before = repo.snapshot()
-    with pytest.raises(ConfigError, match=match):
+    with pytest.raises(ConfigError, match=match) as caught:
         issue(repo, ca, **extra)
     assert repo.snapshot() == before
+    return str(caught.value)
 
 
 def test_a_ca_key_that_is_not_the_ca_certificates_is_refused(
@@ -170,13 +180,14 @@ def test_a_wrong_ca_key_passphrase_is_refused(repo: Repo, pki: Pki, tmp_path: Pa
     refused(repo, ca, "CA_PASS .* is not set", ca_key_passphrase_env="CA_PASS")
 
 
-def test_a_wrong_cluster_passphrase_is_refused(repo: Repo, pki: Pki, tmp_path: Path) -> None:
+def test_a_wrong_cluster_passphrase_is_refused(repo: Repo, root_ca: tuple[Path, Path]) -> None:
     """The new keys would be encrypted with a passphrase CI does not hold."""
-    ca = write_ca(tmp_path / "ca", cert_pem(pki.root.cert), pki.root.key)
     repo.env["T_KEY_PASS"] = "not the passphrase"
-    refused(repo, ca, r"certs/t/server.key cannot be decrypted with the passphrase in \$T_KEY_PASS")
+    refused(
+        repo, root_ca, r"certs/t/server.key cannot be decrypted with the passphrase in \$T_KEY_PASS"
+    )
     del repo.env["T_KEY_PASS"]
-    refused(repo, ca, "T_KEY_PASS .* is not set")
+    refused(repo, root_ca, "T_KEY_PASS .* is not set")
 
 
 def test_a_bundle_that_would_fail_validate_is_not_written(
@@ -187,12 +198,68 @@ def test_a_bundle_that_would_fail_validate_is_not_written(
     refused(repo, ca, r"(?s)would not pass `reconcile validate`.*is not in the CA file")
 
 
-def test_node_overrides_are_refused(repo: Repo, pki: Pki, tmp_path: Path) -> None:
+def test_node_overrides_are_refused(repo: Repo, root_ca: tuple[Path, Path]) -> None:
     cluster_file = repo.root / "clusters" / f"{CLUSTER}.yaml"
     text = cluster_file.read_text().replace(
         "- name: cms2\n", "- name: cms2\n  certs: {server_cert: certs/t/server.cer}\n"
     )
     assert "certs: {server_cert" in text
     cluster_file.write_text(text)
-    ca = write_ca(tmp_path / "ca", cert_pem(pki.root.cert), pki.root.key)
-    refused(repo, ca, r"nodes\[1\].certs \(cms2\)")
+    refused(repo, root_ca, r"nodes\[1\].certs \(cms2\)")
+
+
+# --- files only the working tree holds (issue 23, item 7) -----------------------------------
+
+
+@pytest.mark.reliability(
+    section="truthful",
+    case="certs issue: a second issue never replaces the first's uncommitted keys and "
+    "certificates without --force; the refusal names every file",
+)
+def test_a_second_issue_never_replaces_an_uncommitted_bundle(
+    repo: Repo, root_ca: tuple[Path, Path]
+) -> None:
+    issue(repo, root_ca)  # over the committed bundle: allowed
+    first = repo.snapshot()
+    message = refused(repo, root_ca)  # the first issue's keys are still there
+    assert "`reconcile certs issue` would replace 4 files whose content is in the working " in (
+        message
+    )
+    for name in BUNDLE[:4]:
+        assert f"  {CERTS}/{name}  (changed since HEAD)" in message
+    assert f"{CERTS}/ca.cer" not in message  # the same CA file as committed: nothing to lose
+    assert "commit them (git add " in message
+    assert "or move them out of the way" in message
+    assert "again with --force" in message
+    assert "nothing was written" in message
+    issue(repo, root_ca, force=True)  # told to: replaced
+    after = repo.snapshot()
+    assert all(after[f"{CERTS}/{name}"] != first[f"{CERTS}/{name}"] for name in BUNDLE[:4])
+
+
+@pytest.mark.reliability(
+    section="truthful",
+    case="certs issue: an untracked bundle file, or a repository not in git, is refused "
+    "without --force",
+)
+def test_an_untracked_file_or_no_git_at_all_is_refused(
+    repo: Repo, root_ca: tuple[Path, Path]
+) -> None:
+    repository = git.Repo(repo.root)
+    repository.git.rm("--cached", f"{CERTS}/client.key")
+    repository.index.commit("forget the client key", author=ACTOR, committer=ACTOR)
+    repository.close()
+    refused(repo, root_ca, rf"replace a file .*\n  {CERTS}/client.key  \(untracked: not in HEAD\)")
+    shutil.rmtree(repo.root / ".git")
+    assert f"{CERTS}/server.key  (no git commit holds it" in refused(repo, root_ca)
+    issue(repo, root_ca, force=True)
+    assert repo.validate()[0] == 0
+
+
+def test_a_committed_change_is_replaced_without_force(
+    repo: Repo, root_ca: tuple[Path, Path]
+) -> None:
+    issue(repo, root_ca)
+    repo.commit("first issue")
+    issue(repo, root_ca)  # the first bundle is in git: nothing is lost
+    assert repo.validate()[0] == 0

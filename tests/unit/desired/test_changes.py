@@ -277,5 +277,6 @@ def test_text_when_none() -> None:
         "no cluster changed since main (1a2b)"
     )
     assert listing_text(ClusterListing((), "the working tree /r")) == (
-        "no clusters/*.yaml in the working tree /r"
+        "no clusters/*.yaml in the working tree /r: give --repo DIR for a repository "
+        "elsewhere, or make one with `reconcile init DIR`"
     )

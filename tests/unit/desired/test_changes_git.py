@@ -21,6 +21,7 @@ import pytest
 from reconciler.desired.changes import list_clusters
 from reconciler.errors import ConfigError
 from tests.support import cli
+from tests.support.lab import LAB_MATERIAL
 
 PROJECT = Path(__file__).resolve().parents[3]
 ACTOR = git.Actor("Test", "test@example.invalid")
@@ -37,7 +38,7 @@ def host_key(seed: int) -> str:
 def write_gitops(root: Path) -> Path:
     """The lab, plus ``other`` on 127.0.86.73-75 with certs/other/ and its own pins."""
     for folder in ("clusters", "certs"):
-        shutil.copytree(PROJECT / folder, root / folder)
+        shutil.copytree(LAB_MATERIAL / folder, root / folder)
     lab = (root / "clusters" / "lab.yaml").read_text()
     other = (
         lab.replace("name: lab", "name: other")

@@ -176,6 +176,23 @@ def test_empty_repository_is_a_config_error(tmp_path: Path) -> None:
         load_desired(tmp_path)
 
 
+def test_no_clusters_says_how_to_point_at_a_repository_or_make_one(tmp_path: Path) -> None:
+    """Issue 23: "no clusters" alone leaves a new user stuck in the wrong folder."""
+    with pytest.raises(ConfigError) as caught:
+        load_desired(tmp_path)
+    assert str(caught.value) == (
+        f"no clusters/*.yaml in the working tree {tmp_path.resolve()}: give --repo DIR for "
+        "a repository elsewhere, or make one with `reconcile init DIR`"
+    )
+    # A cluster asked for by name where there are none at all: the same advice.
+    with pytest.raises(ConfigError) as named:
+        load_desired(tmp_path, ["prod"])
+    assert str(named.value).endswith(
+        "(clusters: none): give --repo DIR for a repository elsewhere, or make one with "
+        "`reconcile init DIR`"
+    )
+
+
 def damaged_copy(key: rsa.RSAPrivateKey) -> bytes:
     """``key`` with its private exponent damaged: the same public key (so it still pairs
     with its certificate), but an RSA key OpenSSL's consistency check refuses."""

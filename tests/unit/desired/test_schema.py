@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from reconciler.desired.schema import SCHEMA_FILE, cluster_json_schema, render_schema
+from tests.support.lab import LAB_MATERIAL
 from tests.unit.desired.labrepo import good_doc
 
 REPO = Path(__file__).resolve().parents[3]
@@ -24,7 +25,7 @@ def validator() -> jsonschema.Draft202012Validator:
 
 
 def test_committed_schema_is_current() -> None:
-    committed = (REPO / SCHEMA_FILE).read_text()
+    committed = (LAB_MATERIAL / SCHEMA_FILE).read_text()
     assert committed == render_schema(), (
         "clusters/cluster.schema.json is stale: run `reconcile schema > "
         "clusters/cluster.schema.json`"
@@ -41,7 +42,7 @@ def test_schema_has_dialect_title_and_description() -> None:
 
 
 def test_lab_yaml_is_valid(validator: jsonschema.Draft202012Validator) -> None:
-    lab = yaml.safe_load((REPO / "clusters" / "lab.yaml").read_text())
+    lab = yaml.safe_load((LAB_MATERIAL / "clusters" / "lab.yaml").read_text())
     assert list(validator.iter_errors(lab)) == []
 
 

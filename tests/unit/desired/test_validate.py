@@ -10,9 +10,10 @@ from typer.testing import CliRunner
 
 from reconciler.cli import app
 from reconciler.desired.validate import run_validate
+from tests.support.lab import LAB_MATERIAL
 from tests.unit.desired.labrepo import CLUSTER, LabRepo
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = LAB_MATERIAL  # the built-in lab is a GitOps repository of its own
 LAB_ENV = {"CMS_LAB_KEY_PASSPHRASE": "cms-lab", "CMS_LAB_PASSWORD": "x"}
 # The lab bundle is valid from 2026-11-01 to 2031-11-01; pin a date inside it.
 LAB_NOW = dt.datetime(2027, 6, 1, tzinfo=dt.UTC)

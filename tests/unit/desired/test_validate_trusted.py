@@ -9,7 +9,7 @@ from pathlib import Path
 import git
 
 from reconciler.desired.validate import run_validate
-from tests.support.lab import REPO
+from tests.support.lab import LAB_MATERIAL
 
 TRUSTED_ENV = {"CMS_LAB_PASSWORD": "cms-lab", "CMS_LAB_KEY_PASSPHRASE": "cms-lab"}
 
@@ -17,7 +17,7 @@ TRUSTED_ENV = {"CMS_LAB_PASSWORD": "cms-lab", "CMS_LAB_KEY_PASSPHRASE": "cms-lab
 def lab_git(tmp_path: Path) -> tuple[Path, git.Repo]:
     root = tmp_path / "gitops"
     for folder in ("clusters", "certs"):
-        shutil.copytree(REPO / folder, root / folder)
+        shutil.copytree(LAB_MATERIAL / folder, root / folder)
     return root, git.Repo.init(root)
 
 

@@ -14,11 +14,12 @@ import pytest
 
 from reconciler.desired.yamlfile import ParsedYaml, parse_yaml
 from tests.support.cli import RECONCILE
+from tests.support.lab import LAB_MATERIAL
 from tests.unit.desired.labrepo import LabRepo
 
 REPO = Path(__file__).resolve().parents[3]
 MAX_FILE_BYTES = 1_048_576  # 1 MiB
-LAB = (REPO / "clusters" / "lab.yaml").read_text()
+LAB = (LAB_MATERIAL / "clusters" / "lab.yaml").read_text()
 ALIASES = "YAML anchors and aliases (&a / *a) are not allowed in cluster files; write the value out"
 
 

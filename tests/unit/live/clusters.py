@@ -31,6 +31,10 @@ class Node:
     expired: tuple[str, ...] = ()  # roles the node marks "(expired)"
     unreachable: str | None = None
     missing: tuple[str, ...] = ()  # roles whose file is not on the node
+    state: str = "Enabled"
+    shows_itself: str = "in_sync"  # a replica's own line: in_sync, replica or disconnected
+    last: str | None = None  # the Last command line, when not the one that made it a member
+    sees_master: bool = True  # False: its master's line reads Disconnected (a partition)
 
 
 def live_node(node: Node, members: list[str]) -> LiveNode:
@@ -38,11 +42,15 @@ def live_node(node: Node, members: list[str]) -> LiveNode:
         return LiveNode(
             name=node.name, address=node.address, reachable=False, error=node.unreachable
         )
-    role = "master" if node.address == node.master else "in_sync"
+    role = "master" if node.address == node.master else node.shows_itself
     data = {
-        "state": "Enabled",
+        "state": node.state,
         "members": {
-            member: ("master" if member == node.master else "in_sync")
+            member: (
+                ("master" if node.sees_master else "disconnected")
+                if member == node.master
+                else "in_sync"
+            )
             for member in members
             if member in (node.address, node.master)
         }
@@ -50,7 +58,8 @@ def live_node(node: Node, members: list[str]) -> LiveNode:
         "node_in_use": node.master,
         "certs": node.files,
         "expired": list(node.expired),
-        "last": (
+        "last": node.last
+        or (
             "'database cluster initialize' (Success)"
             if node.address == node.master
             else f"'database cluster join {node.master}' (Success)"
@@ -73,13 +82,18 @@ def live_node(node: Node, members: list[str]) -> LiveNode:
 
 
 def report(
-    nodes: list[Node], *, name: str = "lab", renew_before: timedelta = RENEW_BEFORE
+    nodes: list[Node],
+    *,
+    name: str = "lab",
+    renew_before: timedelta = RENEW_BEFORE,
+    master: str | None = None,
 ) -> ClusterReport:
+    """``master``: the cluster file's (by default the master the first node follows)."""
     members = [node.address for node in nodes]
     live = LiveCluster(
         name=name, read_at=NOW, nodes=tuple(live_node(node, members) for node in nodes)
     )
-    return ClusterReport(live=live, renew_before=renew_before)
+    return ClusterReport(live=live, renew_before=renew_before, master=master or nodes[0].master)
 
 
 LAB_FILES = {

@@ -125,9 +125,49 @@ def test_a_healthy_cluster_says_so() -> None:
     text = render([report(nodes)])
     assert "expired  " not in text
     assert text.count("  ok       ") == 9
-    assert text.splitlines()[-1] == (
-        "lab: healthy: every node read, no certificate expired or due for renewal"
+    lines = text.splitlines()
+    verdict = lines.index(
+        "lab: healthy: every node read, every replica in sync with cms1, no certificate"
     )
+    assert lines[verdict + 1] == "expired or due for renewal"
+    # Then, once, what "healthy" could not see (issue 23, item 6), wrapped to 80 columns.
+    assert lines[verdict + 2] == ""
+    assert lines[verdict + 3].startswith("Note: certificates are judged from the files on each")
+    assert " ".join(lines[verdict + 3 :]).endswith("--recertify` plans re-loading them.")
+    assert all(len(line) <= 80 for line in lines[verdict:])
+
+
+def healthy_lab() -> list[Node]:
+    nodes = ipv4_lab(
+        **{name: {"server_cert": 365.0, "client_cert": 365.0} for name in ("cms1", "cms2", "cms3")}
+    )
+    for node in nodes:
+        node.expired = ()
+    return nodes
+
+
+@pytest.mark.reliability(
+    section="truthful",
+    case='status: "healthy" says, in its JSON and once in text, that certificates are judged '
+    "from the files on disk, not from what `database cluster certs` loaded",
+)
+def test_healthy_carries_the_caveat_in_json_and_once_in_text() -> None:
+    """Issue 23, item 6: the device names the files it loaded, never their content."""
+    healthy = [report(healthy_lab(), name=name) for name in ("blue", "green")]
+    for cluster in status_json(healthy)["clusters"]:
+        assert cluster["problems"] == []
+        assert [caveat["kind"] for caveat in cluster["caveats"]] == [
+            "loaded_certificates_unverified"
+        ]
+        assert "reconcile plan --recertify" in cluster["caveats"][0]["detail"]
+    text = render(healthy)
+    assert text.count(": healthy: every node read") == 2
+    assert text.count("Note: certificates are judged from the files") == 1
+    # A cluster that needs attention has its problems; no caveat to qualify a "healthy".
+    unwell = status_json([report(ipv4_lab())])["clusters"][0]
+    assert unwell["problems"] != []
+    assert unwell["caveats"] == []
+    assert "Note:" not in render([report(ipv4_lab())])
 
 
 def test_an_unreachable_node_shows_its_error_wrapped_between_words() -> None:

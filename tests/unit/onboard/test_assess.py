@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reconciler.onboard.assess import EXPIRED_HINT, refusals
+from reconciler.onboard.assess import EXPIRED_HINT, content_refusals, outside_pem, refusals
 from reconciler.onboard.reading import NodeFile, NodeReading
 from tests.support.pki import CertAuthority, pem
 from tests.unit.onboard.material import (
     MASTER,
+    NODES,
     NodeView,
     bundle,
     healthy,
@@ -160,3 +161,82 @@ def test_a_missing_certificate_line() -> None:
     )
     readings[0] = NodeReading("10.0.0.1", 22, "cms1", stripped, readings[0].files)
     only(refusals(readings, NOW), "shows no client key in its status")
+
+
+# --- text outside the PEM blocks (issue 23, item 4) ------------------------------------------
+
+
+def test_blank_space_around_pem_blocks_is_not_text() -> None:
+    device = bundle()
+    assert content_refusals(healthy(device)) == []
+    cert = device.files["tserver.cer"]
+    assert outside_pem(b"\n\r\n " + cert + b"\n\n" + cert + b"\n  \n", "x.cer", key=False) is None
+
+
+@pytest.mark.parametrize(
+    ("data", "count", "where"),
+    [
+        (b"Bag Attributes\n{cert}", 14, "before its first PEM block"),
+        (b"{cert}subject=CN=x\n{cert}", 12, "between PEM blocks"),
+        (b"{cert}\x00\x01junk\n", 6, "after its last PEM block"),
+        (b"a{cert}b", 2, "before its first PEM block and after its last PEM block"),
+    ],
+)
+def test_text_outside_pem_blocks_is_counted_and_placed(data: bytes, count: int, where: str) -> None:
+    cert = bundle().files["tserver.cer"]
+    said = outside_pem(data.replace(b"{cert}", cert), "x.cer", key=False)
+    assert said == f"holds {count:,} bytes of other text {where}"
+
+
+def test_a_file_with_junk_is_refused_once_naming_every_node_and_what_to_do() -> None:
+    device = bundle()
+    junk = device.files["tclient.key"] + b"trailing junk\n"
+    files = {
+        "cms1": NodeFile("tclient.key", junk, True),
+        "cms2": NodeFile("tclient.key", junk, True),
+        "cms3": NodeFile("tclient.key", refused="SFTP refused it"),
+    }
+    readings = [
+        reading(NodeView(name, address), device, files={"tclient.key": files[name]})
+        for name, address in NODES
+    ]
+    reasons = content_refusals(readings)
+    assert reasons[0] == (
+        "the client key tclient.key holds 13 bytes of other text after its last PEM block, "
+        "on cms1 (10.0.0.1), cms2 (10.0.0.2)"
+    )
+    assert "only the PEM block(s)" in reasons[1]
+    assert len(reasons) == 2
+
+
+# --- an expired cluster: what to do, not what cannot happen (issue 23, item 9) ------------------
+
+
+def test_an_expired_cluster_is_not_told_to_wait_for_in_sync() -> None:
+    """The seed lab: certificates expired, replicas Enabled but not in sync. They never will
+    be, so the refusal says why not and what to do instead, once, at the end."""
+    expired = {"server_cert": "tserver.cer (expired)", "client_cert": "tclient.cer (expired)"}
+    behind = tuple(
+        (address, "Connected Slave" if address != MASTER else state)
+        for address, state in healthy_members()
+    )
+    readings = [
+        reading(NodeView(name, address, certs=expired, members=behind), bundle())
+        for name, address in NODES
+    ]
+    reasons = refusals(readings, NOW)
+    assert not any("wait until it is In Sync" in reason for reason in reasons), reasons
+    replica = only(reasons, "cms2 (10.0.0.2) is not a replica in sync")
+    assert replica.endswith(
+        "(it shows 'Connected Slave'); it cannot get In Sync while the certificates are expired"
+    )
+    assert reasons[-1] == EXPIRED_HINT
+    assert "write its cluster file by hand with the new bundle" in EXPIRED_HINT
+    assert 'README "Use it on your cluster", step 2' in EXPIRED_HINT
+
+
+def test_a_replica_behind_in_a_valid_cluster_may_still_catch_up() -> None:
+    members = tuple((a, "Connected Slave" if a == "10.0.0.3" else s) for a, s in healthy_members())
+    view = NodeView("cms3", "10.0.0.3", members=members)
+    readings = with_view(healthy(bundle()), 2, reading(view, bundle()))
+    assert only(refusals(readings, NOW), "cms3 (10.0.0.3)").endswith("wait until it is In Sync")

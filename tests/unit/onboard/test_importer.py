@@ -96,6 +96,27 @@ def test_unpinned_keys_stop_before_login_with_each_fingerprint_and_line(tmp_path
     assert list(tmp_path.iterdir()) == []
 
 
+def test_unpinned_keys_say_how_to_check_a_fingerprint_without_inventing_an_mmp_command(
+    tmp_path: Path,
+) -> None:
+    """Issue 23: "the one the node shows on its console" named nothing a CMS shows. The MMP
+    reference documents no command that prints the host key, so the message says so and
+    offers what does work: a trusted path, or whoever installed the node."""
+    keys = {"10.0.0.1": _key(1)}
+    settings = ImportSettings("prod", 2222, "admin", "P_PASSWORD", "P_KEY_PASSPHRASE")
+    with pytest.raises(ImportRefused) as caught:
+        run_import(request(tmp_path, *keys, settings=settings), ENV, scan=scan_serving(keys))
+    message = str(caught.value)
+    assert "console" not in message
+    assert (
+        "Check each fingerprint against one obtained over a path you trust, not over this "
+        "connection: the MMP has no documented command that shows its SSH host key, so ask "
+        "whoever installed the node, or run `ssh-keyscan -p 2222 ADDRESS | ssh-keygen -lf -` "
+        "on a machine of the node's own management network and compare the line of the same "
+        "key type. If they match, run the import again with --trust-new-host-keys"
+    ) in message
+
+
 def test_a_changed_key_refuses_even_with_the_flag(tmp_path: Path) -> None:
     (tmp_path / "clusters").mkdir()
     pins = f"10.0.0.1 ssh-ed25519 {_key(9).base64}\n"

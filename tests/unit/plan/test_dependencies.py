@@ -18,7 +18,8 @@ SCENARIOS = sorted(PLANS.glob("*.yaml"))
 def planned(stem: str) -> ClusterPlan:
     scenario = yaml.safe_load((PLANS / f"{stem}.yaml").read_text())
     desired = desired_cluster(scenario["desired"])
-    return plan_cluster(desired, live_cluster(scenario["live"], desired), now=NOW)
+    live = live_cluster(scenario["live"], desired)
+    return plan_cluster(desired, live, now=NOW, recertify=scenario.get("recertify", False))
 
 
 def waits(plan: ClusterPlan) -> dict[str, list[int]]:

@@ -19,7 +19,7 @@ from hypothesis.errors import NoSuchExample
 
 from reconciler.plan.models import DESTRUCTIVE, Action, ClusterPlan, Strategy
 from reconciler.plan.planner import plan_cluster
-from tests.support.planning import NOW, desired_cluster, live_cluster
+from tests.support.planning import NOW, desired_cluster, desired_data, live_cluster
 
 ROLES = ("server_key", "server_cert", "client_key", "client_cert", "ca_cert")
 NAMES = {
@@ -36,11 +36,7 @@ REPLICA_DRIFT = ("converged", "old files", "missing")
 
 def _desired(count: int, master_index: int) -> dict[str, Any]:
     addresses = [f"10.0.0.{i}" for i in range(1, count + 1)]
-    return {
-        "master": addresses[master_index],
-        "nodes": [{"name": f"cms{i}", "address": a} for i, a in enumerate(addresses, 1)],
-        "bundle": {role: [NAMES[role], "want"] for role in ROLES},
-    }
+    return desired_data(addresses, addresses[master_index], NAMES)
 
 
 @st.composite
@@ -99,12 +95,7 @@ def _expected(master_drifts: bool, drift: list[str], extras: bool) -> Strategy:
 def scenarios(draw: st.DrawFn) -> Scenario:
     count = draw(st.integers(min_value=1, max_value=5))
     addresses = [f"10.0.0.{i}" for i in range(1, count + 1)]
-    master = draw(st.sampled_from(addresses))
-    desired = {
-        "master": master,
-        "nodes": [{"name": f"cms{i}", "address": a} for i, a in enumerate(addresses, 1)],
-        "bundle": {role: [NAMES[role], "want"] for role in ROLES},
-    }
+    desired = desired_data(addresses, draw(st.sampled_from(addresses)), NAMES)
     extras = [f"10.0.0.{50 + i}" for i in range(draw(st.integers(min_value=0, max_value=2)))]
     everyone = addresses + extras
     nodes: dict[str, Any] = {}
@@ -316,3 +307,39 @@ def test_the_perturbed_generator_draws_every_strategy() -> None:
         except NoSuchExample:
             pytest.fail(f"perturbed() drew no {strategy.value} plan in 500 examples")
         assert _drawn_strategy(found) is strategy
+
+
+@pytest.mark.reliability(
+    section="truthful",
+    case="plan --recertify: every plan keeps the invariants; every node re-loads its "
+    "certificates in a rotation's order, the healthy master keeping its database",
+)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(perturbed().map(_perturbed_scenario), scenarios()))
+def test_a_recertify_plan_keeps_the_invariants_and_reloads_every_node(scenario: Scenario) -> None:
+    """``--recertify`` (issue 23, item 6) is a re-form whatever the files say: backups first,
+    certs only on Disabled nodes, initialize on the master alone, which never joins; where
+    the desired master is the healthy live master, its database is the one kept. Planning
+    again from the converged state, without the option, is empty (apply's own check)."""
+    desired_data, live_data = scenario
+    desired = desired_cluster(desired_data)
+    plan = plan_cluster(desired, live_cluster(live_data, desired), now=NOW, recertify=True)
+    event(f"strategy: {'blocked' if plan.blocked else plan.strategy.value}")
+    if plan.blocked:
+        assert plan.steps == []
+        return
+    _check(plan, desired_data, live_data)
+    assert plan.strategy is Strategy.REFORM
+    master = desired_data["master"]
+    certs = {step.node for step in plan.steps if step.action is Action.CERTS}
+    assert certs == {n["address"] for n in desired_data["nodes"]}
+    assert [step.node for step in plan.steps if step.action is Action.INITIALIZE] == [master]
+    assert plan.caveats == []  # it changes something: no "No changes" to qualify
+    authority = plan.data_authority
+    assert authority is not None
+    if _plan((desired_data, live_data)).strategy is not Strategy.REFORM:
+        # The master was healthy: without the option nothing would touch it.
+        assert authority.source == master
+        assert not authority.master_change
+    after = _converged(desired_data)
+    assert plan_cluster(desired, live_cluster(after, desired), now=NOW).steps == []

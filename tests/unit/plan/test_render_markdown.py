@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from reconciler.plan.models import (
@@ -18,6 +18,7 @@ from reconciler.plan.models import (
     GitInfo,
     Impact,
     Plan,
+    Rehearsal,
     Step,
     Strategy,
 )
@@ -49,9 +50,16 @@ from tests.unit.plan.test_render_plans import (
 CUT = "this comment was cut"
 MICROSECONDS = re.compile(r"\d{2}:\d{2}:\d{2}[.,]\d")
 FINDINGS_HEADER = "| what | nodes | live | desired | severity |"
+LAB_BROKEN = (
+    "- ⛔ **Already broken:** the certificates in use have expired on cms1, cms2 and cms3; "
+    "cms2 and cms3 are not in sync; cms1 is still master."
+)
+
+
 LAB_OUTAGE = (
-    "- **Outage:** cluster down from step 4 to step 27, up to 43 min (no master from step 6 "
-    "until cms1 initializes at step 25); 3 nodes restart (cms1, cms2 and cms3)."
+    "- **Outage:** cluster down from step 4 to step 27 (no master from step 6 until cms1 "
+    "initializes at step 25): at most 43 min if every wait runs to its timeout. 3 nodes restart "
+    "(cms1, cms2 and cms3)."
 )
 LAB_DATA = (
     "- **Data:** cms1's database (127.0.85.73) is kept; cms2 and cms3 are replaced by copies of it."
@@ -95,7 +103,7 @@ def test_the_lab_comment_starts_with_both_markers_and_says_what_it_is() -> None:
     lines = markdown.split("\n")
     assert lines[0] == MARKER == "<!-- cms-reconciler plan -->"
     assert lines[1] == cluster_marker("lab") == "<!-- cms-reconciler plan: lab -->"
-    assert lines[2] == "### cms-reconciler plan for `lab`: 27 steps (reform)"
+    assert lines[2] == "### cms-reconciler plan for `lab`: already broken; 27 steps (reform)"
     assert "Desired state: `1a2b3c4`; planned at 2026-11-27 07:40:00 UTC." in lines
     assert CUT not in markdown
 
@@ -103,7 +111,7 @@ def test_the_lab_comment_starts_with_both_markers_and_says_what_it_is() -> None:
 def test_outage_data_and_merge_come_first_then_findings_drawing_steps_and_json() -> None:
     markdown = only(lab_seed_plan())
     lines = markdown.split("\n")
-    assert lines[4:7] == [LAB_OUTAGE, LAB_DATA, LAB_MERGE]
+    assert lines[4:8] == [LAB_BROKEN, LAB_OUTAGE, LAB_DATA, LAB_MERGE]
     order = [
         markdown.index(LAB_OUTAGE),
         markdown.index(LAB_DATA),
@@ -269,9 +277,9 @@ def test_cluster_markers_stay_hidden(name: str, marker: str) -> None:
 def test_a_plan_file_without_allowances_bounds_the_whole_apply() -> None:
     markdown = only(reform_plan(dirty=True))
     assert (
-        "- **Outage:** cluster down from step 10 to step 18, the whole apply up to 40 min "
-        "(no master from step 12 until cms1 initializes at step 16); 3 nodes restart "
-        "(cms1, cms2 and cms3)." in markdown
+        "- **Outage:** cluster down from step 10 to step 18 (no master from step 12 until cms1 "
+        "initializes at step 16): at most 40 min, the bound of the whole apply, if every wait "
+        "runs to its timeout. 3 nodes restart (cms1, cms2 and cms3)." in markdown
     )
     assert "`1a2b3c4` with uncommitted changes (dirty)" in markdown
 
@@ -425,6 +433,7 @@ def one_line(value: str) -> str:
 
 
 @given(value=TRICKY.filter(bool))
+@example(value=" \xa0 ")  # spaces around a no-break space: CommonMark strips the spaces
 def test_md_code_shows_text_as_typed(value: str) -> None:
     code = md_code(value)
     assert len(code.splitlines()) == 1
@@ -661,3 +670,44 @@ def test_any_plan_fits_splits_and_round_trips(plan: Plan, limit: int) -> None:
             event("a comment was cut")
     assert split_comments(render_markdown(plan, limit=limit)) == comments
     assert load_plan_json(render_json(plan)) == plan
+
+
+# --- issue 23: words that mislead -------------------------------------------------------------
+def rehearsed(cluster: ClusterPlan, outage_seconds: float = 290.0) -> ClusterPlan:
+    """``cluster`` as ``--rehearse`` leaves it: converged on its twin, the outage modelled."""
+    rehearsal = Rehearsal(
+        converges=True,
+        steps_run=len(cluster.steps),
+        device_seconds=330.0,
+        outage_seconds=outage_seconds,
+    )
+    return cluster.model_copy(update={"rehearsal": rehearsal})
+
+
+def test_a_cluster_already_broken_is_said_on_the_first_line_after_the_markers() -> None:
+    lines = only(lab_seed_plan()).split("\n")
+    assert lines[:2] == [MARKER, cluster_marker("lab")]  # bots find the comment by these
+    assert lines[2] == "### cms-reconciler plan for `lab`: already broken; 27 steps (reform)"
+    assert lines[4] == LAB_BROKEN
+    assert lines[5] == LAB_OUTAGE
+
+
+def test_a_serving_cluster_has_no_such_line() -> None:
+    markdown = only(reform_plan())
+    assert "Already" not in markdown
+    assert markdown.split("\n")[2] == "### cms-reconciler plan for `lab`: 18 steps (reform)"
+
+
+def test_one_outage_line_says_which_figure_is_modelled_and_which_is_the_bound() -> None:
+    markdown = only(lab_seed_plan(rehearsed(lab_seed_cluster())))
+    said = [line for line in markdown.split("\n") if line.startswith("- ")]
+    outage = [line for line in said if "outage" in line.lower()]
+    assert outage == [
+        "- **Outage:** cluster down from step 4 to step 27 (no master from step 6 until cms1 "
+        "initializes at step 25): expected about 5 min (modelled); at most 43 min if every wait "
+        "runs to its timeout. 3 nodes restart (cms1, cms2 and cms3)."
+    ]
+    assert (
+        "- ✅ **Rehearsal:** rehearsed on a twin: converges in 27 steps, device work about "
+        "6 min." in markdown
+    )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.plan.models import Action
-from reconciler.plan.render.outage import data_sentence, outage_sentence
+from reconciler.plan.models import Action, Rehearsal
+from reconciler.plan.render.outage import data_sentence, outage_sentence, outage_span
 from tests.unit.plan.test_render_plans import (
     blocked_cluster,
     converged_cluster,
@@ -19,33 +19,36 @@ from tests.unit.plan.test_render_plans import (
     [
         (
             "02-seed-expired",
-            "cluster down from step 4 to step 27, up to 43 min (no master from step 6 until cms1 "
-            "initializes at step 25); 3 nodes restart (cms1, cms2 and cms3)",
+            "cluster down from step 4 to step 27 (no master from step 6 until cms1 initializes "
+            "at step 25): at most 43 min if every wait runs to its timeout. 3 nodes restart "
+            "(cms1, cms2 and cms3)",
         ),
         (
             "12-half-replica-old-certs",
-            "cms2 out of the cluster from step 2 to step 8 (up to 16 min); the cluster stays up "
-            "(cms1 keeps serving); 1 node restarts (cms2)",
+            "cms2 out of the cluster from step 2 to step 8 (at most 16 min if every wait runs "
+            "to its timeout); the cluster stays up (cms1 keeps serving). 1 node restarts (cms2)",
         ),
         (
             "05-add-node",
-            "cms4 joins at step 8 (up to 10 min); the cluster stays up (cms1 keeps serving); "
-            "1 node restarts (cms4)",
+            "cms4 joins at step 8 (at most 10 min if every wait runs to its timeout); the "
+            "cluster stays up (cms1 keeps serving). 1 node restarts (cms4)",
         ),
         (
             "06-drop-node",
             "cms3 leaves the cluster for good at step 2; the cluster stays up (cms1 keeps "
-            "serving); 1 node restarts (cms3)",
+            "serving). 1 node restarts (cms3)",
         ),
         (
             "17-half-all-disabled",
-            "cluster down now (no node is clustered) until step 9, up to 26 min (cms1 becomes "
-            "master at step 7); 3 nodes restart (cms1, cms2 and cms3)",
+            "cluster down now (no node is clustered) until step 9 (cms1 becomes master at step "
+            "7): at most 26 min if every wait runs to its timeout. 3 nodes restart (cms1, cms2 "
+            "and cms3)",
         ),
         (
             "08-master-change",
-            "cluster down from step 4 to step 12, up to 41 min (no master from step 6 until cms2 "
-            "initializes at step 10); 3 nodes restart (cms1, cms2 and cms3)",
+            "cluster down from step 4 to step 12 (no master from step 6 until cms2 initializes "
+            "at step 10): at most 41 min if every wait runs to its timeout. 3 nodes restart "
+            "(cms1, cms2 and cms3)",
         ),
         ("01-converged", "none: converged, nothing will run"),
         ("15-unreachable-node", "cannot plan (1 error); nothing will run until it is fixed"),
@@ -63,6 +66,22 @@ def test_the_bound_is_the_cluster_files_timeouts_over_the_outage_steps() -> None
     assert timeouts == (300, 300, 600)
     down = cluster.steps[3:]  # steps 4 to 27
     assert sum(allowance[step.action] for step in down) == 2580  # 43 min, rounded up
+
+
+def test_a_rehearsal_that_converged_gives_the_modelled_figure_first_and_only_then() -> None:
+    """Issue 23: "up to 43 min" and "outage about 5 min" side by side, neither saying which
+    was which. One line: modelled first, then the bound, each said to be what it is."""
+    cluster = lab_seed_cluster()
+    converged = Rehearsal(converges=True, steps_run=27, device_seconds=330, outage_seconds=290)
+    with_rehearsal = cluster.model_copy(update={"rehearsal": converged})
+    assert outage_span(with_rehearsal).endswith(
+        ": expected about 5 min (modelled); at most 43 min if every wait runs to its timeout"
+    )
+    failed = converged.model_copy(update={"converges": False, "problem": "join failed"})
+    for unmodelled in (cluster, cluster.model_copy(update={"rehearsal": failed})):
+        assert outage_span(unmodelled).endswith(
+            "): at most 43 min if every wait runs to its timeout"
+        )
 
 
 @pytest.mark.parametrize(

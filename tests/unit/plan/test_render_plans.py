@@ -27,7 +27,7 @@ from reconciler.plan.models import (
     UploadFile,
 )
 from reconciler.plan.planner import plan_cluster
-from tests.support.lab import REPO
+from tests.support.lab import LAB_MATERIAL, REPO
 from tests.support.planning import NOW, desired_cluster, live_cluster
 
 MASTER = ("127.0.85.73", "cms1")
@@ -315,7 +315,7 @@ def scenario(name: str) -> dict[str, Any]:
 def lab_seed_cluster() -> ClusterPlan:
     """The lab's own plan: clusters/lab.yaml with the real certificates of certs/lab/ against
     the seed's live state (tests/plans/02-seed-expired.yaml), a 27-step re-form."""
-    state = load_desired(REPO, ["lab"], env=LAB_ENV, now=NOW)
+    state = load_desired(LAB_MATERIAL, ["lab"], env=LAB_ENV, now=NOW)
     desired = state.clusters[0].require()
     live = live_cluster(scenario("02-seed-expired")["live"], desired)
     return plan_cluster(desired, live, now=NOW)
@@ -329,7 +329,8 @@ def scenario_cluster(name: str) -> ClusterPlan:
     """The plan of one tests/plans scenario (file contents are labels: no certificate)."""
     data = scenario(name)
     desired = desired_cluster(data["desired"])
-    return plan_cluster(desired, live_cluster(data["live"], desired), now=NOW)
+    live = live_cluster(data["live"], desired)
+    return plan_cluster(desired, live, now=NOW, recertify=data.get("recertify", False))
 
 
 def renamed(cluster: ClusterPlan, name: str) -> ClusterPlan:

@@ -8,13 +8,15 @@ import re
 import pytest
 from rich.console import Console
 
-from reconciler.plan.models import Plan
+from reconciler.plan.models import Plan, Rehearsal
 from reconciler.plan.render import render_text, text_summary
 from tests.unit.plan.test_render_plans import (
     blocked_cluster,
     blocked_plan,
     converged_cluster,
     converged_plan,
+    lab_seed_cluster,
+    lab_seed_plan,
     master_change_plan,
     plan_of,
     reform_cluster,
@@ -74,7 +76,10 @@ def test_data_authority_and_impact() -> None:
     assert "Data authority: cms1 (127.0.85.73) keeps its database" in output
     assert "--allow-master-change" not in output
     assert "Impact: the cluster is down" in output
-    assert "at most 3 nodes out at once; estimated up to 40m" in output
+    assert (
+        "at most 3 nodes out at once; the whole apply at most 40m if every wait runs to its "
+        "timeout" in output
+    )
 
 
 def test_closing_line() -> None:
@@ -154,10 +159,64 @@ def test_text_summary() -> None:
         blocked_cluster("c"),
     )
     assert text_summary(plan).splitlines() == [
-        "lab: reform, 18 steps on 3 nodes, estimated 40m",
-        "moved: reform, 18 steps on 3 nodes, estimated 40m, "
+        "lab: reform, 18 steps on 3 nodes, at most 40m",
+        "moved: reform, 18 steps on 3 nodes, at most 40m, "
         "master change (needs --allow-master-change)",
         "b: converged",
         "c: BLOCKED (1 error): 127.0.85.75 reachable: connection refused -> reachable over ssh",
     ]
     assert text_summary(plan_of()) == "no clusters"
+
+
+# --- issue 23: words that mislead -------------------------------------------------------------
+def test_a_cluster_already_broken_is_said_right_under_its_header() -> None:
+    lines = render(lab_seed_plan()).splitlines()
+    assert lines[0] == "Cluster lab  strategy: reform  git: 1a2b3c4"
+    assert lines[1] == (
+        "Already broken: the certificates in use have expired on cms1, cms2 and cms3; cms2 and "
+        "cms3 are not in sync; cms1 is still master."
+    )
+    assert text_summary(lab_seed_plan()) == (
+        "lab: reform, 27 steps on 3 nodes, at most 43m 30s, already broken"
+    )
+
+
+def test_one_outage_line_modelled_and_bound_the_whole_apply_labelled_apart() -> None:
+    cluster = lab_seed_cluster()
+    rehearsal = Rehearsal(converges=True, steps_run=27, device_seconds=330, outage_seconds=290)
+    output = render(lab_seed_plan(cluster.model_copy(update={"rehearsal": rehearsal})))
+    assert (
+        "  outage: cluster down from step 4 to step 27 (no master from step 6 until cms1 "
+        "initializes at step 25): expected about 5 min (modelled); at most 43 min if every wait "
+        "runs to its timeout\n" in output
+    )
+    assert (
+        "at most 3 nodes out at once; the whole apply at most 43m 30s if every wait runs to its "
+        "timeout\n" in output
+    )
+    assert "Rehearsed on a twin: converges in 27 steps, device work about 6 min\n" in output
+    assert output.count("outage") == 1
+
+
+def test_without_a_rehearsal_the_outage_is_only_a_bound() -> None:
+    output = render(lab_seed_plan())
+    assert "expected" not in output
+    assert (
+        "  outage: cluster down from step 4 to step 27 (no master from step 6 until cms1 "
+        "initializes at step 25): at most 43 min if every wait runs to its timeout\n" in output
+    )
+
+
+def test_new_certificates_show_subject_issuer_and_expiry_as_in_the_comment() -> None:
+    lines = render(lab_seed_plan()).splitlines()
+    server = lines.index(
+        "  ~ 127.0.85.73 cms1 server_cert: dbclusterserver.cer (expired) -> dbclusterserver.cer "
+        "sha256:bec4326cffbf158c"
+    )
+    assert lines[server + 1] == (
+        "    new certificate: subject CN=cms-lab-db.example,O=LAB ONLY; issuer CN=LAB ONLY CAVD "
+        "root CA,O=LAB ONLY; valid until 2031-11-01"
+    )
+    keys = [line for line in lines if "server_key:" in line]
+    assert keys
+    assert all("new certificate" not in line for line in keys)

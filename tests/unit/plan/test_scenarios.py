@@ -28,7 +28,7 @@ def test_scenario(path: Path) -> None:
     scenario = load(path)
     desired = desired_cluster(scenario["desired"])
     live = live_cluster(scenario["live"], desired)
-    plan = plan_cluster(desired, live, now=NOW)
+    plan = plan_cluster(desired, live, now=NOW, recertify=scenario.get("recertify", False))
     expect = scenario["expect"]
     steps = [f"{step.node} {step.action.value} {step.command}" for step in plan.steps]
     if "steps" in expect:  # scenarios about data authority may leave the steps out

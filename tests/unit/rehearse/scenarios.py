@@ -32,7 +32,8 @@ def scenario(path: Path) -> Scenario:
     with real_contents(data["desired"]):
         desired = desired_cluster(data["desired"])
         live = live_cluster(data["live"], desired)
-    return Scenario(data, desired, live, plan_cluster(desired, live, now=NOW))
+    recertify = data.get("recertify", False)
+    return Scenario(data, desired, live, plan_cluster(desired, live, now=NOW, recertify=recertify))
 
 
 def named(stem: str) -> Scenario:

@@ -8,7 +8,7 @@ import pytest
 
 from reconciler.simulator.scenario import device_bytes
 from reconciler.simulator.service import SimulatedCluster
-from tests.support.lab import LAB_BUNDLE, REPO, ScriptedIO, make_lab
+from tests.support.lab import LAB_BUNDLE, LAB_MATERIAL, ScriptedIO, make_lab
 from tests.support.pki import CertAuthority, DeviceBundle
 
 MASTER, SLAVE1, SLAVE2 = "127.0.85.73", "127.0.85.74", "127.0.85.75"
@@ -32,7 +32,7 @@ def settle(lab: SimulatedCluster) -> None:
 
 def upload_new_bundle(lab: SimulatedCluster, node: str) -> None:
     for name in LAB_BUNDLE:
-        data = device_bytes(REPO / "certs" / "lab" / name, "cms-lab")
+        data = device_bytes(LAB_MATERIAL / "certs" / "lab" / name, "cms-lab")
         lab.node(node).file_path(name).write_bytes(data)
 
 
@@ -360,7 +360,7 @@ def test_expiry_can_also_break_visibility(tmp_path: Path) -> None:
     from tests.support.lab import FAST, LAB_PASSWORD, lab_topology
 
     cluster = build_cluster(
-        REPO,
+        LAB_MATERIAL,
         lab_topology(),
         env={"CMS_LAB_PASSWORD": LAB_PASSWORD},
         workdir=tmp_path,

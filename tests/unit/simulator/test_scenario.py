@@ -8,13 +8,14 @@ import pytest
 
 from reconciler.errors import ConfigError
 from reconciler.simulator.scenario import SCENARIO_FILE, load_host_key, load_scenario
+from tests.support.lab import LAB_MATERIAL
 
 REPO = Path(__file__).resolve().parents[3]
 MAX_FILE_BYTES = 1_048_576  # 1 MiB
 
 
 def test_lab_scenario_loads() -> None:
-    assert load_scenario(REPO / "sim" / "lab")["cluster"]
+    assert load_scenario(LAB_MATERIAL / "sim" / "lab")["cluster"]
 
 
 def test_scenario_with_an_alias_is_refused(tmp_path: Path) -> None:
@@ -34,7 +35,7 @@ def test_a_host_key_is_decrypted_once_whatever_folder_holds_it(tmp_path: Path) -
     for index in range(2):
         copy = tmp_path / f"copy{index}" / "cms1.key"
         copy.parent.mkdir()
-        copy.write_bytes((REPO / "sim" / "lab" / "host_keys" / "cms1.key").read_bytes())
+        copy.write_bytes((LAB_MATERIAL / "sim" / "lab" / "host_keys" / "cms1.key").read_bytes())
         copies.append(copy)
     first, second = (load_host_key(copy, "cms-lab") for copy in copies)
     assert second is first  # the same key object: the bcrypt KDF ran once
@@ -48,6 +49,8 @@ def test_an_unloadable_host_key_names_its_file(
     tmp_path: Path, content: bytes | None, passphrase: str
 ) -> None:
     key = tmp_path / "cms1.key"
-    key.write_bytes(content or (REPO / "sim" / "lab" / "host_keys" / "cms1.key").read_bytes())
+    key.write_bytes(
+        content or (LAB_MATERIAL / "sim" / "lab" / "host_keys" / "cms1.key").read_bytes()
+    )
     with pytest.raises(ConfigError, match=rf"{key}: cannot load the simulated node's host key"):
         load_host_key(key, passphrase)
