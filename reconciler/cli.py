@@ -299,6 +299,21 @@ def _apply_options(*, hidden: bool) -> list[inspect.Parameter]:
             ],
             False,
         ),
+        _option(
+            "step",
+            Annotated[
+                bool,
+                typer.Option(
+                    "--step",
+                    hidden=hidden,
+                    help="Ask before each step that changes a node (not before backups), "
+                    "showing the node's status read just then and the step's command: 'y' "
+                    "runs it, 'q' stops as Ctrl-C does. Needs a terminal; not with "
+                    "--auto-approve. For a first apply on a real cluster.",
+                ),
+            ],
+            False,
+        ),
     ]
 
 
@@ -541,6 +556,54 @@ def status(
 
 
 @app.command()
+def probe(
+    cluster: Annotated[
+        str, typer.Option("--cluster", metavar="NAME", help="The cluster to probe.")
+    ],
+    repo: RepoOption = Path("."),
+    output_format: FormatOption = "text",
+    anonymise: Annotated[
+        bool,
+        typer.Option(
+            "--anonymise",
+            help="Replace the nodes' names and addresses in the bundle (consistently).",
+        ),
+    ] = False,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--state-dir",
+            metavar="DIR",
+            help="Where the bundle goes, under probe/ (default: $RECONCILE_STATE_DIR, else "
+            ".reconcile/ in the repository).",
+        ),
+    ] = None,
+) -> None:
+    """First contact with a real cluster, before its first plan (read-only).
+
+    Per node: status, pki inspect of each configured file, backup list, SFTP list and stat;
+    every line is compared with the shapes the parsers know. Writes a redacted transcript
+    bundle to attach to a bug report. Exit 0 all known; 2 a line not recognised (the plan
+    may still work); 1 a node not read.
+    """
+    import os
+
+    from reconciler.onboard.probe import probe_cluster, report_json, report_lines
+
+    _check_format(output_format, ("text", "json"))
+    try:
+        report = probe_cluster(repo, cluster, os.environ, state_dir=state_dir, anonymise=anonymise)
+    except ReconcileError as error:
+        raise _fail(error) from None
+    if output_format == "json":
+        typer.echo(json.dumps(report_json(report), indent=2))
+    else:
+        for line in report_lines(report):
+            typer.echo(line)
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
 def clusters(
     repo: RepoOption = Path("."),
     cluster: ClusterOption = None,
@@ -640,6 +703,10 @@ def sim(
     delay:SECONDS           every command waits SECONDS before answering
     partition:OTHER         database network to OTHER cut (SSH still works)
     refuse-get:GLOB, refuse-put:GLOB, corrupt-put:GLOB   SFTP faults
+    password-expired[:USER] USER's password expired (default: all): a new one is asked at login
+    say-certs:TEXT          certs also prints the line TEXT (not in the reference)
+    say-status:OP=TEXT      the Status line while OP runs ({seconds}: seconds so far)
+    say-member:OP=TEXT      the node's own member state while OP runs
     """
     import contextlib
 

@@ -308,6 +308,8 @@ class SessionPool:
             name,
             command_timeout=self._timeouts.command,
             redactor=self._redactor,
+            username=self.spec.ssh.username,
+            password_env=self._credentials.password_env,
         )
         session = SSHSession(transport, shell)
         self._sessions[address] = session
@@ -336,6 +338,9 @@ class SessionPool:
         """A new connection to a node met before in this run, replacing one that was lost
         (to release a lock after the failure that stopped an apply)."""
         name, host, port = self._where[address]
+        old = self._sessions.get(address)
+        if old is not None and old.login_refused:
+            return old  # no second login after a refused one: the MMP locks accounts
         old = self._sessions.pop(address, None)
         if old is not None:
             old.close()

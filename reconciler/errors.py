@@ -55,6 +55,11 @@ class AuthenticationFailed(TransportError):
     answered = True
 
 
+class PasswordExpired(AuthenticationFailed):
+    """The login was accepted but the MMP demands a new password first (an expired or
+    first-use password): nothing can run until a person changes it by hand."""
+
+
 class NotAnMMP(TransportError):
     """SSH works, but what answered after login is not an MMP (no ``name>`` prompt)."""
 

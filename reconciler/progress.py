@@ -140,8 +140,11 @@ class ApplyProgress:
             due = not self.live and wait.elapsed >= running.next_line
             if due:
                 running.next_line = (math.floor(wait.elapsed / self.period) + 1) * self.period
+        prefix = self._cluster_prefix(running.cluster)
+        for line in wait.unknown:  # each once: the wait reports a line the first time only
+            self._print(Text(prefix + unknown_line(step, line)))
         if due:
-            self._print(Text(self._cluster_prefix(running.cluster) + still_waiting(step, wait)))
+            self._print(Text(prefix + still_waiting(step, wait)))
 
     def ended(self, step: Step, state: str, seconds: float) -> None:
         with self._lock:
@@ -257,6 +260,14 @@ def still_waiting(step: Step, wait: Waiting) -> str:
     return (
         f"[{step.node_name or step.node}] {short_command(step)}: still waiting for "
         f"{EXPECTED[wait.expect]} ({elapsed} elapsed, timeout {timeout})"
+    )
+
+
+def unknown_line(step: Step, line: str) -> str:
+    """``[cms2] join 127.0.85.73: the node says 'X', which cms-reconciler does not know; ...``"""
+    return (
+        f"[{step.node_name or step.node}] {short_command(step)}: the node says '{line}', "
+        "which cms-reconciler does not know; still waiting"
     )
 
 

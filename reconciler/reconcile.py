@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,9 @@ from reconciler.run import Fleet
 
 if TYPE_CHECKING:
     from reconciler.apply.apply import ApplyReport
+    from reconciler.apply.supervised import Decision, Gate, Preview
+    from reconciler.interrupts import Interrupts
+    from reconciler.progress import ApplyProgress
 
 EXIT_CONVERGED, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
@@ -46,6 +50,7 @@ class ReconcileOptions:
     state_dir: Path | None = None  # apply only: journal, backups, local lock (else the env's)
     skip_rehearsal: bool = False  # apply only: do not rehearse the plan on a twin first
     recertify: bool = False  # re-load every node's certificates, even where files match
+    step: bool = False  # apply only: ask before each step that changes a node
 
 
 APPLY_ONLY_FLAGS = {
@@ -55,6 +60,7 @@ APPLY_ONLY_FLAGS = {
     "allow_master_change": "--allow-master-change",
     "state_dir": "--state-dir",
     "skip_rehearsal": "--skip-rehearsal",
+    "step": "--step",
 }
 """Options that mean something only to apply: on a plan, ``check_options`` refuses them (the
 ``plan`` command takes them hidden, for that message)."""
@@ -82,6 +88,10 @@ def check_options(options: ReconcileOptions) -> None:
             "--rehearse has no effect on apply, which rehearses the plan on a twin itself "
             "before its first command (and refuses it if it does not converge there): drop it"
         )
+    elif options.step and options.auto_approve:
+        raise OptionError(
+            "--step asks a person before each step and --auto-approve asks nobody: drop one of them"
+        )
     elif options.allow_dirty and options.ref is not None:
         raise OptionError(
             "--allow-dirty has no effect with --ref: apply then reads the desired state from "
@@ -106,6 +116,11 @@ class Terminal:
 def plan_or_apply(options: ReconcileOptions, env: Mapping[str, str], terminal: Terminal) -> int:
     """The root command, whichever of plan and apply it is; returns the exit code."""
     check_options(options)
+    if options.apply and options.step and terminal.ask is None:
+        raise OptionError(
+            "--step asks before each step that changes a node and needs a terminal to ask "
+            "on (stdin and stderr a TTY); nothing was contacted"
+        )
     saved = _load_plan_file(options.plan_file) if options.plan_file is not None else None
     clusters = options.clusters
     if saved is not None and options.apply:
@@ -158,7 +173,6 @@ def _apply(
     from reconciler.apply.rehearsal import refuse_unrehearsed, rehearse_for_apply
     from reconciler.interrupts import Interrupts
     from reconciler.mmp.session import Redactor
-    from reconciler.progress import progress_printer
     from reconciler.workdir import workdir
 
     if fleet.desired.dirty and options.ref is None and not options.allow_dirty:
@@ -214,16 +228,19 @@ def _apply(
             [secret for pool in fleet.pools.values() for secret in pool.redactor.secrets]
         )
         several = sum(1 for cluster in plan.clusters if cluster.steps) > 1
+        gate = _step_gate(terminal, interrupts) if options.step else None
         # Leaving this block (Ctrl-C included) clears the live line before any message.
-        with progress_printer(terminal.err, env=env, show_cluster=several) as progress:
+        with _progress(terminal, env, several, live=not options.step) as progress:
             applied = run_plan(
                 fleet,
                 plan,
                 ApplyOptions(
                     state,
                     options.allow_master_change,
-                    parallelism=options.parallelism,
+                    # --step: one question at a time, in this thread (signals reach it).
+                    parallelism=1 if options.step else options.parallelism,
                     rehearsal_skipped=options.skip_rehearsal,
+                    gate=gate,
                 ),
                 progress=progress,
                 redactor=redactor,
@@ -233,6 +250,42 @@ def _apply(
     _report(applied.report, plan, options, terminal)
     report = applied.unless_stopped()  # where each cluster stopped, said after the outcome
     return EXIT_ERROR if report.failed else EXIT_CONVERGED
+
+
+def _progress(
+    terminal: Terminal, env: Mapping[str, str], several: bool, *, live: bool
+) -> AbstractContextManager[ApplyProgress]:
+    """The apply's progress on stderr; with ``live`` False, log lines only: a supervised
+    apply asks questions on the terminal, where a live line would redraw over them."""
+    from reconciler.progress import ApplyProgress, period_from, progress_printer
+
+    if live:
+        return progress_printer(terminal.err, env=env, show_cluster=several)
+    return ApplyProgress(terminal.err, live=False, period=period_from(env), show_cluster=several)
+
+
+def _step_gate(terminal: Terminal, interrupts: Interrupts) -> Gate:
+    """``--step``: before each step that changes a node, its preview and the question, on
+    the terminal (apply.supervised). Ctrl-C at the question (or the end of input) stops as
+    Ctrl-C does between steps; the question is asked with signals acting at once."""
+    from typer import Abort  # what the CLI's prompt raises on Ctrl-C and end of input
+
+    from reconciler.apply.supervised import ask_step
+
+    ask = terminal.ask
+    assert ask is not None  # plan_or_apply refused --step without a terminal
+
+    def say(text: str) -> None:
+        terminal.err.print(Text(text), soft_wrap=True, highlight=False)
+
+    def gate(preview: Preview) -> Decision:
+        with interrupts.immediate():
+            try:
+                return ask_step(preview, ask, say)
+            except Abort:
+                raise KeyboardInterrupt from None
+
+    return gate
 
 
 def _show_nothing_to_apply(plan: Plan, options: ReconcileOptions, terminal: Terminal) -> None:

@@ -23,6 +23,7 @@ from reconciler.apply import lock as locking
 from reconciler.apply.executor import ClusterOutcome, Executor, Progress
 from reconciler.apply.journal import Journal, operator
 from reconciler.apply.results import ClusterResult, judge
+from reconciler.apply.supervised import Gate
 from reconciler.apply.waits import Clock
 from reconciler.errors import ApplyInterrupted, ReconcileError, Refused, StalePlan
 from reconciler.live.models import MASTER_MARKER
@@ -38,6 +39,7 @@ class ApplyOptions:
     clock: Clock | None = None
     parallelism: int = 1  # clusters applied at once
     rehearsal_skipped: bool = False  # --skip-rehearsal: recorded in every journal
+    gate: Gate | None = None  # --step: asked before each step that changes a node
 
 
 class ApplyReport(BaseModel):
@@ -274,6 +276,7 @@ class _ClusterApply:
             git=self.git.model_dump(mode="json"),
             lock_id=self.lock_ids.get(cluster.name),
             rehearsal_skipped=self.options.rehearsal_skipped,
+            supervised=self.options.gate is not None,
             **operator(),
             plan=cluster_plan.model_dump(mode="json"),
         )
@@ -287,6 +290,7 @@ class _ClusterApply:
             clock=self.options.clock,
             redactor=self.secrets,
             cancel=cancel,
+            gate=self.options.gate,
         )
         try:
             outcome = executor.run_steps()

@@ -24,13 +24,15 @@ from reconciler.addresses import same_address
 from reconciler.apply.journal import Journal
 from reconciler.apply.outage import Mark, Outage, measure
 from reconciler.apply.safety import plan_problems
+from reconciler.apply.supervised import Decision, Gate, Preview, asks_before
 from reconciler.apply.waits import Clock, Waiting, read_status, wait_for_operation
 from reconciler.desired.state import DesiredCluster
 from reconciler.errors import ApplyFailed, ReconcileError
 from reconciler.live.models import MASTER_MARKER
 from reconciler.mmp.models import CertRole, ClusterStatus, LastCommand
 from reconciler.mmp.parsers.backup import parse_backup_snapshot
-from reconciler.mmp.parsers.certs import check_certs_updated
+from reconciler.mmp.parsers.certs import read_certs_answer
+from reconciler.mmp.parsers.status import parse_cluster_status
 from reconciler.mmp.session import CommandResult, MMPSession, Redactor
 from reconciler.plan.models import (
     ASYNCHRONOUS,
@@ -43,6 +45,8 @@ from reconciler.plan.models import (
 from reconciler.plan.timeouts import operation_timeouts
 from reconciler.workdir import open_private_binary, private_dir
 
+CERTS_COMMAND = "database cluster certs"
+STATUS_COMMAND = "database cluster status"
 StepState = Literal["done", "failed", "not run"]
 OutcomeState = Literal["done", "failed", "interrupted", "not run"]
 """A step's outcome: ``interrupted`` is the step that was running when apply was stopped
@@ -183,6 +187,7 @@ class Executor:
         clock: Clock | None = None,
         redactor: Redactor | None = None,
         cancel: threading.Event | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self.plan = plan
         self.redactor = redactor or Redactor()
@@ -210,6 +215,8 @@ class Executor:
         self.clock = Clock(now=self.clock.now, sleep=_cancellable(self.clock.sleep, self.cancel))
         self.marker_written = False
         self._reform = any(step.action is Action.INITIALIZE for step in plan.steps)
+        # `apply --step` (apply.supervised): asked before each step that changes a node.
+        self.gate = gate
 
     def run_steps(self) -> ClusterOutcome:
         self.started_at = Mark.now()
@@ -235,6 +242,7 @@ class Executor:
                 steps.append(StepOutcome.of(step, "not run"))
                 continue
             self._checkpoint()  # between steps: current_step is None, "after" the last done
+            self._supervise(step)  # `--step`: a person says run it, or stop as Ctrl-C does
             self.progress.started(self.plan.name, step, len(self.plan.steps))
             self.journal.write("step.start", step=step.model_dump(mode="json"))
             # Only now: Ctrl-C before this line stopped the apply *after* the last step done.
@@ -298,6 +306,49 @@ class Executor:
             stopped=Mark.now(),
         )
 
+    def _supervise(self, step: Step) -> None:
+        """Before a step that changes a node, in a supervised apply: show the person the
+        node's status, read now, and the step; on "stop", the cancel event is set and the
+        checkpoint stops the apply before anything of the step is sent (Ctrl-C's path).
+        Every answer is in the journal."""
+        if self.gate is None or not asks_before(step):
+            return
+        preview = self._preview(step)
+        decision: Decision | None = None
+        try:
+            decision = self.gate(preview)
+        finally:  # a Ctrl-C at the question is recorded too
+            self.journal.write(
+                "step.asked",
+                id=step.id,
+                node=step.node,
+                command=step.command,
+                status=preview.status.status_text if preview.status else preview.problem,
+                answers=list(decision.answers) if decision else None,
+                decision=("run" if decision.run else "stop") if decision else "interrupted",
+            )
+        if not decision.run:
+            self.cancel.set()
+        self._checkpoint()
+
+    def _preview(self, step: Step) -> Preview:
+        """The step and its node's ``database cluster status``, read now; a status that
+        cannot be read or understood is shown as such (the step itself then judges it)."""
+        output, status, problem = "", None, None
+        try:
+            output = self._session(step).run(STATUS_COMMAND).output
+            status = parse_cluster_status(output)
+        except Exception as error:  # shown to the person; never fatal here
+            problem = self.redactor.redact(str(error)) or type(error).__name__
+        return Preview(
+            cluster=self.plan.name,
+            step=step,
+            total=len(self.plan.steps),
+            output=self.redactor.redact(output),
+            status=status,
+            problem=problem,
+        )
+
     def _checkpoint(self) -> None:
         """Where a stop asked for (Ctrl-C) may be honoured: between steps, and just before a
         step changes anything on a node, so nothing of the step is sent."""
@@ -327,6 +378,7 @@ class Executor:
             Action.BACKUP: self._backup,
             Action.UPLOAD: self._upload,
             Action.CERTS: self._certs,
+            Action.LOCALNODE: self._localnode,
         }
         handler = handlers.get(step.action)
         if handler is not None:
@@ -410,18 +462,69 @@ class Executor:
         self._checkpoint()
         result = session.run(step.command)
         self._record(step, result)
-        try:
-            check_certs_updated(result.output)
-        except ReconcileError as error:
+        # Issue 24: a refusal fails the step; any other words are recorded, and the
+        # post-condition (the status names the uploaded files) decides.
+        answer = read_certs_answer(result.output)
+        if answer.refusal is not None:
             hint = ""
             if "clustering enabled" in result.output:
                 hint = (
                     " (the node reports Disabled yet refuses as clustered, as S1 shows once: "
                     "run 'database cluster remove' on it by hand, then plan again)"
                 )
+            raise ApplyFailed(step, f"the node refused: {answer.refusal}{hint}", self._tail(result))
+        for line in answer.other:
+            self._unknown(step, step.command, line)
+        wanted = step.command.split()[len(CERTS_COMMAND.split()) :]
+        after = read_status(session)
+        refs = [getattr(after.certificates, role.value) for role in CertRole]
+        configured = [ref.file if ref else None for ref in refs]
+        # The three-file form configures the client key, the client certificate and the CA.
+        shown = configured if len(wanted) == len(CertRole) else configured[2:]
+        if shown != wanted:
+            said = "" if answer.updated else " and did not say 'Certificates updated'"
             raise ApplyFailed(
-                step, f"the node refused: {error}{hint}", self._tail(result)
-            ) from error
+                step,
+                f"after the command the node's status names {configured}, not the uploaded "
+                f"{wanted}{said}",
+                self._tail(result),
+            )
+
+    def _unknown(self, step: Step, command: str, line: str) -> None:
+        """Record a line the node printed that cms-reconciler does not know (issue 24)."""
+        self.journal.write("device.unknown", id=step.id, node=step.node, command=command, line=line)
+
+    def _localnode(self, step: Step) -> str:
+        """``database cluster localnode <interface>``: no (Y/n) and no output in any source
+        (reference §1.9), so it is judged by its post-condition: the status read back shows
+        the interface. A node that already uses another interface is left alone."""
+        wanted = step.command.split()[-1]
+        session = self._session(step)
+        status = read_status(session)
+        if status.transitional:
+            raise ApplyFailed(step, f"the node is {status.status_text}; not changing it now")
+        if status.interface == wanted:
+            return f"Interface {wanted} (already set)"
+        if status.interface is not None:
+            raise ApplyFailed(
+                step,
+                f"the node now uses interface {status.interface}; a working interface is not "
+                "changed: plan again",
+            )
+        self._checkpoint()
+        result = session.run(step.command)
+        self._record(step, result)
+        if result.rejection:
+            raise ApplyFailed(step, f"the node refused: {result.rejection}", self._tail(result))
+        after = read_status(session)
+        if after.interface != wanted:
+            raise ApplyFailed(
+                step,
+                f"the node's status shows interface {after.interface or 'none'} after it, "
+                f"not {wanted}",
+                self._tail(result),
+            )
+        return f"Interface {wanted}"
 
     def _tail(self, result: CommandResult) -> str:
         return self.redactor.redact(result.tail())
@@ -481,8 +584,13 @@ class Executor:
             timeout=self.timeouts[step.action],
             clock=self.clock,
             previous=previous,
-            on_poll=lambda wait: self.progress.waiting(step, wait),
+            on_poll=lambda wait: self._polled(step, wait),
         )
+
+    def _polled(self, step: Step, wait: Waiting) -> None:
+        for line in wait.unknown:
+            self._unknown(step, "database cluster status", line)
+        self.progress.waiting(step, wait)
 
     def _mark_master(self, step: Step) -> bool:
         """Before a re-form's first remove: record that the desired master is the last master.

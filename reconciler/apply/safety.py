@@ -27,6 +27,7 @@ class _Rules:
 
     def __init__(self, desired: DesiredCluster) -> None:
         self.master = desired.master.address
+        self.interface = desired.spec.interface
         self.nodes = {node.address: node for node in desired.nodes}
         self.backed_up: set[str] = set()
         self.initialized = False
@@ -42,7 +43,7 @@ class _Rules:
         node = self.nodes.get(step.node)
         if node is None:
             return found + _undesired_node_problems(step)
-        found += _command_problems(step, node, self.master)
+        found += _command_problems(step, node, self.master, self.interface)
         found += self._master_problems(step)
         if step.action is Action.UPLOAD:
             found += _upload_problems(step, node)
@@ -78,9 +79,14 @@ def _undesired_node_problems(step: Step) -> list[str]:
     return []
 
 
-def _command_problems(step: Step, node: DesiredNode, master: str) -> list[str]:
+def _command_problems(
+    step: Step, node: DesiredNode, master: str, interface: str | None
+) -> list[str]:
     """The MMP command line each action must send, exactly."""
+    if step.action is Action.LOCALNODE and not interface:
+        return ["the cluster file names no interface to set"]
     expected = {
+        Action.LOCALNODE: f"database cluster localnode {interface}",
         Action.REMOVE: "database cluster remove",
         Action.INITIALIZE: "database cluster initialize",
         Action.JOIN: f"database cluster join {master}",

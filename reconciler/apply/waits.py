@@ -6,10 +6,17 @@ us when it is done, so we poll, and the interval is a fixed share of the time wa
 (``poll_interval``): an operation that ends within ``QUICK_WINDOW`` seconds is noticed within
 ``QUICK_INTERVAL`` of the device showing it, and a slow one is polled at most every
 ``MAX_INTERVAL`` seconds, late by at most ``LATE_SHARE`` of its duration.
+
+While an operation runs, the status is read tolerantly (issue 24): what a node prints during
+``initialize`` or ``join`` is published nowhere, and stopping there leaves the cluster down.
+A line the status parser does not know (a two-word status, a new member state, an unknown
+``Last command`` result) means "not finished yet"; each is reported once through ``on_poll``
+(``Waiting.unknown``) and quoted by the timeout's error. Planning reads stay strict.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,9 +65,13 @@ class Waiting:
     elapsed: float  # seconds since the wait began
     timeout: float
     status_text: str | None  # the node's Status line at this poll
+    unknown: tuple[str, ...] = ()
+    """Lines of this poll's status that cms-reconciler does not know and had not seen yet in
+    this wait (each is reported once)."""
 
 
 OnPoll = Callable[[Waiting], None]
+MAX_UNKNOWN_LINES = 20  # a status with more lines not understood is not read further
 
 
 def read_status(session: MMPSession) -> ClusterStatus:
@@ -69,6 +80,35 @@ def read_status(session: MMPSession) -> ClusterStatus:
         return parse_cluster_status(result.output)
     except StatusParseError as error:
         raise StatusParseError(f"{session.node}: status not understood: {error}") from error
+
+
+def read_status_tolerantly(text: str) -> tuple[ClusterStatus | None, tuple[str, ...]]:
+    """The status and the lines of ``text`` not understood, for a wait (never raises).
+
+    Each line the strict parser refuses is set aside and the rest parsed again, so every
+    unknown line is found, not only the first; the status is None when what is left still
+    cannot be read (or nothing is left). A status with unknown lines must not be taken as
+    finished: the caller only uses it to describe the wait.
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    unknown: list[str] = []
+    for _ in range(MAX_UNKNOWN_LINES):
+        try:
+            return parse_cluster_status("\n".join(lines)), tuple(unknown)
+        except StatusParseError as error:
+            number = error.line_number
+            if error.line is None or number is None or not 0 < number <= len(lines):
+                unknown.append(str(error))
+                return None, tuple(unknown)
+            unknown.append(error.line.strip())
+            lines[number - 1] = ""
+    return None, tuple(unknown)
+
+
+def _shape(line: str) -> str:
+    """A line with its numbers blanked: ``Started 3 seconds ago`` and ``Started 4 seconds
+    ago`` are the same unknown line, reported once."""
+    return re.sub(r"\d+", "N", line)
 
 
 def expectation_met(status: ClusterStatus, expect: Expectation, master: str) -> bool:
@@ -110,8 +150,39 @@ def wait_for_operation(
     started = ticking.now()
     deadline = started + timeout
     moved = previous is None
+    seen_unknown: set[str] = set()  # the shapes of the unknown lines reported so far
     while True:
-        status = read_status(session)
+        status, unknown = read_status_tolerantly(session.run("database cluster status").output)
+        fresh = tuple(line for line in dict.fromkeys(unknown) if _shape(line) not in seen_unknown)
+        seen_unknown.update(_shape(line) for line in fresh)
+        # The strict reading before the command understood every line: one it does not
+        # know now is the node's doing since, as a transitional status would be.
+        moved = moved or bool(unknown)
+        if status is None or unknown:
+            # Not finished yet: a status we cannot read fully proves nothing (issue 24).
+            remaining = deadline - ticking.now()
+            if remaining <= 0:
+                seen = (status.status_text if status else None) or "not understood"
+                raise OperationTimeout(
+                    f"{session.node}: '{command}' did not finish as expected ({expect.value}) "
+                    f"within {timeout:g} s; last status: {seen}; the node says "
+                    + ", ".join(f"'{line}'" for line in dict.fromkeys(unknown))
+                    + ", which cms-reconciler does not know"
+                )
+            if on_poll is not None:
+                on_poll(
+                    Waiting(
+                        node=session.node,
+                        command=command,
+                        expect=expect,
+                        elapsed=ticking.now() - started,
+                        timeout=timeout,
+                        status_text=status.status_text if status else None,
+                        unknown=fresh,
+                    )
+                )
+            ticking.sleep(min(poll_interval(ticking.now() - started), remaining))
+            continue
         last = status.last_command
         moved = moved or status.transitional or last != previous
         believable = moved or ticking.now() - started >= min(STALE_GRACE, timeout / 2)

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from reconciler.desired.certcheck import CLIENT_CN, common_name
+from reconciler.desired.certcheck import CLIENT_CN, common_name, is_dns_name
 from reconciler.desired.models import ClusterSpec
 from reconciler.desired.pem import check_key_pem, decrypt_key, pem_blocks
 from reconciler.errors import ConfigError, MaterialError
@@ -105,28 +105,9 @@ def server_identity(
             f"the current server certificate {spec.certs.server_cert.path} {why}, so its CN "
             "cannot be kept: give the new one with --server-cn (e.g. the cluster's DNS name)"
         )
-    dns = [value for value in (name, *(node.name for node in spec.nodes)) if _is_dns_name(value)]
+    dns = [value for value in (name, *(node.name for node in spec.nodes)) if is_dns_name(value)]
     addresses = [ipaddress.ip_address(node.address) for node in spec.nodes]
     return Identity(name, tuple(dict.fromkeys(dns)), tuple(dict.fromkeys(addresses)))
-
-
-def _is_dns_name(value: str) -> bool:
-    labels = value.rstrip(".").split(".")
-    return all(
-        0 < len(label) <= 63
-        and label[0] != "-"
-        and label[-1] != "-"
-        and all(char.isascii() and (char.isalnum() or char == "-") for char in label)
-        for label in labels
-    ) and not _is_address(value)
-
-
-def _is_address(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
 
 
 def new_key(bits: int) -> rsa.RSAPrivateKey:

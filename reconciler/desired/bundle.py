@@ -301,11 +301,24 @@ class BundleChecker:
             problems += certcheck.key_usage(leaf, use.label)
             if role is CertRole.CLIENT_CERT:
                 problems += certcheck.client_common_name(leaf, use.label)
+            else:
+                problems += certcheck.server_sans(leaf, use.label, self._presenting(node, use))
             for extra in extras:
                 label = f"{certcheck.describe_name(extra.subject)} in {use.file.path}"
                 problems += certcheck.validity(extra, label, self.now, renew)
                 problems += certcheck.signature_algorithm(extra, label)
             self._report(use.key, self._node_id(node, use.override), problems)
+
+    def _presenting(self, node: NodeSpec, use: _Use) -> list[tuple[str, str]]:
+        """(name, address) of the nodes that present this server certificate: the node
+        alone for its own file, else every node without one of its own."""
+        if use.override:
+            return [(node.name, node.address)]
+        return [
+            (other.name, other.address)
+            for other in self.spec.nodes
+            if other.certs is None or other.certs.file(CertRole.SERVER_CERT) is None
+        ]
 
     def _ca_checks(self, node: NodeSpec, use: _Use, ca: list[x509.Certificate] | None) -> None:
         if not ca:

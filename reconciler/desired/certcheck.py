@@ -6,6 +6,8 @@ only adds the key path and node. ``now`` is always a parameter: tests pin the cl
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -56,6 +58,74 @@ def common_name(cert: x509.Certificate) -> str | None:
 
 def is_self_signed(cert: x509.Certificate) -> bool:
     return cert.subject == cert.issuer and issued_by(cert, cert)
+
+
+def is_dns_name(value: str) -> bool:
+    """A host name (``cms1``, ``cms1.example.com``) that can stand in a DNS SAN; not an address."""
+    labels = value.rstrip(".").split(".")
+    return all(
+        0 < len(label) <= 63
+        and label[0] != "-"
+        and label[-1] != "-"
+        and all(char.isascii() and (char.isalnum() or char == "-") for char in label)
+        for label in labels
+    ) and not _is_address(value)
+
+
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+CMS_35_NAME_CHECK = (
+    'CMS 3.5 added "enhanced security for the Database Cluster" (Cisco has not published '
+    "what it checks); if it checks names, the nodes would refuse this certificate and every "
+    "join after the rotation would fail (earlier releases check no name: verify-ca)"
+)
+
+
+def missing_sans(cert: x509.Certificate, nodes: Sequence[tuple[str, str]]) -> list[str]:
+    """The SAN entries (``IP:addr``, ``DNS:name``) the server certificate lacks for
+    ``nodes`` (name, address): each node's address, and its name where that is a DNS name
+    (what ``certs issue`` and ``certs csr`` put there)."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        addresses: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
+        names: set[str] = set()
+    else:
+        addresses = {
+            value
+            for value in san.get_values_for_type(x509.IPAddress)
+            if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address)
+        }
+        names = {name.rstrip(".").lower() for name in san.get_values_for_type(x509.DNSName)}
+    missing: list[str] = []
+    for name, address in nodes:
+        if ipaddress.ip_address(address) not in addresses:
+            missing.append(f"IP:{address}")
+        if is_dns_name(name) and name.rstrip(".").lower() not in names:
+            missing.append(f"DNS:{name}")
+    return list(dict.fromkeys(missing))
+
+
+def server_sans(
+    cert: x509.Certificate, label: str, nodes: Sequence[tuple[str, str]]
+) -> list[Problem]:
+    """A warning when the server certificate does not name every node that presents it."""
+    missing = missing_sans(cert, nodes)
+    if not missing:
+        return []
+    return [
+        warning(
+            f"{label} does not carry {', '.join(missing)} in its subjectAltName: "
+            f"{CMS_35_NAME_CHECK}. `reconcile certs issue` and `reconcile certs csr` add every "
+            "node's name and address"
+        )
+    ]
 
 
 def _when(moment: datetime) -> str:

@@ -335,6 +335,25 @@ class NodeSpec(StrictModel):
         return self.ssh_host or self.address
 
 
+class ConnectedSpec(StrictModel):
+    """A call bridge attached with ``database cluster connect`` (no local database).
+
+    It holds the cluster's client key, client certificate and CA, and reaches the master at
+    ``master``; it is reached over SSH like a node (``ssh_host``/``ssh_port``, ``ssh``).
+    """
+
+    name: Annotated[
+        NonEmptyText, _pattern(NODE_NAME_PATTERN, "call bridge name (MMP hostname)")
+    ] = Field(description="MMP hostname, as in the prompt 'cb1>'.")
+    address: IPAddressText
+    ssh_host: HostText | None = Field(default=None, description="Default: address.")
+    ssh_port: Port | None = Field(default=None, description="Default: ssh.port.")
+
+    @property
+    def effective_ssh_host(self) -> str:
+        return self.ssh_host or self.address
+
+
 class Timeouts(StrictModel):
     """How long reaching a node, and each asynchronous cluster operation, may take."""
 
@@ -357,9 +376,19 @@ class ClusterSpec(StrictModel):
         description="Address of the node whose database is authoritative; it runs initialize."
     )
     interface: Annotated[str, _pattern(r"^[a-z]$", "MMP interface letter")] | None = Field(
-        default=None, description="MMP interface of the cluster (informational), e.g. 'a'."
+        default=None,
+        description="MMP interface of the cluster, e.g. 'a': set with 'database cluster "
+        "localnode' on a node that shows none before it initializes or joins; a node on "
+        "another interface blocks the plan.",
     )
     nodes: list[NodeSpec] = Field(min_length=1)
+    connected: list[ConnectedSpec] = Field(
+        default_factory=list,
+        description=(
+            "Call bridges attached with `database cluster connect` (no local database): "
+            "a rotation that changes the CA or the client certificate cuts them off."
+        ),
+    )
     ssh: SSHSpec
     certs: CertBundleSpec
     renew_before: NonNegativeDuration = timedelta(days=30)
@@ -372,7 +401,7 @@ class ClusterSpec(StrictModel):
         overrides = node.certs.model_dump(exclude_none=True, exclude_unset=True)
         return self.certs.model_copy(update={key: getattr(node.certs, key) for key in overrides})
 
-    def ssh_port_of(self, node: NodeSpec) -> int:
+    def ssh_port_of(self, node: NodeSpec | ConnectedSpec) -> int:
         return node.ssh_port if node.ssh_port is not None else self.ssh.port
 
     def master_node(self) -> NodeSpec | None:

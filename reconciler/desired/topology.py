@@ -26,6 +26,7 @@ def check_topology(spec: ClusterSpec, stem: str, findings: FindingList) -> None:
             f"rename the file to {spec.name}.yaml or set name: {stem}",
         )
     _unique(spec, findings)
+    _connected(spec, findings)
     _master(spec, findings)
     _node_count(spec, findings)
 
@@ -60,6 +61,48 @@ def _unique(spec: ClusterSpec, findings: FindingList) -> None:
                 f"nodes[{other}]; commands for two nodes would reach one machine",
             )
         endpoints.setdefault(endpoint, index)
+
+
+def _connected(spec: ClusterSpec, findings: FindingList) -> None:
+    """Connected call bridges are other machines than the nodes and than each other."""
+    names = {node.name: f"nodes[{index}]" for index, node in enumerate(spec.nodes)}
+    addresses = {node.address: f"nodes[{index}]" for index, node in enumerate(spec.nodes)}
+    endpoints = {
+        (node.effective_ssh_host, spec.ssh_port_of(node)): f"nodes[{index}]"
+        for index, node in enumerate(spec.nodes)
+    }
+    for index, bridge in enumerate(spec.connected):
+        key = f"connected[{index}]"
+        if bridge.name in names:
+            findings.error(
+                f"{key}.name",
+                f"duplicate name {bridge.name!r} (also {names[bridge.name]}); a connected "
+                "call bridge is another machine than the nodes: give it its own MMP hostname",
+            )
+        names.setdefault(bridge.name, key)
+        also = addresses.get(bridge.address)
+        if also is not None:
+            findings.error(
+                f"{key}.address",
+                f"duplicate address {bridge.address} (also {also}); "
+                + (
+                    "a connected call bridge has no local database and is not a node: list a "
+                    "machine either in nodes or in connected"
+                    if also.startswith("nodes")
+                    else "give each call bridge its own address"
+                ),
+            )
+        addresses.setdefault(bridge.address, key)
+        endpoint = (bridge.effective_ssh_host, spec.ssh_port_of(bridge))
+        other = endpoints.get(endpoint)
+        # Same address already reported above; same endpoint alone is its own mistake.
+        if other is not None and also is None:
+            findings.error(
+                f"{key}.ssh_host" if bridge.ssh_host else f"{key}.ssh_port",
+                f"SSH endpoint {endpoint[0]}:{endpoint[1]} is also used by {other}; "
+                "commands for two machines would reach one",
+            )
+        endpoints.setdefault(endpoint, key)
 
 
 def _master(spec: ClusterSpec, findings: FindingList) -> None:

@@ -11,6 +11,10 @@ field comes from the cluster file and the pins at that ref:
 - each node's ``ssh_host`` and ``ssh_port``, for the nodes the trusted file has (matched by
   address); a node new in the pull request keeps the address it proposes, and is not contacted
   at all (``ClusterAccess.endpoints``: only the cluster's own nodes at the trusted ref are);
+- each connected call bridge's ``ssh_host`` and ``ssh_port`` (``connected:``), the same way:
+  from the trusted file's bridge with that address; a bridge new in the pull request keeps
+  what it proposes and is reported as a change (no plan contacts connected bridges yet, and
+  ``endpoints`` does not list them);
 - the pins: the known_hosts file named at the trusted ref, as it is there.
 
 What the pull request changes in these fields is reported (``AccessChange``) and takes effect
@@ -28,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reconciler.addresses import canonical_address
-from reconciler.desired.models import CertOverrideSpec, ClusterSpec, NodeSpec
+from reconciler.desired.models import CertOverrideSpec, ClusterSpec, ConnectedSpec, NodeSpec
 from reconciler.errors import ConfigError
 from reconciler.mmp.known_hosts import HostKeyLine, host_key_name, parse_known_hosts
 
@@ -160,7 +164,18 @@ def overlay_access(proposed: ClusterSpec, trusted: ClusterSpec) -> ClusterSpec:
     certs = proposed.certs.model_copy(
         update={"key_passphrase_env": trusted.certs.key_passphrase_env}
     )
-    return proposed.model_copy(update={"ssh": trusted.ssh, "certs": certs, "nodes": nodes})
+    bridges = {canonical_address(bridge.address): bridge for bridge in trusted.connected}
+    connected = [_overlay_bridge(bridge, bridges) for bridge in proposed.connected]
+    return proposed.model_copy(
+        update={"ssh": trusted.ssh, "certs": certs, "nodes": nodes, "connected": connected}
+    )
+
+
+def _overlay_bridge(bridge: ConnectedSpec, known: dict[str, ConnectedSpec]) -> ConnectedSpec:
+    trusted = known.get(canonical_address(bridge.address))
+    if trusted is None:
+        return bridge  # new: reported by access_changes, never contacted
+    return bridge.model_copy(update={"ssh_host": trusted.ssh_host, "ssh_port": trusted.ssh_port})
 
 
 def _overlay_node(
@@ -227,6 +242,13 @@ def access_changes(
     )
     for node in proposed.nodes:
         changes += _node_changes(node, by_address.get(canonical_address(node.address)), proposed)
+    bridges = (
+        {canonical_address(bridge.address): bridge for bridge in trusted.connected}
+        if trusted
+        else {}
+    )
+    for bridge in proposed.connected:
+        changes += _bridge_changes(bridge, bridges.get(canonical_address(bridge.address)), proposed)
     changes += _pin_changes(proposed, trusted, proposed_pins, trusted_pins)
     return tuple(changes)
 
@@ -247,6 +269,25 @@ def _node_changes(
             known.certs.key_passphrase_env if known.certs else None,
             node.certs.key_passphrase_env if node.certs else None,
         ),
+    ):
+        if before != after:
+            old = None if before is None else str(before)
+            new = None if after is None else str(after)
+            changes.append(AccessChange(f"{key}.{field}", old, new))
+    return changes
+
+
+def _bridge_changes(
+    bridge: ConnectedSpec, known: ConnectedSpec | None, proposed: ClusterSpec
+) -> list[AccessChange]:
+    key = f"connected[{bridge.name}]"
+    if known is None:
+        where = host_key_name(bridge.effective_ssh_host, proposed.ssh_port_of(bridge))
+        return [AccessChange(key, None, f"new call bridge {bridge.address}, reached at {where}")]
+    changes = []
+    for field, before, after in (
+        ("ssh_host", known.ssh_host, bridge.ssh_host),
+        ("ssh_port", known.ssh_port, bridge.ssh_port),
     ):
         if before != after:
             old = None if before is None else str(before)

@@ -16,7 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from reconciler.errors import NotAnMMP, PromptTimeout, TransportError, UnreadableOutput
+from reconciler.errors import (
+    NotAnMMP,
+    PasswordExpired,
+    PromptTimeout,
+    TransportError,
+    UnreadableOutput,
+)
 from reconciler.mmp.parsers.errors import find_rejection
 
 PROMPT_AT_END = re.compile(r"(?:^|\n)([A-Za-z0-9_.-]+)> ?$")
@@ -32,6 +38,17 @@ SHELL_PROMPT_LINE = re.compile(r"^[\w.@:~/\[\]-]*[$#%] $")
 BLOCK_END = re.compile(r"(?:procedure\.?|will be removed|^\.)\s*$", re.MULTILINE)
 NOTE_END = re.compile(r"will be removed\s*$", re.MULTILINE)  # join's NOTE lines, when shown
 JOIN = re.compile(r"database cluster join\b")
+# A login that asks for a new password instead of showing the prompt: an expired or
+# first-use MMP password (reference §6; the MMP's words are not published, so the
+# simulator's choice and what OpenSSH/PAM print are all recognised).
+PASSWORD_CHANGE = re.compile(
+    r"password (?:has )?expired|expired password|password change required"
+    r"|(?:required|must|need) to change (?:your|the) password"
+    r"|change your password (?:now|immediately)"
+    r"|(?:enter|choose|type) (?:a |the )?new (?:unix )?password"
+    r"|^\s*(?:\(current\) )?new (?:unix )?password\s*:",
+    re.IGNORECASE | re.MULTILINE,
+)
 SETTLE = 0.05  # quiet after a block's last line before answering: the rest of that write
 # Output the MMP never prints (reference: plain text, CRLF): C0 controls but tab and newline
 # (CR is normalised away first), DEL and C1 (0x9b is a one-byte CSI). ANSI colour, a NUL or a
@@ -116,9 +133,16 @@ class MMPShell:
         quiet_period: float = 0.25,
         redactor: Redactor | None = None,
         clock: Callable[[], float] = time.monotonic,
+        username: str | None = None,
+        password_env: str | None = None,
     ) -> None:
+        """``username`` and ``password_env`` (the variable the password came from) are
+        named when the node says the password has expired."""
         self._channel = channel
         self.hostname = hostname
+        self.username = username
+        self.password_env = password_env
+        self._expired: PasswordExpired | None = None
         self.command_timeout = command_timeout
         self.quiet_period = quiet_period
         self.redactor = redactor or Redactor()
@@ -130,6 +154,11 @@ class MMPShell:
     @property
     def node(self) -> str:
         return self._channel.node
+
+    @property
+    def login_refused(self) -> bool:
+        """The node asked for a new password at login (see ``PasswordExpired``)."""
+        return self._expired is not None
 
     # --- reading ----------------------------------------------------------------------
     def _receive(self, timeout: float) -> bool:
@@ -225,7 +254,13 @@ class MMPShell:
         """Wait for the first prompt and check we reached the node the cluster file names."""
         if self._started:
             return
-        self._read_first_prompt()
+        if self._expired is not None:  # never typed into again: the MMP locks accounts
+            raise self._expired
+        try:
+            self._read_first_prompt()
+        except PasswordExpired as error:
+            self._expired = error
+            raise
         match = PROMPT_AT_END.search(self._buffer)
         assert match is not None
         if self.hostname is None:  # a node the cluster file does not name (a member to drop)
@@ -249,13 +284,17 @@ class MMPShell:
             while not self._prompt_seen(self._buffer):
                 remaining = deadline - self._clock()
                 if remaining <= 0:
+                    self._refuse_password_change()
                     raise NotAnMMP(
                         self.node,
                         f"no MMP prompt ('name> ') within {timeout:g} s after login; last "
                         f"output: {self._tail()!r}. Is ssh_port the MMP's SSH port?",
                     )
                 shell = SHELL_PROMPT.search(self._last_line())
-                if not self._receive(min(remaining, self.quiet_period if shell else 0.5)) and shell:
+                quiet = not self._receive(min(remaining, self.quiet_period if shell else 0.5))
+                if quiet:
+                    self._refuse_password_change()
+                if quiet and shell:
                     raise NotAnMMP(
                         self.node,
                         "SSH works, but this is not an MMP: after login it shows the shell "
@@ -263,6 +302,7 @@ class MMPShell:
                         "MMP's SSH port, and not the host's own SSH server?",
                     )
         except _ShellClosed as error:
+            self._refuse_password_change()
             raise NotAnMMP(
                 self.node,
                 f"SSH works, but the node closed the session before showing an MMP prompt "
@@ -274,6 +314,21 @@ class MMPShell:
                 f"SSH works, but this is not an MMP: after login {error.detail}. Is ssh_port "
                 "the MMP's SSH port, and not the host's own SSH server?",
             ) from error
+
+    def _refuse_password_change(self) -> None:
+        """The node asks for a new password before any prompt: say so, and type nothing
+        (an answer would be taken as a new password, and failures lock MMP accounts)."""
+        said = PASSWORD_CHANGE.search(self._buffer)
+        if said is None:
+            return
+        user = f" for {self.username}" if self.username else ""
+        then = f"then update ${self.password_env}" if self.password_env else "then run this again"
+        raise PasswordExpired(
+            self.node,
+            f"the MMP password{user} on {self.node} has expired: log in once by hand and "
+            f"change it, {then} (the node said {said.group(0)!r} instead of showing its "
+            "prompt; nothing was typed)",
+        )
 
     def _last_line(self) -> str:
         return self.redactor.redact(self._buffer.rsplit("\n", 1)[-1])[-80:]
@@ -444,6 +499,19 @@ class SSHSession(ShellSession):
 
     def connect(self) -> None:
         self._transport.connect()
+
+    def list_files(self) -> list[str] | None:
+        """The names in the node's file area over SFTP; None when the transport cannot list
+        (a session that was not allowed to contact its node)."""
+        lister = getattr(self._transport, "list_files", None)
+        return None if lister is None else [str(name) for name in lister()]
+
+    @property
+    def login_refused(self) -> bool:
+        """The node refused this session's login, or demanded a new password: no other
+        login to it may be tried in this run (MMP accounts lock after failed logins)."""
+        refused = bool(getattr(self._transport, "login_refused", False))
+        return refused or self._shell.login_refused
 
     def close(self) -> None:
         self._transport.close()

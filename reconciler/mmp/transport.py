@@ -205,6 +205,12 @@ class SSHTransport:
         self._ssh: paramiko.Transport | None = None
         self._channel: paramiko.Channel | None = None
         self._sftp: paramiko.SFTPClient | None = None
+        self._refused: AuthenticationFailed | None = None
+
+    @property
+    def login_refused(self) -> bool:
+        """The node refused our login once: it is never tried again on this transport."""
+        return self._refused is not None
 
     @property
     def node(self) -> str:
@@ -218,12 +224,20 @@ class SSHTransport:
         """TCP, SSH handshake, host key check, login: each within ``timeouts.connect``."""
         if self._ssh is not None:
             return
+        if self._refused is not None:
+            # A refused login is never tried again in the same run: MMP accounts lock
+            # after failed logins, and the same secret cannot succeed the second time.
+            raise self._refused
         ssh = paramiko.Transport(self._open_socket())
         try:
             self._handshake(ssh)
             name = host_key_name(self.endpoint.host, self.endpoint.port)
             self._known_hosts.verify(self.node, name, ssh.get_remote_server_key())
             self._authenticate(ssh)
+        except AuthenticationFailed as error:
+            self._refused = error
+            ssh.close()
+            raise
         except BaseException:
             ssh.close()
             raise
@@ -518,6 +532,16 @@ class SSHTransport:
         if attributes.st_mode is not None and not stat.S_ISREG(attributes.st_mode):
             return None
         return int(attributes.st_size or 0)
+
+    def list_files(self) -> list[str]:
+        """The names in the node's flat file area (SFTP listdir of the login folder)."""
+        sftp = self._sftp_client()
+        try:
+            return sorted(sftp.listdir("."))
+        except _LOST as error:
+            raise TransportError(
+                self.node, f"cannot list files over SFTP: {_reason(error)}"
+            ) from error
 
     def _stat(self, name: str) -> paramiko.SFTPAttributes | None:
         """What SFTP says of ``name``, or None when it does not exist."""

@@ -34,6 +34,7 @@ class NodeFacts:
     live: LiveNode
     status: ClusterStatus
     files: tuple[FileDiff, ...]
+    desired_interface: str | None = None  # the cluster file's ``interface`` (None: not named)
 
     @property
     def address(self) -> str:
@@ -224,7 +225,9 @@ def gather_facts(desired: DesiredCluster, live: LiveCluster) -> ClusterFacts:
                 )
             )
             continue
-        facts.nodes.append(NodeFacts(node, live_node, live_node.status, diffs))
+        facts.nodes.append(
+            NodeFacts(node, live_node, live_node.status, diffs, desired.spec.interface)
+        )
     desired_addresses = {canonical_address(node.address) for node in desired.nodes}
     seen: set[str] = set()
     for node_facts in facts.nodes:

@@ -21,11 +21,15 @@ class Action(StrEnum):
     UPLOAD = "upload"
     REMOVE = "remove"
     CERTS = "certs"
+    LOCALNODE = "localnode"  # database cluster localnode <interface>, before initialize/join
     INITIALIZE = "initialize"
     JOIN = "join"
 
 
-DESTRUCTIVE = frozenset({Action.REMOVE, Action.CERTS, Action.INITIALIZE, Action.JOIN})
+# Steps that change a node's cluster membership or configuration: each needs a backup first.
+DESTRUCTIVE = frozenset(
+    {Action.REMOVE, Action.CERTS, Action.LOCALNODE, Action.INITIALIZE, Action.JOIN}
+)
 ASYNCHRONOUS = frozenset({Action.REMOVE, Action.INITIALIZE, Action.JOIN})
 
 

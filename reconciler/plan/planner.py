@@ -104,7 +104,7 @@ def plan_cluster(
     blocking = [
         Finding(node=node, what=what, live="", desired="", severity="error", message=msg)
         for node, what, msg in facts.problems
-    ]
+    ] + _interface_conflicts(facts)
     if blocking:
         return ClusterPlan(
             name=desired.name,
@@ -132,6 +132,18 @@ def plan_cluster(
         master=facts.master.address,
         live_masters=[node.address for node in facts.nodes + facts.extras if node.is_live_master],
     )
+    cut_off = _connected_cut_off(facts, strategy) if ordered else None
+    if cut_off is not None:
+        return ClusterPlan(
+            name=desired.name,
+            state_fingerprint=fingerprint,
+            strategy=Strategy.NONE,
+            findings=[*findings, cut_off],
+            steps=[],
+            impact=Impact(restarts=[], max_nodes_out=0, estimated_seconds=0, summary="blocked"),
+            blocked=True,
+            node_names=_node_names(facts),
+        )
     authority = data_authority(facts, ordered, now) if ordered else None
     if authority is not None:
         findings.append(authority_finding(facts, authority))
@@ -159,6 +171,52 @@ def _master_is_healthy(facts: ClusterFacts) -> bool:
         and master.certs_match
         and not others
         and not any(extra.is_live_master for extra in facts.extras)
+    )
+
+
+_CONNECTED_ROLES = ("client_key", "client_cert", "ca_cert")
+
+
+def _connected_cut_off(facts: ClusterFacts, strategy: Strategy) -> Finding | None:
+    """Fail closed for call bridges attached with ``database cluster connect``: a plan that
+    re-forms the cluster or loads another client certificate or CA cuts them off, and this
+    version neither reads them nor plans their ``certs`` and ``connect``, so it is refused."""
+    bridges = facts.desired.spec.connected
+    if not bridges:
+        return None
+    changed = sorted(
+        {
+            diff.role
+            for node in facts.nodes
+            if node.enabled  # what the running cluster, and so its bridges, use now
+            for diff in node.files
+            if diff.role in _CONNECTED_ROLES and not diff.matches
+        }
+    )
+    if changed:
+        listed = ", ".join(changed[:-1]) + " and " + changed[-1] if len(changed) > 1 else changed[0]
+        why = f"it loads another {listed} on the database nodes"
+    elif strategy is Strategy.REFORM:
+        why = "it takes the whole cluster apart and forms it again on the master"
+    else:
+        return None
+    names = ", ".join(f"{bridge.name} ({bridge.address})" for bridge in bridges)
+    master = facts.master.address
+    return Finding(
+        node=None,
+        what="connected",
+        live="not read",
+        desired=names,
+        severity="error",
+        message=(
+            f"refusing this plan: {why}, and these call bridges, attached with `database "
+            f"cluster connect`, lose the database until each is given the cluster's client "
+            "key, client certificate and CA (`database cluster certs <client_key> "
+            f"<client_cert> <ca_cert>`) and connected again (`database cluster connect "
+            f"{master}`): {names}. cms-reconciler does not yet read connected call bridges "
+            "or plan those steps; to go ahead, take them out of `connected:` and run both "
+            "commands on each by hand once the cluster is back"
+        ),
     )
 
 
@@ -218,7 +276,24 @@ def _remove(steps: _Steps, address: str, node_name: str, reason: str) -> None:
     )
 
 
+def _localnode(steps: _Steps, node: NodeFacts) -> None:
+    """Every published procedure sets the interface first (S2 step 1, on the primary and on
+    each joiner); ``remove`` keeps it, so only a node that shows none gets the step."""
+    interface = node.desired_interface
+    if not interface or node.status.interface:
+        return
+    steps.add(
+        node.address,
+        node.name,
+        Action.LOCALNODE,
+        f"database cluster localnode {interface}",
+        f"the node shows no cluster interface; interface {interface} (the cluster file's) "
+        "is set before it forms or joins a cluster",
+    )
+
+
 def _join(steps: _Steps, node: NodeFacts, master: NodeFacts) -> None:
+    _localnode(steps, node)
     steps.add(
         node.address,
         node.name,
@@ -271,6 +346,7 @@ def _plan_reform(facts: ClusterFacts, steps: _Steps, name: str) -> None:
     # the database service runs what 'certs' last loaded, not what is on disk.
     for node in [master, *replicas]:
         _configure_certs(steps, node)
+    _localnode(steps, master)
     steps.add(
         master.address,
         master.name,
@@ -358,7 +434,7 @@ def _differences(facts: ClusterFacts) -> list[Finding]:
     for node in _by_address(facts.nodes):
         findings += _file_findings(node)
         findings += _membership_findings(node, facts.master)
-        findings += _interface_findings(node, facts.desired.spec.interface)
+        findings += _interface_findings(node, facts.master)
     return findings + _extra_findings(facts)
 
 
@@ -426,19 +502,45 @@ def _membership_findings(node: NodeFacts, master: NodeFacts) -> list[Finding]:
     ]
 
 
-def _interface_findings(node: NodeFacts, interface: str | None) -> list[Finding]:
-    """The cluster interface is only reported: reconcile does not set it."""
-    if not interface or not node.status.interface or node.status.interface == interface:
+def _interface_findings(node: NodeFacts, master: NodeFacts) -> list[Finding]:
+    """A node that shows no cluster interface gets the file's before it forms or joins a
+    cluster (``_localnode``); one that shows another is refused before planning
+    (``_interface_conflicts``). A member as desired is left as it runs."""
+    interface = node.desired_interface
+    if not interface or node.status.interface or node.member_as_desired(master.address):
         return []
+    return [
+        Finding(
+            node=node.address,
+            what="interface",
+            live="not set",
+            desired=interface,
+            severity="change",
+        )
+    ]
+
+
+def _interface_conflicts(facts: ClusterFacts) -> list[Finding]:
+    """A node whose cluster interface is not the file's: reconcile does not change a working
+    interface (its peers reach it there), so the plan is refused until one of them is fixed."""
+    interface = facts.desired.spec.interface
     return [
         Finding(
             node=node.address,
             what="interface",
             live=node.status.interface,
             desired=interface,
-            severity="warning",
-            message="informational: set it with 'database cluster localnode' by hand",
+            severity="error",
+            message=(
+                f"the node uses interface {node.status.interface} for the database cluster, "
+                f"the cluster file says {interface}; reconcile does not change a working "
+                "interface (its peers reach it there): correct 'interface' in the cluster "
+                f"file, or run 'database cluster localnode {interface}' on the node by hand, "
+                "then plan again"
+            ),
         )
+        for node in _by_address(facts.nodes)
+        if interface and node.status.interface and node.status.interface != interface
     ]
 
 

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import paramiko
 
-__all__ = ["Disconnect", "NodeBackend", "SessionIO"]
+__all__ = ["Disconnect", "NodeBackend", "PasswordAging", "SessionIO"]
 
 
 class SessionIO(Protocol):
@@ -30,6 +30,15 @@ class SessionIO(Protocol):
 
 class Disconnect(Exception):
     """Raised by a backend to drop the whole SSH connection at once (fault injection)."""
+
+
+class PasswordAging(Protocol):
+    """Optional part of a backend: accounts whose MMP password has expired (a backend
+    without these methods has none)."""
+
+    def password_expired(self, username: str) -> bool: ...
+
+    def change_password(self, username: str, password: str) -> None: ...
 
 
 class NodeBackend(Protocol):

@@ -106,6 +106,23 @@ CHOICES: Final[dict[str, Choice]] = {
         "ERROR: Unknown interface: {interface}",
         "§1.9: localnode's output is not published.",
     ),
+    "error.no_interface": Choice(
+        "ERROR: No database cluster interface configured; use "
+        "'database cluster localnode <interface>' first",
+        "§1.9 and the reference's 'sources added' notes: every published procedure sets "
+        "'database cluster localnode' before initialize/join (S2 step 1, on the primary and on "
+        "every joiner) and remove keeps it (S1 Step 8), but what initialize/join do on a node "
+        "where it was never set is not published. The simulator refuses both, before the "
+        "(Y/n), with this invented text, and changes nothing: the reconciler must set localnode "
+        "first rather than rely on a default.",
+    ),
+    "rule.never_clustered_interface": Choice(
+        "none",
+        "U5: the status of a never-configured node is not published. A simulated node without "
+        "an interface (scenario 'interface: null', or a test that clears it) prints an empty "
+        "'Interface' value, as it prints empty certificate fields; the parser reads it as "
+        "none. The lab's scenario sets 'interface: a' on every node, as after S2 step 1.",
+    ),
     "error.bad_backup_name": Choice(
         "ERROR: Invalid backup name: {name}",
         "S11 restricts pki basenames to letters, digits, '-' and '_'; backup names likewise.",
@@ -160,15 +177,25 @@ CHOICES: Final[dict[str, Choice]] = {
     ),
     "pki.list.heading": Choice(
         "User supplied certificates and keys:",
-        "§2.3: pki list output is not published; a heading then one file name per line.",
+        "§2.3/N1: published in TAC 217320: this heading, then one file name per line.",
+    ),
+    "pki.list.order": Choice(
+        "oldest first",
+        "§2.3/N1: TAC 217320's list is not sorted (tac.key, tac.cer, ROOTCA.cer, example.key, "
+        "example.csr, tac.csr) and its order is not explained; the simulator lists files in "
+        "the order they were last written, so no parser can come to rely on sorted names.",
     ),
     "pki.inspect.key": Choice(
         "File contains a PEM encoded private key\nPrivate-Key: ({bits} bit)",
         "§2.1 shows only a certificate; a key prints its kind and size.",
     ),
     "pki.csr.done": Choice(
-        "Created key file {name}.key and CSR {name}.csr\nCSR file {name}.csr ready for download",
-        "§2.2: pki csr output is not published.",
+        "..............\n......\n"
+        "Created key file {name}.key and CSR {name}.csr\n"
+        "CSR file {name}.csr ready for download via SFTP",
+        "§2.2/N1: published in TAC 217320 (CMS 3.2+), progress-dot lines included; the "
+        "number of dots varies with the key generation on a real MMP, the simulator prints "
+        "the TAC's.",
     ),
     "backup.list.empty": Choice("No backups", "U12: backup list output is not published."),
     "backup.rollback.prompt": Choice(
@@ -181,6 +208,33 @@ CHOICES: Final[dict[str, Choice]] = {
     "backup.rollback.done": Choice(
         "Restoring backup {name}...\nRebooting...",
         "U12: the session ends as the node reboots.",
+    ),
+    # --- login (§6) ------------------------------------------------------------------
+    "login.password_expired": Choice(
+        "Your password has expired and must be changed.\nPlease enter new password: ",
+        "§6: passwords expire after six months (S12) and the next login forces a change "
+        "(S13; S5: 'the server asks you for a new password'); the words are not published. "
+        "The password itself is accepted: the shell asks for a new one instead of showing the "
+        "prompt. The reconciler recognises this and the alternatives OpenSSH/PAM print "
+        "('You are required to change your password immediately', 'Password expired', "
+        "'WARNING: Your password has expired', 'New password:').",
+    ),
+    "login.password_again": Choice(
+        "Please enter new password again: ",
+        "§6: S5 'Enter a new password and confirm the new password'; words not published.",
+    ),
+    "login.password_changed": Choice(
+        "Password changed",
+        "§6: what follows a successful change is not published; then the prompt.",
+    ),
+    "login.password_mismatch": Choice(
+        "ERROR: Passwords do not match",
+        "§6: not published; the session then ends and the password stays expired.",
+    ),
+    "login.password_expired_exec": Choice(
+        "Your password has expired and must be changed.",
+        "N2 shows the MMP runs SSH exec requests; what an expired account gets there is not "
+        "published: the first line of the login's text, and the command is not run.",
     ),
     # --- terminal -----------------------------------------------------------------------
     "terminal.line_ending": Choice(

@@ -248,6 +248,9 @@ class Interpreter:
                     return
             roles = CERT_ROLES if len(args) == 5 else CLIENT_ROLES
             self.model.configure_certs(node, dict(zip(roles, args, strict=True)))
+            extra = node.faults.says.get("certs")  # a say-certs fault (issue 24)
+        if extra is not None:
+            io.write(extra + "\n")
         io.write("Certificates updated\n")
 
     def _localnode(self, node: SimNode, args: list[str], io: ConsoleIO, user: str) -> None:
@@ -270,6 +273,10 @@ class Interpreter:
         operation = OPERATIONS[kind]
         if not operation.accepts(args):
             self._usage(io, "usage.database_cluster")
+            return
+        if kind in ("initialize", "join") and node.interface is None:
+            # A never-clustered node: every published procedure sets localnode first.
+            io.write(say("error.no_interface") + "\n")
             return
         warning = operation.warning
         if operation.clustered_note:
@@ -325,11 +332,15 @@ class Interpreter:
             io.write(say("error.not_a_certificate", file=name) + "\n")
 
     def _pki_list(self, node: SimNode, args: list[str], io: ConsoleIO, user: str) -> None:
-        names = sorted(
-            path.name
+        files = [
+            path
             for path in node.files.iterdir()
             if path.is_file() and path.suffix.lower() in {".key", ".cer", ".crt", ".pem", ".csr"}
-        )
+        ]
+        # Not sorted (N1: TAC 217320 lists tac.key, tac.cer, ROOTCA.cer, ...): the order
+        # the files were written in, oldest first (choices "pki.list.order").
+        files.sort(key=lambda path: path.stat().st_mtime_ns)
+        names = [path.name for path in files]
         io.write(say("pki.list.heading") + "\n" + "".join(f"{name}\n" for name in names))
 
     def _pki_csr(self, node: SimNode, args: list[str], io: ConsoleIO, user: str) -> None:

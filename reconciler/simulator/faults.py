@@ -49,6 +49,14 @@ KINDS: Final[dict[str, str]] = {
     "refuse-get:GLOB": "SFTP downloads of files matching GLOB fail",
     "refuse-put:GLOB": "SFTP uploads of files matching GLOB fail",
     "corrupt-put:GLOB": "files matching GLOB uploaded over SFTP land damaged",
+    "say-certs:TEXT": "database cluster certs also prints the line TEXT (e.g. 'SUCCESS: ...'), "
+    "which the reference never shows after certs",
+    "say-status:OPERATION=TEXT": "while OPERATION runs, the Status line reads TEXT ({seconds}: "
+    "the seconds since it started) instead of the simulator's choice",
+    "say-member:OPERATION=TEXT": "while OPERATION runs, the node lists itself as "
+    "'<address> (me) : TEXT'",
+    "password-expired[:USER]": "USER's MMP password has expired on the node (default: every "
+    "account): the login is accepted, then a new password is asked for instead of the prompt",
 }
 SYNTAX: Final = "NODE:KIND[:ARG][@WHEN]"
 WHEN_HELP: Final = (
@@ -91,6 +99,7 @@ class FaultSpec:
     other: str | None = None
     pattern: str | None = None
     when: Trigger | None = None
+    words: str | None = None  # what a say-* fault makes the node print
 
 
 def parse_fault(text: str, nodes: Sequence[str], *, node: str | None = None) -> FaultSpec:
@@ -207,6 +216,19 @@ def _pattern(spec: FaultSpec, arg: str | None, nodes: Sequence[str]) -> FaultSpe
     return replace(spec, pattern=arg or "*")
 
 
+def _words(spec: FaultSpec, arg: str | None, nodes: Sequence[str]) -> FaultSpec:
+    if not arg:
+        raise ConfigError(f"{spec.kind} takes the text to print, e.g. say-certs:SUCCESS: done")
+    return replace(spec, words=arg)
+
+
+def _operation_words(spec: FaultSpec, arg: str | None, nodes: Sequence[str]) -> FaultSpec:
+    operation, _, words = (arg or "").partition("=")
+    if not words.strip():
+        raise ConfigError(f"write {spec.kind}:OPERATION=TEXT, e.g. {spec.kind}:join=Syncing data")
+    return replace(spec, operation=_operation(operation.strip(), spec.kind), words=words.strip())
+
+
 _ARGUMENTS: Final[dict[str, _ArgumentParser]] = {
     "down": _optional_seconds,
     "restart": _optional_seconds,
@@ -219,6 +241,10 @@ _ARGUMENTS: Final[dict[str, _ArgumentParser]] = {
     "refuse-get": _pattern,
     "refuse-put": _pattern,
     "corrupt-put": _pattern,
+    "say-certs": _words,
+    "say-status": _operation_words,
+    "say-member": _operation_words,
+    "password-expired": _pattern,
 }
 """Each fault kind (as in ``KINDS``) and how its ARG is read."""
 
@@ -354,6 +380,10 @@ class FaultEngine:
             "refuse-get": self._refuse,
             "refuse-put": self._refuse,
             "corrupt-put": self._corrupt,
+            "say-certs": self._say,
+            "say-status": self._say,
+            "say-member": self._say,
+            "password-expired": self._expire_password,
         }
         act = actions.get(spec.kind)
         drop = False
@@ -413,6 +443,17 @@ class FaultEngine:
         self._cluster.refuse_sftp(name, spec.kind.removeprefix("refuse-"), spec.pattern or "*")
         return False
 
+    def _say(self, name: str, spec: FaultSpec, command: str | None) -> bool:
+        where = spec.kind.removeprefix("say-")
+        if spec.operation is not None:
+            where = f"{where}:{spec.operation}"
+        self._cluster.say(name, where, spec.words)
+        return False
+
     def _corrupt(self, name: str, spec: FaultSpec, command: str | None) -> bool:
         self._cluster.corrupt_uploads(name, pattern=spec.pattern or "*")
+        return False
+
+    def _expire_password(self, name: str, spec: FaultSpec, command: str | None) -> bool:
+        self._cluster.expire_password(name, spec.pattern or "*")
         return False

@@ -73,14 +73,22 @@ def _status_lines(node: SimNode, layout: Layout, now: datetime) -> list[str]:
         error = [_field("ERROR", node.error, layout.colon)] if node.error else []
         return [*error, _field("Status", node.status, layout.colon)]
     seconds = int((now - operation.started).total_seconds())
-    status = TRANSITIONAL[operation.kind].format(seconds=seconds)
+    # A say-status fault (issue 24) replaces the simulator's choice of words.
+    said = node.faults.says.get(f"status:{operation.kind}", TRANSITIONAL[operation.kind])
+    status = said.replace("{seconds}", str(seconds))
     return [_field("Status", status, layout.colon)]
 
 
 def _node_lines(model: ClusterModel, node: SimNode, layout: Layout) -> list[str]:
     """The members as this node sees them, then the node in use; no list while not clustered."""
     if node.operation is not None:
-        return ["", "Nodes:", _field("Node in use", "None", layout.colon)]
+        said = node.faults.says.get(f"member:{node.operation.kind}")  # a say-member fault
+        me = (
+            []
+            if said is None
+            else [_field(f"{' ' * layout.node_indent}{node.address} (me)", said, layout.colon)]
+        )
+        return ["", "Nodes:", *me, _field("Node in use", "None", layout.colon)]
     if node.status != "Disabled" and node.group is not None:
         in_use = _field("Node in use", node.last_seen_master or "None", layout.colon)
         return ["", "Nodes:", *_member_lines(model, node, layout), in_use]

@@ -72,6 +72,20 @@ class ClusterNodeBackend:
         allowed = self._cluster.authorized_keys.get(username, [])
         return any(candidate == key for candidate in allowed)
 
+    def password_expired(self, username: str) -> bool:
+        with self._cluster.model.lock:
+            return self._node.faults.password_expired(username)
+
+    def change_password(self, username: str, password: str) -> None:
+        """A person changed an expired password at login: it holds from now on (the
+        simulator keeps one password per user for the whole cluster)."""
+        with self._cluster.model.lock:
+            self._cluster.users[username] = password
+            self._node.faults.expired_passwords.discard(username)
+            self._node.faults.expired_passwords.discard("*")
+        self._cluster.model.log(self._node, username, "auth", "expired password changed")
+        self._cluster.save_state()
+
     def on_connect(self, username: str, peer: tuple[str, int]) -> None:
         self._cluster.model.log(self._node, username, "connect", f"{peer[0]}:{peer[1]}")
         self._cluster.save_state()
@@ -247,6 +261,24 @@ class SimulatedCluster:
         flipped)."""
         with self.model.lock:
             self.model.node(key).faults.corrupt_uploads = pattern if corrupt else None
+
+    def expire_password(self, key: str, username: str = "*") -> None:
+        """``username``'s MMP password has expired on this node ("*": every account): the
+        login is accepted, then the shell forces a change instead of showing the prompt."""
+        with self.model.lock:
+            self.model.node(key).faults.expired_passwords.add(username)
+
+    def say(self, key: str, where: str, text: str | None) -> None:
+        """Print ``text`` where the reference shows nothing like it (``say-*`` faults):
+        ``where`` is ``certs`` (an extra line), ``status:OPERATION`` or ``member:OPERATION``
+        (the Status line, or the node's own member state, while OPERATION runs); None
+        lifts it."""
+        with self.model.lock:
+            says = self.model.node(key).faults.says
+            if text is None:
+                says.pop(where, None)
+            else:
+                says[where] = text
 
     def set_delay(self, key: str, seconds: float) -> None:
         """Slow responses: every command waits this long before answering."""

@@ -89,6 +89,16 @@ class Faults:
     corrupt_uploads: str | None = None  # name glob: such files written over SFTP land damaged
     hang_operations: set[str] = field(default_factory=set)  # never finish while set
     operation_seconds: dict[str, float] = field(default_factory=dict)  # per-node durations
+    # Words the reference never shows, injected by tests (``say-*`` faults, issue 24):
+    # "certs" -> an extra line certs prints; "status:OP"/"member:OP" -> texts while OP runs.
+    says: dict[str, str] = field(default_factory=dict)
+    # MMP accounts whose password has expired on this node ("*": every account): the login
+    # is accepted, then the shell asks for a new password instead of showing the prompt.
+    expired_passwords: set[str] = field(default_factory=set)
+
+    def password_expired(self, username: str) -> bool:
+        """Whether ``username`` must change its password before it gets a prompt."""
+        return username in self.expired_passwords or "*" in self.expired_passwords
 
     def refuses(self, operation: str, name: str) -> bool:
         """An SFTP ``get`` or ``put`` of ``name`` fails (a ``refuse-get``/``-put`` fault)."""

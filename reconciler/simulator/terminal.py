@@ -56,6 +56,7 @@ class TerminalIO:
         self._skip_lf = False
         self._eof = False
         self._dead = False
+        self._hidden = False  # a password being typed: its characters are not echoed
 
     def write(self, text: str) -> None:
         if self._pty:
@@ -103,6 +104,14 @@ class TerminalIO:
                 self._eof = True
                 self._pending += self._decoder.decode(b"", final=True)
 
+    def read_secret(self, timeout: float | None = None) -> str | None:
+        """As ``read_line``, without echoing what is typed (a terminal's password entry)."""
+        self._hidden = True
+        try:
+            return self.read_line(timeout)
+        finally:
+            self._hidden = False
+
     def _take_line(self) -> str | None:
         """Consume pending input up to one line end; echo what was consumed."""
         echo: list[str] = []
@@ -132,6 +141,12 @@ class TerminalIO:
                 self._line.append(ch)
                 echo.append(ch)
         self._pending = pending[i:]
+        self._echo(echo)
+        return result
+
+    def _echo(self, echo: list[str]) -> None:
+        """Under a pty, show what was typed; only line ends while a password is typed."""
+        if self._hidden:
+            echo = [text for text in echo if text in ("\r\n", "^C\r\n")]
         if self._pty and echo:
             self._send("".join(echo))
-        return result

@@ -77,7 +77,9 @@ def _run_on_terminal(repo: Path, answer: str) -> tuple[int, str]:
         if not chunk:
             break
         seen += chunk
-        if not answered and b"Only 'yes' is accepted" in seen:
+        # The whole prompt, its closing space included: click writes that space apart, and an
+        # answer typed before it would be echoed first.
+        if not answered and b"Only 'yes' is accepted: " in seen:
             os.write(controller, answer.encode() + b"\r")
             answered = True
     code = process.wait(timeout=120)

@@ -99,3 +99,75 @@ def test_a_new_node_joins_a_converged_cluster_and_nothing_else_moves(
             if c != "database cluster status"
         ]
         assert changing == [], (address, changing)
+
+
+@pytest.mark.reliability(
+    section="truthful",
+    case="a never-clustered node (no interface) added to a cluster gets the file's interface "
+    "with localnode before its join, and nothing else moves",
+)
+def test_a_never_clustered_node_gets_localnode_before_it_joins(
+    four_nodes: SimulatedCluster, lab_repo: Path, lab_addresses: LabAddresses
+) -> None:
+    """TAC 210530 step 1: localnode first on every joiner. The simulator refuses join on a
+    node without an interface (choices.py "error.no_interface"), so the apply converges only
+    if the plan sets it first."""
+    cms4, port = lab_addresses.spare, lab_addresses.port
+    apply(lab_repo)  # the seed's rotation first
+    node4 = four_nodes.node(cms4)
+    with four_nodes.model.lock:
+        node4.interface = None  # never clustered: no `database cluster localnode` yet
+    before = {a: len(four_nodes.commands(a)) for a in [*lab_addresses.nodes, cms4]}
+    cluster_file = lab_repo / "clusters" / "lab.yaml"
+    text = cluster_file.read_text()
+    assert "interface: a" in text
+    anchor = node_line("cms3", lab_addresses.cms3, port)
+    cluster_file.write_text(text.replace(anchor, anchor + node_line("cms4", cms4, port)))
+    plan = reconcile("--plan", "--cluster", "lab", "--format", "json", repo=lab_repo)
+    assert plan.returncode == 2, plan.stderr
+    cluster = json.loads(plan.stdout)["clusters"][0]
+    assert cluster["strategy"] == "membership"
+    assert [(s["action"], s["command"]) for s in cluster["steps"]][-2:] == [
+        ("localnode", "database cluster localnode a"),
+        ("join", f"database cluster join {lab_addresses.cms1}"),
+    ]
+    assert any(f["what"] == "interface" and f["node"] == cms4 for f in cluster["findings"])
+    apply(lab_repo)
+    sent = [c for c in four_nodes.commands(cms4)[before[cms4] :] if c != "database cluster status"]
+    assert sent.index("database cluster localnode a") < sent.index(
+        f"database cluster join {lab_addresses.cms1}"
+    ), sent
+    assert node4.interface == "a"
+    snapshot = {n["address"]: n for n in four_nodes.snapshot()["nodes"]}
+    assert snapshot[cms4]["role"] == "replica"
+    for address in lab_addresses.nodes:
+        changing = [
+            c
+            for c in four_nodes.commands(address)[before[address] :]
+            if c != "database cluster status"
+        ]
+        assert changing == [], (address, changing)
+    assert reconcile("--plan", "--cluster", "lab", repo=lab_repo).returncode == 0
+
+
+@pytest.mark.reliability(
+    section="truthful",
+    case="a node whose cluster interface differs from the file's is refused at plan time "
+    "with an explanation; nothing is sent",
+)
+def test_a_node_on_another_interface_is_refused_not_changed(
+    four_nodes: SimulatedCluster, lab_repo: Path, lab_addresses: LabAddresses
+) -> None:
+    cms2 = lab_addresses.cms2
+    with four_nodes.model.lock:
+        four_nodes.node(cms2).interface = "b"
+    result = reconcile("--plan", "--cluster", "lab", repo=lab_repo)
+    assert result.returncode == 1, result.stdout[-1500:]
+    said = " ".join((result.stdout + result.stderr).split())
+    assert "uses interface b for the database cluster, the cluster file says a" in said
+    assert "does not change a working interface" in said
+    for address in lab_addresses.nodes:
+        assert all(
+            c.startswith(("database cluster status", "pki ", "backup list"))
+            for c in four_nodes.commands(address)
+        ), four_nodes.commands(address)

@@ -52,6 +52,7 @@ def desired_cluster(data: dict[str, Any], name: str = "lab") -> DesiredCluster:
             "master": data["master"],
             "interface": data.get("interface", "a"),
             "nodes": [{"name": n["name"], "address": n["address"]} for n in nodes],
+            "connected": data.get("connected", []),
             "ssh": {
                 "username": "admin",
                 "password_env": "PW",
@@ -117,7 +118,8 @@ def status_text(node: dict[str, Any], address: str, wording: tuple[str, str]) ->
             }[role]
             lines.append(f"  {label:<20}: {text}")
     lines.append(f"{'Node in use':<22}: {node.get('node_in_use', 'None')}")
-    lines += ["", f"{'Interface':<23}: a", "", "Certificates"]
+    interface = node.get("interface", "a")  # null: a never-clustered node shows none
+    lines += ["", f"{'Interface':<23}: {interface or ''}".rstrip(), "", "Certificates"]
     expired = set(node.get("expired", []))
     for role, label in LABELS.items():
         name = node.get("certs", {}).get(role)

@@ -141,7 +141,7 @@ def _node_in_use(seen: _Seen) -> str | None:
     if "node_in_use" not in seen.top:
         return None
     line, value = seen.top["node_in_use"]
-    if value == "None":
+    if value.lower() == "none":  # S1 prints None; N1's other status blocks print none
         return None
     if not is_ip_address(value):
         raise line.error(f"{_WHAT}: Node in use is neither None nor an address")
@@ -154,7 +154,9 @@ def _interface(seen: _Seen) -> str | None:
     line, value = seen.top["interface"]
     if value and not re.fullmatch(r"\S+", value):
         raise line.error(f"{_WHAT}: Interface is not a single word")
-    return value or None
+    # Not set (a never-clustered node, U5): an empty value, or the word none, as other MMP
+    # status blocks print an unset field; no interface is called "none".
+    return None if not value or value.lower() == "none" else value
 
 
 def _collect(lines: list[Line]) -> _Seen:
@@ -292,8 +294,9 @@ def _check_members(seen: _Seen) -> Wording | None:
 
 
 def _parse_cert_value(line: Line, value: str) -> CertFileRef | None:
-    """``name.cer (expired)`` -> CertFileRef; empty or ``None`` -> None (nothing configured)."""
-    if not value or value == "None":
+    """``name.cer (expired)`` -> CertFileRef; empty, ``None`` or ``none`` -> None (nothing
+    configured: N1 shows other MMP status blocks print an unset file as lower-case none)."""
+    if not value or value.lower() == "none":
         return None
     match = _CERT_VALUE_RE.match(value)
     if match is None:

@@ -24,6 +24,7 @@ _KIND = {
     Action.BACKUP: "backup",
     Action.UPLOAD: "certificates",
     Action.CERTS: "certificates",
+    Action.LOCALNODE: "interface",
     Action.REMOVE: "remove",
     Action.INITIALIZE: "initialize",
     Action.JOIN: "join",

@@ -49,6 +49,7 @@ ACTION_STYLE = {
     Action.UPLOAD: "blue",
     Action.REMOVE: "red",
     Action.CERTS: "magenta",
+    Action.LOCALNODE: "magenta",
     Action.INITIALIZE: "green",
     Action.JOIN: "green",
 }

@@ -153,3 +153,66 @@ def test_an_interrupt_of_several_clusters_names_each_stop_and_journal() -> None:
     assert "cluster branch stopped after step 1 (certs on cms2) completed" in message
     assert message.index("/j/lab.jsonl") < message.index("/j/branch.jsonl")
     assert message.endswith("Run `reconcile plan` to see the safe continuation from here.")
+
+
+# --- database cluster localnode (a never-clustered node) ------------------------------------
+
+NO_INTERFACE = DISABLED.replace("Interface : a", "Interface :")
+LOCALNODE = Step(
+    id=1,
+    node="10.0.0.2",
+    node_name="cms2",
+    action=Action.LOCALNODE,
+    command="database cluster localnode a",
+    reason="t",
+)
+
+
+def test_localnode_is_sent_to_a_node_without_interface_and_read_back(tmp_path: Path) -> None:
+    session = FakeSession(statuses=[NO_INTERFACE, DISABLED])
+    session.replies[LOCALNODE.command] = ""  # no output in any source (reference §1.9)
+    assert executor(session, tmp_path)._localnode(LOCALNODE) == "Interface a"
+    assert session.commands == [
+        "database cluster status",
+        "database cluster localnode a",
+        "database cluster status",
+    ]
+
+
+def test_localnode_never_changes_a_working_interface(tmp_path: Path) -> None:
+    session = FakeSession(statuses=[DISABLED.replace("Interface : a", "Interface : b")])
+    with pytest.raises(ApplyFailed, match="uses interface b; a working interface is not changed"):
+        executor(session, tmp_path)._localnode(LOCALNODE)
+    assert session.commands == ["database cluster status"]
+
+
+def test_localnode_already_set_sends_nothing(tmp_path: Path) -> None:
+    session = FakeSession(statuses=[DISABLED])
+    assert executor(session, tmp_path)._localnode(LOCALNODE) == "Interface a (already set)"
+    assert session.commands == ["database cluster status"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "after", "message"),
+    [
+        ("ERROR: Unknown interface: a\n", DISABLED, "the node refused: Unknown interface: a"),
+        ("", NO_INTERFACE, "shows interface none after it, not a"),
+    ],
+    ids=["refused", "not-set-after"],
+)
+def test_localnode_is_judged_by_its_post_condition(
+    tmp_path: Path, reply: str, after: str, message: str
+) -> None:
+    session = FakeSession(statuses=[NO_INTERFACE, after])
+    session.replies[LOCALNODE.command] = reply
+    with pytest.raises(ApplyFailed, match=message):
+        executor(session, tmp_path)._localnode(LOCALNODE)
+
+
+def test_localnode_needs_a_backup_and_the_file_s_interface() -> None:
+    """A plan file's localnode is checked like any state-changing step (apply.safety)."""
+    wrong = LOCALNODE.model_copy(update={"id": 2, "command": "database cluster localnode b"})
+    problems = [why for _, why in plan_problems(plan_of(LOCALNODE), DESIRED)]
+    assert problems == ["destructive step before a backup of this node (SPEC §6.2)"]
+    problems = [why for _, why in plan_problems(plan_of(BACKUP, wrong), DESIRED)]
+    assert problems == ["the command should be 'database cluster localnode a'"]

@@ -8,6 +8,7 @@ import, so that the CLI (which cannot be given a clock) sees the same validity a
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -22,6 +23,16 @@ PASSPHRASE = "test-passphrase"
 SERVER_AUTH = ExtendedKeyUsageOID.SERVER_AUTH
 CLIENT_AUTH = ExtendedKeyUsageOID.CLIENT_AUTH
 YEAR = dt.timedelta(days=365)
+
+
+NODE_SANS: tuple[x509.GeneralName, ...] = tuple(
+    entry
+    for n in range(1, 8)
+    for entry in (x509.DNSName(f"cms{n}"), x509.IPAddress(ipaddress.ip_address(f"10.0.0.{n}")))
+)
+"""The test cluster's nodes (``labrepo.good_doc``, and up to seven as some tests make it) by
+name and address, as ``certs issue`` names them: every leaf carries them unless a test says
+otherwise (``sans=()``)."""
 
 
 def name(common_name: str) -> x509.Name:
@@ -69,6 +80,7 @@ class Pki:
         not_after: dt.datetime | None = None,
         digest: hashes.HashAlgorithm | None = None,
         key_usage: x509.KeyUsage | None = None,
+        sans: tuple[x509.GeneralName, ...] = NODE_SANS,
     ) -> x509.Certificate:
         signer = issuer or self.root
         builder = (
@@ -85,6 +97,8 @@ class Pki:
             builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         if key_usage is not None:
             builder = builder.add_extension(key_usage, critical=True)
+        if sans:
+            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
         return builder.sign(signer.key, digest or hashes.SHA256())  # type: ignore[arg-type]
 
 

@@ -52,6 +52,23 @@ def test_test_cluster_is_valid(validator: jsonschema.Draft202012Validator) -> No
     assert list(validator.iter_errors(document)) == []
 
 
+def test_connected_call_bridges_are_described_like_nodes(
+    validator: jsonschema.Draft202012Validator,
+) -> None:
+    """Issue 24, item 7: name, address and SSH access, nothing else (no certs, no database)."""
+    document = good_doc()
+    document["connected"] = [
+        {"name": "cb1", "address": "10.0.0.21"},
+        {"name": "cb2", "address": "10.0.0.22", "ssh_host": "cb2.example", "ssh_port": 2222},
+    ]
+    assert list(validator.iter_errors(document)) == []
+    document["connected"][0]["certs"] = {"ca_cert": "certs/t/ca.cer"}
+    assert any("certs" in error.message for error in validator.iter_errors(document))
+    bridge = cluster_json_schema()["$defs"]["ConnectedSpec"]
+    assert set(bridge["properties"]) == {"name", "address", "ssh_host", "ssh_port"}
+    assert bridge["required"] == ["name", "address"]
+
+
 @pytest.mark.parametrize(
     ("change", "where"),
     [

@@ -124,6 +124,30 @@ def test_a_new_node_is_reached_where_it_says_with_trusted_variables_only() -> No
     assert again.nodes[3].certs.key_passphrase_env == "T_CMS3_PASS"
 
 
+def test_connected_bridges_are_reached_where_the_trusted_file_says() -> None:
+    """Issue 24, item 7: a connected call bridge is a host too; a pull request must not move it."""
+    trusted = trusted_doc()
+    trusted["connected"] = [{"name": "cb1", "address": "10.0.0.21", "ssh_port": 2223}]
+    proposed = good_doc()
+    proposed["connected"] = [
+        {"name": "cb1", "address": "10.0.0.21", "ssh_host": "203.0.113.66", "ssh_port": 22},
+        {"name": "cb2", "address": "10.0.0.22", "ssh_host": "cb2.example"},
+    ]
+    result = overlay_access(spec(proposed), spec(trusted))
+    first, new = result.connected
+    assert (first.name, first.ssh_host, first.ssh_port) == ("cb1", None, 2223)
+    assert (new.ssh_host, new.ssh_port) == ("cb2.example", None)  # reported, never contacted
+    described = [change.describe() for change in access_changes(spec(proposed), spec(trusted))]
+    assert described == [
+        "connected[cb1].ssh_host: (none) -> 203.0.113.66",
+        "connected[cb1].ssh_port: 2223 -> 22",
+        "connected[cb2]: (none) -> new call bridge 10.0.0.22, reached at cb2.example",
+    ]
+    # No plan contacts a connected bridge yet: it is no endpoint a plan may reach.
+    assert access(proposed).endpoints == access(good_doc()).endpoints
+    assert access_changes(spec(trusted), spec(trusted)) == ()
+
+
 ENV_NAMES = st.sampled_from(
     ["T_PASSWORD", "T_KEY_PASS", "CMS_RECONCILER_CA_KEY", "GITHUB_TOKEN", "T_CMS2_PASS", "X"]
 )

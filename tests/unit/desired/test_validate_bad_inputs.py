@@ -293,6 +293,44 @@ CASES = [
         "nodes[2].ssh_host",
         "SSH endpoint 10.0.0.1:2222 is also used by nodes[0]",
     ),
+    # --- connected call bridges (issue 24, item 7) -----------------------------------------
+    Case(
+        "connected-is-a-node",
+        _set("connected", [{"name": "cb1", "address": "10.0.0.2"}]),
+        "connected[0].address",
+        "duplicate address 10.0.0.2 (also nodes[1]); a connected call bridge has no local "
+        "database and is not a node",
+    ),
+    Case(
+        "connected-twice",
+        _set(
+            "connected",
+            [{"name": "cb1", "address": "10.0.0.21"}, {"name": "cb1", "address": "10.0.0.22"}],
+        ),
+        "connected[1].name",
+        "duplicate name 'cb1' (also connected[0])",
+    ),
+    Case(
+        "connected-endpoint-clash",
+        _set(
+            "connected",
+            [{"name": "cb1", "address": "10.0.0.21", "ssh_host": "10.0.0.1", "ssh_port": 2222}],
+        ),
+        "connected[0].ssh_host",
+        "SSH endpoint 10.0.0.1:2222 is also used by nodes[0]",
+    ),
+    Case(
+        "connected-address-not-ip",
+        _set("connected", [{"name": "cb1", "address": "cb1.example"}]),
+        "connected[0].address",
+        "'cb1.example' is not an IPv4 or IPv6 address",
+    ),
+    Case(
+        "connected-unknown-key",
+        _set("connected", [{"name": "cb1", "address": "10.0.0.21", "certs": {}}]),
+        "connected[0].certs",
+        "unknown key 'certs' (allowed: address, name, ssh_host, ssh_port)",
+    ),
     Case(
         "no-ssh-credentials",
         _ssh_without_credentials,

@@ -342,6 +342,28 @@ def test_localnode_sets_the_interface_shown_by_status(lab: SimulatedCluster) -> 
     assert run(lab, MASTER, "database cluster localnode z").startswith("ERROR:")
 
 
+def test_a_never_clustered_node_refuses_initialize_and_join_until_localnode(
+    lab: SimulatedCluster,
+) -> None:
+    """choices.py "error.no_interface": refused before the (Y/n), nothing changes; the status
+    shows an empty Interface, which the parser reads as none."""
+    from reconciler.mmp.parsers.status import parse_cluster_status
+    from reconciler.simulator.choices import say
+
+    disband(lab)
+    node = lab.node(SLAVE1)
+    node.interface = None
+    status = run(lab, SLAVE1, "database cluster status")
+    assert parse_cluster_status(status).interface is None
+    for line in ("database cluster initialize", f"database cluster join {MASTER}"):
+        assert run(lab, SLAVE1, line, "Y") == say("error.no_interface") + "\n"
+        assert node.operation is None
+        assert node.status == "Disabled"
+    assert run(lab, SLAVE1, "database cluster localnode a") == ""
+    assert parse_cluster_status(run(lab, SLAVE1, "database cluster status")).interface == "a"
+    assert "Are you sure" in run(lab, SLAVE1, "database cluster initialize", "Y")
+
+
 def test_primary_replica_wording_and_layout(tmp_path: Path) -> None:
     from reconciler.simulator.state import Wording
 
