@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import NoReturn
 
-from reconciler.desired.models import ClusterSpec, NodeSpec
+from reconciler.desired.models import ClusterSpec, ConnectedSpec, NodeSpec
 from reconciler.desired.source import DesiredSource, brief
 from reconciler.errors import ConfigError, SourceReadError, TransportError
 from reconciler.mmp.known_hosts import host_key_name
@@ -270,7 +270,7 @@ class SessionPool:
         """Knows this cluster's secrets; for journals and anything else that keeps output."""
         return self._redactor
 
-    def session(self, node: NodeSpec) -> SSHSession:
+    def session(self, node: NodeSpec | ConnectedSpec) -> SSHSession:
         return self._session(
             node.address, node.name, node.effective_ssh_host, self.spec.ssh_port_of(node)
         )

@@ -173,6 +173,18 @@ class Fleet:
             )
             for cluster in clusters
             for node in cluster.nodes
+        ] + [
+            # Connected call bridges: read like nodes (status, the files it names); one that
+            # cannot be read blocks the cluster's plan (plan.facts).
+            NodeTarget(
+                cluster.name,
+                bridge.name,
+                bridge.address,
+                self.pools[cluster.name].session(bridge),
+                bridge=True,
+            )
+            for cluster in clusters
+            for bridge in cluster.spec.connected
         ]
         first = {live.name: live for live in read_clusters(targets, max_parallel=self.parallelism)}
         extra_targets = []

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from reconciler.desired.findings import FindingList
-from reconciler.desired.models import ClusterSpec
+from reconciler.desired.models import ClusterSpec, ConnectedSpec, NodeSpec
 from reconciler.desired.source import DesiredSource
 from reconciler.errors import SourceReadError
 from reconciler.mmp.known_hosts import KnownHostsFile, host_key_name, parse_known_hosts
@@ -81,20 +81,29 @@ def _known_hosts(spec: ClusterSpec, source: DesiredSource, findings: FindingList
                 "fixed or deleted",
             )
         return
-    for index in range(len(spec.nodes)):
-        _node_pins(pins, spec, index, findings)
+    for index, node in enumerate(spec.nodes):
+        _node_pins(pins, spec, f"nodes[{index}]", node, findings)
+    for index, bridge in enumerate(spec.connected):  # read by every plan, pinned like nodes
+        _node_pins(pins, spec, f"connected[{index}]", bridge, findings)
 
 
-def _node_pins(pins: KnownHostsFile, spec: ClusterSpec, index: int, findings: FindingList) -> None:
-    path, node = spec.ssh.known_hosts, spec.nodes[index]
+def _node_pins(
+    pins: KnownHostsFile,
+    spec: ClusterSpec,
+    key: str,
+    node: NodeSpec | ConnectedSpec,
+    findings: FindingList,
+) -> None:
+    path = spec.ssh.known_hosts
+    what = "node" if isinstance(node, NodeSpec) else "call bridge"
     host, port = node.effective_ssh_host, spec.ssh_port_of(node)
     pattern = host_key_name(host, port)
     lines = pins.pins(pattern)
     if not lines:
         findings.warning(
-            f"nodes[{index}]",
+            key,
             f"no host key for {pattern} in {path}; the transport refuses unknown host keys, "
-            f"so node {node.name} cannot be reached until you add it: `reconcile hostkeys` "
+            f"so {what} {node.name} cannot be reached until you add it: `reconcile hostkeys` "
             "shows its fingerprint to check on the node's console, `reconcile hostkeys "
             "--write` pins it",
             node.address,
@@ -107,16 +116,16 @@ def _node_pins(pins: KnownHostsFile, spec: ClusterSpec, index: int, findings: Fi
     ]
     if len(contradictions) == len(lines):
         findings.error(
-            f"nodes[{index}]",
+            key,
             f"every host key pinned for {pattern} in {path} is @revoked "
-            f"({'; '.join(contradictions)}); node {node.name} would be refused: pin its new "
+            f"({'; '.join(contradictions)}); {what} {node.name} would be refused: pin its new "
             "key and delete the old pin",
             node.address,
         )
     elif contradictions:
         findings.warning(
-            f"nodes[{index}]",
-            f"{path} {'; '.join(contradictions)}; delete that pin (node {node.name} is "
+            key,
+            f"{path} {'; '.join(contradictions)}; delete that pin ({what} {node.name} is "
             "refused if it presents that key)",
             node.address,
         )

@@ -401,6 +401,10 @@ class ClusterSpec(StrictModel):
         overrides = node.certs.model_dump(exclude_none=True, exclude_unset=True)
         return self.certs.model_copy(update={key: getattr(node.certs, key) for key in overrides})
 
+    def machines(self) -> list[NodeSpec | ConnectedSpec]:
+        """Every host of the cluster file: its database nodes, then its connected bridges."""
+        return [*self.nodes, *self.connected]
+
     def ssh_port_of(self, node: NodeSpec | ConnectedSpec) -> int:
         return node.ssh_port if node.ssh_port is not None else self.ssh.port
 

@@ -13,8 +13,9 @@ field comes from the cluster file and the pins at that ref:
   at all (``ClusterAccess.endpoints``: only the cluster's own nodes at the trusted ref are);
 - each connected call bridge's ``ssh_host`` and ``ssh_port`` (``connected:``), the same way:
   from the trusted file's bridge with that address; a bridge new in the pull request keeps
-  what it proposes and is reported as a change (no plan contacts connected bridges yet, and
-  ``endpoints`` does not list them);
+  what it proposes and is reported as a change; ``endpoints`` lists the trusted file's
+  bridges only, pinned like nodes, so a bridge new in the pull request is not contacted (its
+  status is not read, and the plan is blocked until it is merged);
 - the pins: the known_hosts file named at the trusted ref, as it is there.
 
 What the pull request changes in these fields is reported (``AccessChange``) and takes effect
@@ -122,14 +123,14 @@ class ClusterAccess:
 
     @property
     def endpoints(self) -> frozenset[str]:
-        """The cluster's own nodes as the trusted file reaches them (``[host]:port``, lower
-        case): the only endpoints a plan may connect to."""
+        """The cluster's own nodes and connected call bridges as the trusted file reaches
+        them (``[host]:port``, lower case): the only endpoints a plan may connect to."""
         if self.spec is None:
             return frozenset()
         spec = self.spec
         return frozenset(
-            host_key_name(node.effective_ssh_host, spec.ssh_port_of(node)).lower()
-            for node in spec.nodes
+            host_key_name(machine.effective_ssh_host, spec.ssh_port_of(machine)).lower()
+            for machine in spec.machines()
         )
 
     @property
@@ -308,7 +309,7 @@ def _pin_changes(
     old = parse_known_hosts(trusted_pins or "") if trusted is not None else None
     new = parse_known_hosts(proposed_pins or "")
     changes = []
-    for node in proposed.nodes:
+    for node in proposed.machines():
         name = host_key_name(node.effective_ssh_host, proposed.ssh_port_of(node))
         before = _fingerprints(old.pins(name)) if old is not None else None
         after = _fingerprints(new.pins(name))

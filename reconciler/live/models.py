@@ -86,6 +86,8 @@ class LiveCluster(BaseModel):
     name: str
     read_at: datetime
     nodes: tuple[LiveNode, ...]
+    bridges: tuple[LiveNode, ...] = ()
+    """The connected call bridges (``connected:``), read like nodes: status and files."""
 
     @property
     def complete(self) -> bool:

@@ -30,6 +30,7 @@ class NodeTarget:
     session: MMPSession
     extra_files: tuple[str, ...] = ()  # e.g. the desired remote names, to compare contents
     read_marker: bool = False  # the desired master's evidence of being the last master
+    bridge: bool = False  # a connected call bridge (``connected:``), not a database node
 
 
 def read_node(target: NodeTarget) -> LiveNode:
@@ -146,9 +147,16 @@ def read_clusters(
     with ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(targets)))) as pool:
         nodes = list(pool.map(read_node, targets))
     clusters: dict[str, list[LiveNode]] = {}
+    bridges: dict[str, list[LiveNode]] = {}
     for target, node in zip(targets, nodes, strict=True):
-        clusters.setdefault(target.cluster, []).append(node)
+        clusters.setdefault(target.cluster, [])
+        (bridges if target.bridge else clusters).setdefault(target.cluster, []).append(node)
     return [
-        LiveCluster(name=name, read_at=read_at, nodes=tuple(members))
+        LiveCluster(
+            name=name,
+            read_at=read_at,
+            nodes=tuple(members),
+            bridges=tuple(bridges.get(name, ())),
+        )
         for name, members in clusters.items()
     ]

@@ -222,7 +222,7 @@ def _cluster_targets(spec: ClusterSpec) -> list[tuple[str, Endpoint]]:
                 refused_hint=hint,
             ),
         )
-        for node in spec.nodes
+        for node in spec.machines()  # connected call bridges are read too
     ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from reconciler.addresses import canonical_address, same_address
+from reconciler.desired.models import ConnectedSpec
 from reconciler.desired.state import CertFile, DesiredCluster, DesiredNode
 from reconciler.live.models import CERT_ROLES, LiveCluster, LiveFile, LiveNode
 from reconciler.live.replication import membership_problem
@@ -89,6 +90,34 @@ class ExtraMember:
         return self.status.state in ("Enabled", "Error") and self.status.role == "master"
 
 
+@dataclass(frozen=True)
+class BridgeFacts:
+    """A connected call bridge (``connected:``) whose status reads as one (``_bridge_problem``)."""
+
+    spec: ConnectedSpec
+    live: LiveNode
+    status: ClusterStatus
+
+    @property
+    def address(self) -> str:
+        return self.spec.address
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def in_use(self) -> str | None:
+        """The database node it uses now (``Node in use``); None when it uses none."""
+        return self.status.node_in_use
+
+
+# What a connected call bridge's status is taken to show: no transcript is published
+# (reference §1.7); the simulator's choice is ``status.connected`` in choices.py. Anything
+# else is refused rather than guessed.
+BRIDGE_STATE = "Connected"
+
+
 @dataclass
 class ClusterFacts:
     desired: DesiredCluster
@@ -97,6 +126,7 @@ class ClusterFacts:
     problems: list[tuple[str | None, str, str]] = field(default_factory=list)  # node, what, msg
     extras: list[ExtraMember] = field(default_factory=list)  # clustered: to be removed
     idle_extras: list[ExtraMember] = field(default_factory=list)  # listed, but Disabled
+    bridges: list[BridgeFacts] = field(default_factory=list)  # connected call bridges, read
 
     @property
     def master(self) -> NodeFacts:
@@ -201,6 +231,45 @@ def _node_problem(node: DesiredNode, live: LiveNode | None) -> tuple[str, str] |
     return None
 
 
+def _bridge_problem(live: LiveNode | None) -> tuple[str, str] | None:
+    """Why a connected call bridge cannot be planned around (what, message), or None.
+
+    Fail closed: a bridge that was not read, or whose status is not what this tool takes a
+    connected call bridge's to be (``Status : Connected``, no ``Nodes:`` list: the
+    simulator's choice, since the documents show none), blocks the cluster's plan.
+    """
+    if live is None:
+        return "unreachable", "(a connected call bridge) was not read"
+    if not live.reachable:
+        return "unreachable", f"(a connected call bridge) {live.error or 'cannot be reached'}"
+    status = live.status
+    if status is None or live.error:
+        return "unreadable", f"(a connected call bridge) {live.error or 'no status'}"
+    if status.transitional or status.state != BRIDGE_STATE or status.members:
+        shown = status.status_text if status.status_text is not None else "no Status line"
+        listed = " and lists cluster members" if status.members else ""
+        return (
+            "unreadable",
+            f"is listed under connected: but its status {shown!r}{listed} is not a connected "
+            f"call bridge's as cms-reconciler reads one ('Status : {BRIDGE_STATE}', no Nodes "
+            "list; no transcript of one is published); refusing to guess",
+        )
+    return None
+
+
+def _gather_bridges(desired: DesiredCluster, live: LiveCluster, facts: ClusterFacts) -> None:
+    by_address = {canonical_address(node.address): node for node in live.bridges}
+    for bridge in desired.spec.connected:
+        live_bridge = by_address.get(canonical_address(bridge.address))
+        problem = _bridge_problem(live_bridge)
+        if problem is not None:
+            facts.problems.append((bridge.address, *problem))
+            continue
+        assert live_bridge is not None
+        assert live_bridge.status is not None
+        facts.bridges.append(BridgeFacts(bridge, live_bridge, live_bridge.status))
+
+
 def gather_facts(desired: DesiredCluster, live: LiveCluster) -> ClusterFacts:
     """Pair desired and live nodes; anything that cannot be read becomes a problem."""
     facts = ClusterFacts(desired, live)
@@ -265,4 +334,5 @@ def gather_facts(desired: DesiredCluster, live: LiveCluster) -> ClusterFacts:
                 facts.idle_extras.append(member_facts)
             else:
                 facts.extras.append(member_facts)
+    _gather_bridges(desired, live, facts)
     return facts

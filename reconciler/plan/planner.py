@@ -180,7 +180,8 @@ _CONNECTED_ROLES = ("client_key", "client_cert", "ca_cert")
 def _connected_cut_off(facts: ClusterFacts, strategy: Strategy) -> Finding | None:
     """Fail closed for call bridges attached with ``database cluster connect``: a plan that
     re-forms the cluster or loads another client certificate or CA cuts them off, and this
-    version neither reads them nor plans their ``certs`` and ``connect``, so it is refused."""
+    version reads them (``facts.bridges``) but does not plan their ``certs`` and ``connect``,
+    so it is refused."""
     bridges = facts.desired.spec.connected
     if not bridges:
         return None
@@ -202,10 +203,13 @@ def _connected_cut_off(facts: ClusterFacts, strategy: Strategy) -> Finding | Non
         return None
     names = ", ".join(f"{bridge.name} ({bridge.address})" for bridge in bridges)
     master = facts.master.address
+    live = "; ".join(
+        f"{bridge.name} uses {bridge.in_use or 'no database'}" for bridge in facts.bridges
+    )
     return Finding(
         node=None,
         what="connected",
-        live="not read",
+        live=live or "not read",
         desired=names,
         severity="error",
         message=(
@@ -213,8 +217,8 @@ def _connected_cut_off(facts: ClusterFacts, strategy: Strategy) -> Finding | Non
             f"cluster connect`, lose the database until each is given the cluster's client "
             "key, client certificate and CA (`database cluster certs <client_key> "
             f"<client_cert> <ca_cert>`) and connected again (`database cluster connect "
-            f"{master}`): {names}. cms-reconciler does not yet read connected call bridges "
-            "or plan those steps; to go ahead, take them out of `connected:` and run both "
+            f"{master}`): {names}. cms-reconciler reads connected call bridges but does not "
+            "yet plan those steps; to go ahead, take them out of `connected:` and run both "
             "commands on each by hand once the cluster is back"
         ),
     )
@@ -403,6 +407,8 @@ def _membership_text(node: NodeFacts) -> str:
 
 def _node_names(facts: ClusterFacts) -> dict[str, str]:
     names = {node.address: node.name for node in facts.desired.nodes}
+    for bridge in facts.desired.spec.connected:
+        names.setdefault(bridge.address, bridge.name)
     for extra in facts.extras + facts.idle_extras:
         names.setdefault(extra.address, extra.name)
     return names

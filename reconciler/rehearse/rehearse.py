@@ -166,7 +166,9 @@ def _read(twin: Twin, desired: DesiredCluster, live: LiveCluster) -> LiveCluster
                 read_marker=want is not None and want.is_master,
             )
         )
-    return read_clusters(targets, max_parallel=1, now=twin.clock.now)[0]
+    read = read_clusters(targets, max_parallel=1, now=twin.clock.now)[0]
+    # The twin has no connected call bridges: they stay as the planner read them.
+    return read.model_copy(update={"bridges": live.bridges})
 
 
 def _final(node: LiveNode) -> RehearsedNode:

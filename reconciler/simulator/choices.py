@@ -171,9 +171,37 @@ CHOICES: Final[dict[str, Choice]] = {
         "Please wait...\nSchema upgrade started...",
         "§1.8: upgrade_schema's interactive output is not published.",
     ),
-    "connect.unsupported": Choice(
-        "ERROR: database cluster connect is not supported by this simulator",
-        "§1.7: no transcript of connect exists; the simulator refuses rather than invent it.",
+    # --- connected call bridges (§1.7: no transcript of connect or of such a node) -----
+    "connect.done": Choice(
+        "",
+        "§1.7: connect's output is not published; like localnode, nothing is printed, no "
+        "confirmation is asked (none is documented), and the result is read from status.",
+    ),
+    "connect.while_clustered": Choice(
+        "ERROR: This node is a database cluster member; use 'database cluster remove' first",
+        "§1.7: a node is either in the database cluster or connected to it (S2); what connect "
+        "does on a member is not published, so the simulator refuses it.",
+    ),
+    "connect.no_certs": Choice(
+        "ERROR: No database cluster client certificates configured",
+        "§1.7/§1.2: a connected node uses the client key/cert and CA of the 3-argument "
+        "'database cluster certs'; connect without them is refused (not published).",
+    ),
+    "status.connected": Choice(
+        "Connected",
+        "§1.7: a connected node's status is not published. The simulator shows 'Status : "
+        "Connected', no 'Nodes:' list, 'Node in use' the master it uses (None when it cannot "
+        "reach it or TLS fails), and the three client files under Certificates. The planner "
+        "reads only these words and fails closed on anything else.",
+    ),
+    "rule.connected_bridge": Choice(
+        "master of the given node's cluster",
+        "§1.7: a connected node uses the master of the cluster the address it was given "
+        "belongs to, while it reaches that master, its client certificate chains to the "
+        "master's CA and the master's server certificate to its CA. 'database cluster certs' "
+        "(3 arguments) is accepted while connected (the node has no database service to be "
+        "enabled); the bridge keeps using the client files loaded when it connected, and "
+        "uses newly loaded ones from the next connect (as U14's copy, one step later).",
     ),
     "pki.list.heading": Choice(
         "User supplied certificates and keys:",

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from reconciler.simulator import pki
 from reconciler.simulator.state import (
     CERT_ROLES,
+    CLIENT_ROLES,
     CertConfig,
     Durations,
     Group,
@@ -130,6 +131,45 @@ class ClusterModel:
         client = pki.leaf(contents["client_cert"])
         if client is None or pki.common_name(client) != "postgres":
             return f"{node.name} client certificate CN is not postgres"
+        return None
+
+    def bridge_database(self, bridge: SimNode, now: datetime) -> str | None:
+        """The master a connected call bridge uses (``database cluster connect``), or None.
+
+        It uses the master of the cluster the node it was given belongs to, when it can reach
+        that master and their TLS works: its client certificate chains to the master's CA and
+        the master's server certificate to its own CA (choice ``rule.connected_bridge``).
+        """
+        given = self.nodes.get(bridge.connected_to or "")
+        if given is None or given.group is None or given.status != "Enabled":
+            return None
+        master_address = given.group.master
+        master = self.nodes.get(master_address or "")
+        if master is None or not self.reachable(bridge.address, master.address):
+            return None
+        return master.address if self.bridge_tls_problem(bridge, master, now) is None else None
+
+    def bridge_tls_problem(self, bridge: SimNode, master: SimNode, now: datetime) -> str | None:
+        """Why a call bridge's client certificate and CA do not work with ``master``."""
+        if self._own_cert_problem(master, now):
+            return f"{master.name} cannot serve"
+        certs = bridge.connected_with  # what certs had loaded when it connected
+        if certs is None or any(role not in certs.contents for role in CLIENT_ROLES):
+            return f"{bridge.name} connected with no client certificate and CA loaded"
+        assert master.certs is not None
+        client = pki.leaf(certs.contents["client_cert"])
+        key = pki.read_file_content(certs.contents["client_key"]).private_key
+        if client is None or key is None or not _key_matches(key, client):
+            return f"{bridge.name} client_key does not match client_cert"
+        if not pki.within_validity(client, now) or pki.common_name(client) != "postgres":
+            return f"{bridge.name} client certificate is expired or not CN postgres"
+        master_bundle = pki.read_file_content(master.certs.contents["ca_cert"]).certificates
+        if not pki.chains_to(client, master_bundle, now):
+            return f"{bridge.name} client_cert does not chain to {master.name}'s CA"
+        own_bundle = pki.read_file_content(certs.contents["ca_cert"]).certificates
+        server = pki.leaf(master.certs.contents["server_cert"])
+        if server is None or not pki.chains_to(server, own_bundle, now):
+            return f"{master.name} server_cert does not chain to {bridge.name}'s CA"
         return None
 
     # --- settling --------------------------------------------------------------------------
@@ -250,6 +290,7 @@ class ClusterModel:
         self._leave_group(node)
         node.group = self.new_group([node.address], node.address)
         node.status = "Enabled"
+        node.connected_to = node.connected_with = None
         node.error = None
         node.last_seen_master = node.address
         return None
@@ -273,6 +314,7 @@ class ClusterModel:
             group.members.sort(key=address_key)
             node.group = group
         node.status = "Enabled"
+        node.connected_to = node.connected_with = None
         node.error = None
         node.content_id = target.content_id
         node.data_generation = target.data_generation

@@ -297,7 +297,26 @@ class Interpreter:
         io.write(operation.started + "\n")
 
     def _connect(self, node: SimNode, args: list[str], io: ConsoleIO, user: str) -> None:
-        io.write(say("connect.unsupported") + "\n")
+        """Attach a call bridge to the cluster of ``args[0]`` (choices ``connect.*``)."""
+        if not _one_address(args):
+            self._usage(io, "usage.database_cluster")
+            return
+        if self._busy(node, io):
+            return
+        with self.model.lock:
+            self.model.settle()
+            if node.group is not None or node.status != "Disabled":
+                io.write(say("connect.while_clustered") + "\n")
+                return
+            certs = node.certs
+            if certs is None or any(role not in certs.files for role in CLIENT_ROLES):
+                io.write(say("connect.no_certs") + "\n")
+                return
+            node.connected_to = args[0]
+            node.connected_with = certs
+        done = say("connect.done")
+        if done:
+            io.write(done + "\n")
 
     def _clear_error(self, node: SimNode, args: list[str], io: ConsoleIO, user: str) -> None:
         with self.model.lock:

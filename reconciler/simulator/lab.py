@@ -39,6 +39,13 @@ class SimTopology:
     username: str
     password_env: str | None
     key_file_env: str | None
+    # Call bridges attached with ``database cluster connect`` (the file's ``connected:``).
+    connected: tuple[SimNodeSpec, ...] = ()
+
+    @property
+    def machines(self) -> tuple[SimNodeSpec, ...]:
+        """Every simulated machine: the database nodes, then the connected call bridges."""
+        return self.nodes + self.connected
 
 
 def scenario_directory(repo: Path, cluster: str) -> Path:
@@ -68,7 +75,7 @@ def build_cluster(
         if (directory / scenarios.SCENARIO_FILE).is_file()
         else {}
     )
-    names = [node.name for node in topology.nodes]
+    names = [node.name for node in topology.machines]
     fault_specs = [
         *scenario_faults(
             scenario.get("faults"), names, path=str(directory / scenarios.SCENARIO_FILE)
@@ -78,7 +85,7 @@ def build_cluster(
     passphrase = scenario.get("key_passphrase")
     host_key_dir = directory / str(scenario.get("host_keys", "host_keys"))
     setups = []
-    for node in topology.nodes:
+    for node in topology.machines:
         key_file = host_key_dir / f"{node.name}.key"
         if key_file.is_file():
             host_key = scenarios.load_host_key(key_file, passphrase)
@@ -111,6 +118,8 @@ def build_cluster(
                 [str(member) for member in group["members"]],
                 cluster.model.new_group,
             )
+        bridges = [cluster.node(bridge.address) for bridge in topology.connected]
+        scenarios.seed_bridges(bridges, directory, scenario, cluster.model.configure_certs)
     cluster.install_faults(fault_specs)
     return cluster
 
@@ -173,6 +182,12 @@ def topology_from_spec(spec: ClusterSpec) -> SimTopology:
         username=spec.ssh.username,
         password_env=spec.ssh.password_env,
         key_file_env=spec.ssh.key_file_env,
+        connected=tuple(
+            SimNodeSpec(
+                bridge.name, bridge.address, bridge.effective_ssh_host, spec.ssh_port_of(bridge)
+            )
+            for bridge in spec.connected
+        ),
     )
 
 

@@ -51,9 +51,17 @@ def render_status(model: ClusterModel, node: SimNode) -> str:
     """The full status block for ``node`` (caller holds the lock and has settled)."""
     layout = LAYOUTS[model.wording]
     now = model.clock.now()
+    if node.connected_to is not None and node.group is None and node.operation is None:
+        # A call bridge attached with connect: the simulator's choice (status.connected).
+        in_use = model.bridge_database(node, now) or "None"
+        head = [
+            _field("Status", say("status.connected"), layout.colon),
+            _field("Node in use", in_use, layout.colon),
+        ]
+    else:
+        head = [*_status_lines(node, layout, now), *_node_lines(model, node, layout)]
     lines = [
-        *_status_lines(node, layout, now),
-        *_node_lines(model, node, layout),
+        *head,
         "",
         _field("Interface", node.interface or "", layout.colon_certs),
         "",

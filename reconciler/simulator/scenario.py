@@ -20,7 +20,14 @@ from cryptography.hazmat.primitives import serialization
 from reconciler.desired.yamlfile import size_problem, structure_problem
 from reconciler.errors import ConfigError
 from reconciler.simulator.cluster import address_key
-from reconciler.simulator.state import CERT_ROLES, CertConfig, Group, SimNode, Wording
+from reconciler.simulator.state import (
+    CERT_ROLES,
+    CLIENT_ROLES,
+    CertConfig,
+    Group,
+    SimNode,
+    Wording,
+)
 
 SCENARIO_FILE = "scenario.yaml"
 
@@ -107,6 +114,27 @@ def seed_nodes(
         last = scenario.get("last_command")
         if last:
             node.last_command = (str(last["command"]), str(last["result"]))
+
+
+def seed_bridges(
+    bridges: list[SimNode],
+    directory: Path,
+    scenario: dict[str, Any],
+    configure: Callable[[SimNode, dict[str, str]], CertConfig],
+) -> None:
+    """Connected call bridges: the scenario's files, and with ``connected_to: <address>``
+    the client key/cert and CA of its ``certs`` loaded (3-argument form) and connected."""
+    seed_nodes(bridges, directory, {**scenario, "certs": None, "last_command": None}, configure)
+    target = scenario.get("connected_to")
+    certs = scenario.get("certs")
+    if not target or not certs:
+        return
+    for bridge in bridges:
+        loaded = configure(
+            bridge, {role: str(certs[role]) for role in CLIENT_ROLES if role in certs}
+        )
+        bridge.connected_to = str(target)
+        bridge.connected_with = loaded
 
 
 def form_group(

@@ -390,6 +390,7 @@ class SimulatedCluster:
             "in_sync": self.model.in_sync(node, now) if role == "replica" else None,
             "members": list(group.members) if group is not None else [],
             "master": group.master if group is not None else None,
+            "connected_to": node.connected_to,
             "certs": certs,
             "content_id": node.content_id,
             "last_command": list(node.last_command) if node.last_command else None,

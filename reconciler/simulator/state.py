@@ -151,6 +151,12 @@ class SimNode:
     error: str | None = None
     operation: Operation | None = None
     last_seen_master: str | None = None
+    # A call bridge attached with ``database cluster connect <address>`` (no local
+    # database): the address it was given; None on a database node.
+    connected_to: str | None = None
+    # What its database client uses: the client files ``certs`` had loaded at ``connect``
+    # (choice ``rule.connected_bridge``: new files take effect at the next connect).
+    connected_with: CertConfig | None = None
     data_generation: int = 0
     faults: Faults = field(default_factory=Faults)
     log: list[LogEntry] = field(default_factory=list)

@@ -106,7 +106,7 @@ def status_text(node: dict[str, Any], address: str, wording: tuple[str, str]) ->
     if node.get("error"):
         lines.insert(0, f"{'ERROR':<22}: {node['error']}")
     members = node.get("members", {})
-    if state != "Disabled":
+    if state not in ("Disabled", "Connected"):  # Connected: a call bridge, no Nodes list
         lines += ["", "Nodes:"] if lines else ["Nodes:"]
         for member, role in members.items():
             label = member + (" (me)" if member == address else "")
@@ -137,8 +137,22 @@ def live_cluster(data: dict[str, Any], desired: DesiredCluster) -> LiveCluster:
         else ("Primary", "Replica")
     )
     names = {node.address: node.name for node in desired.nodes}
+    names.update({bridge.address: bridge.name for bridge in desired.spec.connected})
+    nodes = _live_nodes(data["nodes"], names, wording)
+    # Connected call bridges; by default each as the simulator shows one using the master.
+    default_bridges = {
+        bridge.address: {"state": "Connected", "node_in_use": desired.spec.master}
+        for bridge in desired.spec.connected
+    }
+    bridges = _live_nodes(data.get("bridges", default_bridges), names, wording)
+    return LiveCluster(name=desired.name, read_at=NOW, nodes=tuple(nodes), bridges=tuple(bridges))
+
+
+def _live_nodes(
+    data: dict[str, Any], names: dict[str, str], wording: tuple[str, str]
+) -> list[LiveNode]:
     nodes = []
-    for address, node in data["nodes"].items():
+    for address, node in data.items():
         name = node.get("name", names.get(address, address))
         if "unreachable" in node:
             nodes.append(
@@ -165,4 +179,4 @@ def live_cluster(data: dict[str, Any], desired: DesiredCluster) -> LiveCluster:
                 master_marker=node.get("marker"),
             )
         )
-    return LiveCluster(name=desired.name, read_at=NOW, nodes=tuple(nodes))
+    return nodes

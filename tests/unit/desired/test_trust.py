@@ -143,9 +143,21 @@ def test_connected_bridges_are_reached_where_the_trusted_file_says() -> None:
         "connected[cb1].ssh_port: 2223 -> 22",
         "connected[cb2]: (none) -> new call bridge 10.0.0.22, reached at cb2.example",
     ]
-    # No plan contacts a connected bridge yet: it is no endpoint a plan may reach.
-    assert access(proposed).endpoints == access(good_doc()).endpoints
+    # A plan reads the trusted file's bridges where it reaches them, pinned like nodes; a
+    # bridge new in the pull request is no endpoint a plan may reach.
+    assert access(trusted).endpoints == access(trusted_doc()).endpoints | {"[10.0.0.21]:2223"}
+    assert not any("cb2" in endpoint for endpoint in access(trusted).endpoints)
     assert access_changes(spec(trusted), spec(trusted)) == ()
+
+
+def test_a_connected_bridges_pins_changed_by_a_pull_request_are_reported() -> None:
+    bridged = good_doc()
+    bridged["connected"] = [{"name": "cb1", "address": "10.0.0.21", "ssh_port": 2223}]
+    pins = KNOWN_HOSTS + f"[10.0.0.21]:2223 ssh-ed25519 {fake_host_key(21)}\n"
+    changes = access_changes(
+        spec(bridged), spec(bridged), proposed_pins=pins, trusted_pins=KNOWN_HOSTS
+    )
+    assert [change.key for change in changes] == ["pins of [10.0.0.21]:2223"]
 
 
 ENV_NAMES = st.sampled_from(

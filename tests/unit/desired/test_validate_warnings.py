@@ -58,6 +58,10 @@ def _unpinned(repo: LabRepo, pki: Pki) -> None:
     repo.node(2)["ssh_port"] = 22
 
 
+def _unpinned_bridge(repo: LabRepo, pki: Pki) -> None:
+    repo.doc["connected"] = [{"name": "cb1", "address": "10.0.0.21", "ssh_port": 2222}]
+
+
 def _ec_key(repo: LabRepo, pki: Pki) -> None:
     cert = pki.leaf(pki.ec_key, "cms-db.test", usages=[SERVER_AUTH])
     repo.files[f"{CERTS}/server.cer"] = cert_pem(cert)
@@ -74,6 +78,13 @@ WARNINGS: list[tuple[str, Mutation, str, str]] = [
     ("password-not-set", _no_password, "ssh.password_env", "T_PASSWORD (named by"),
     ("key-file-missing", _key_file_elsewhere, "ssh.key_file_env", "/nonexistent/id_ed25519"),
     ("host-key-not-pinned", _unpinned, "nodes[2]", "no host key for 10.0.0.3 in"),
+    (
+        "bridge-host-key-not-pinned",
+        _unpinned_bridge,
+        "connected[0]",
+        "no host key for [10.0.0.21]:2222 in clusters/known_hosts; the transport refuses "
+        "unknown host keys, so call bridge cb1 cannot be reached",
+    ),
     ("not-rsa", _ec_key, "certs.server_key", "is not an RSA key (EC secp256r1)"),
 ]
 

@@ -54,3 +54,24 @@ def test_at_most_parallelism_nodes_are_read_at_once(parallelism: int) -> None:
     assert [cluster.name for cluster in clusters] == ["c0", "c1", "c2", "c3"]
     assert [node.name for node in clusters[1].nodes] == ["n3", "n4", "n5"]
     assert all(node.status is not None for cluster in clusters for node in cluster.nodes)
+
+
+def test_connected_call_bridges_are_read_into_their_clusters_bridges() -> None:
+    node_status = "Status : Disabled\nNode in use : None\n\nInterface : a\n\nCertificates\n"
+    bridge_status = (
+        "Status : Connected\nNode in use : 10.0.0.1\n\nInterface : a\n\nCertificates\n"
+        "  Client Key : client.key\n"
+    )
+    targets = [
+        NodeTarget(
+            "c", "cb1", "10.0.0.21", FakeSession(node="cb1", statuses=[bridge_status]), bridge=True
+        ),
+        NodeTarget("c", "n1", "10.0.0.1", FakeSession(node="n1", statuses=[node_status])),
+    ]
+    (cluster,) = read_clusters(targets)
+    assert [node.name for node in cluster.nodes] == ["n1"]
+    (bridge,) = cluster.bridges
+    assert bridge.name == "cb1"
+    assert bridge.status is not None
+    assert (bridge.status.state, bridge.status.node_in_use) == ("Connected", "10.0.0.1")
+    assert "client.key" in bridge.files  # the files its status names are read, like a node's

@@ -179,3 +179,19 @@ def test_all_pinned_is_ok(tmp_path: Path) -> None:
         del SERVED["10.0.0.4"]
     assert report.ok
     assert render_host_keys(report, write=False).endswith("4 nodes: 4 pinned")
+
+
+def test_connected_call_bridges_are_scanned_and_pinned_like_nodes(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, "")
+    path = repo / "clusters" / "c.yaml"
+    path.write_text(CLUSTER + "connected:\n  - {name: cb1, address: 10.0.0.21}\n")
+    served = {**SERVED, "10.0.0.21": key(21)}
+
+    def scan(endpoint: Endpoint, known: KnownHosts, timeouts: TransportTimeouts) -> ScannedHostKey:
+        if endpoint.host not in served:
+            raise TransportError(endpoint.node, "cannot connect: connection refused")
+        return served[endpoint.host]
+
+    written = check_host_keys(repo, ["c"], write=True, scan=scan)
+    assert "cb1" in [node.node for node in written.clusters[0].nodes]
+    assert key(21).known_hosts_line("10.0.0.21") in written.written[0][1]
