@@ -13,27 +13,14 @@ from __future__ import annotations
 
 from reconciler.errors import Refused
 from reconciler.plan.models import ClusterPlan, Plan, Rehearsal
-from reconciler.rehearse.rehearse import rehearse_cluster
+from reconciler.rehearse.plans import rehearse_plan
 from reconciler.run import Fleet
 
 
 def rehearse_for_apply(plan: Plan, fleet: Fleet) -> Plan:
     """``plan`` with a fresh rehearsal of every cluster that has steps, on a twin of the
     live read ``fleet`` made it from (nothing more is sent to any node)."""
-    desired = {cluster.name: cluster for cluster in fleet.clusters}
-    clusters = [
-        cluster.model_copy(
-            update={
-                "rehearsal": rehearse_cluster(
-                    cluster, desired[cluster.name], fleet.live[cluster.name]
-                )
-            }
-        )
-        if cluster.steps and not cluster.blocked
-        else cluster.model_copy(update={"rehearsal": None})
-        for cluster in plan.clusters
-    ]
-    return plan.model_copy(update={"clusters": clusters})
+    return rehearse_plan(plan, fleet.clusters, fleet.live, only_with_steps=True)
 
 
 def refuse_unrehearsed(plan: Plan) -> None:

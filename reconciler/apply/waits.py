@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from reconciler.addresses import same_address
 from reconciler.errors import OperationFailed, OperationTimeout, StatusParseError
 from reconciler.mmp.models import ClusterStatus, LastCommand
+from reconciler.mmp.parsers.recognise import parse_setting_aside
 from reconciler.mmp.parsers.status import parse_cluster_status
 from reconciler.mmp.session import MMPSession
 from reconciler.plan.models import Expectation
@@ -83,26 +84,15 @@ def read_status(session: MMPSession) -> ClusterStatus:
 
 
 def read_status_tolerantly(text: str) -> tuple[ClusterStatus | None, tuple[str, ...]]:
-    """The status and the lines of ``text`` not understood, for a wait (never raises).
-
-    Each line the strict parser refuses is set aside and the rest parsed again, so every
-    unknown line is found, not only the first; the status is None when what is left still
-    cannot be read (or nothing is left). A status with unknown lines must not be taken as
-    finished: the caller only uses it to describe the wait.
-    """
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    unknown: list[str] = []
-    for _ in range(MAX_UNKNOWN_LINES):
-        try:
-            return parse_cluster_status("\n".join(lines)), tuple(unknown)
-        except StatusParseError as error:
-            number = error.line_number
-            if error.line is None or number is None or not 0 < number <= len(lines):
-                unknown.append(str(error))
-                return None, tuple(unknown)
-            unknown.append(error.line.strip())
-            lines[number - 1] = ""
-    return None, tuple(unknown)
+    """The status and the lines of ``text`` not understood, for a wait (never raises): the
+    parser's own reading with each refused line set aside, as ``reconcile probe`` reads. A
+    status with unknown lines must not be taken as finished: the caller only uses it to
+    describe the wait."""
+    status, aside = parse_setting_aside(
+        parse_cluster_status, "database cluster status", text, most=MAX_UNKNOWN_LINES
+    )
+    unknown = tuple(item.line.text.strip() if item.line else item.reason for item in aside)
+    return status, unknown
 
 
 def _shape(line: str) -> str:
@@ -158,51 +148,29 @@ def wait_for_operation(
         # The strict reading before the command understood every line: one it does not
         # know now is the node's doing since, as a transitional status would be.
         moved = moved or bool(unknown)
-        if status is None or unknown:
-            # Not finished yet: a status we cannot read fully proves nothing (issue 24).
-            remaining = deadline - ticking.now()
-            if remaining <= 0:
-                seen = (status.status_text if status else None) or "not understood"
-                raise OperationTimeout(
-                    f"{session.node}: '{command}' did not finish as expected ({expect.value}) "
-                    f"within {timeout:g} s; last status: {seen}; the node says "
-                    + ", ".join(f"'{line}'" for line in dict.fromkeys(unknown))
-                    + ", which cms-reconciler does not know"
-                )
-            if on_poll is not None:
-                on_poll(
-                    Waiting(
-                        node=session.node,
-                        command=command,
-                        expect=expect,
-                        elapsed=ticking.now() - started,
-                        timeout=timeout,
-                        status_text=status.status_text if status else None,
-                        unknown=fresh,
-                    )
-                )
-            ticking.sleep(min(poll_interval(ticking.now() - started), remaining))
-            continue
-        last = status.last_command
-        moved = moved or status.transitional or last != previous
-        believable = moved or ticking.now() - started >= min(STALE_GRACE, timeout / 2)
-        finished = (
-            believable and not status.transitional and last is not None and last.command == command
-        )
-        if finished and last is not None and last.result == "Failed":
-            raise OperationFailed(
-                f"{session.node}: '{command}' ended (Failed); status: {status.status_text}"
-                + (f", error: {status.error}" if status.error else "")
+        # A status not read in full proves nothing: not finished yet (issue 24).
+        if status is not None and not unknown:
+            last = status.last_command
+            moved = moved or status.transitional or last != previous
+            believable = moved or ticking.now() - started >= min(STALE_GRACE, timeout / 2)
+            finished = (
+                believable
+                and not status.transitional
+                and last is not None
+                and last.command == command
             )
-        if finished and expectation_met(status, expect, master):
-            return status
+            if finished and last is not None and last.result == "Failed":
+                raise OperationFailed(
+                    f"{session.node}: '{command}' ended (Failed); status: {status.status_text}"
+                    + (f", error: {status.error}" if status.error else "")
+                )
+            if finished and expectation_met(status, expect, master):
+                return status
         remaining = deadline - ticking.now()
         if remaining <= 0:
-            seen = status.status_text or "no status line"
-            last_text = f"'{last.command}' ({last.result})" if last else "none"
             raise OperationTimeout(
                 f"{session.node}: '{command}' did not finish as expected ({expect.value}) "
-                f"within {timeout:g} s; last status: {seen}, last command: {last_text}"
+                f"within {timeout:g} s; {_last_seen(status, unknown)}"
             )
         if on_poll is not None:
             on_poll(
@@ -212,7 +180,21 @@ def wait_for_operation(
                     expect=expect,
                     elapsed=ticking.now() - started,
                     timeout=timeout,
-                    status_text=status.status_text,
+                    status_text=status.status_text if status else None,
+                    unknown=fresh,
                 )
             )
         ticking.sleep(min(poll_interval(ticking.now() - started), remaining))
+
+
+def _last_seen(status: ClusterStatus | None, unknown: list[str] | tuple[str, ...]) -> str:
+    """What a timeout quotes: the last status and command, or the lines not understood."""
+    if unknown or status is None:
+        seen = (status.status_text if status else None) or "not understood"
+        said = ", ".join(f"'{line}'" for line in dict.fromkeys(unknown))
+        return f"last status: {seen}" + (
+            f"; the node says {said}, which cms-reconciler does not know" if said else ""
+        )
+    last = status.last_command
+    last_text = f"'{last.command}' ({last.result})" if last else "none"
+    return f"last status: {status.status_text or 'no status line'}, last command: {last_text}"

@@ -263,7 +263,7 @@ def render_bundle(
         for finding in classify(exchanges):
             lines.append(f"# not recognised: {finding.describe()}")
         if node.error is None and not node.findings:
-            lines.append("# matches the reference")
+            lines.append("# every line recognised")
         for exchange in exchanges:
             lines.append(f"-- {clean(exchange.request)}")
             body = exchange.output.replace("\r\n", "\n").replace("\r", "\n")
@@ -364,7 +364,7 @@ def bundle_findings(bundle: Bundle) -> dict[str, list[Unrecognised]]:
 
 # --- output ----------------------------------------------------------------------------
 def report_lines(report: ProbeReport) -> list[str]:
-    """The text report: per node, "matches the reference" or each line not recognised."""
+    """The text report: per node, "every line recognised" or each line not recognised."""
     lines = [f"probe of cluster {report.cluster} (read-only)"]
     for node in report.nodes:
         where = f"{node.name} ({node.address})"
@@ -372,7 +372,7 @@ def report_lines(report: ProbeReport) -> list[str]:
             lines.append(f"  {where}: not read: {node.error}")
             continue
         if not node.findings:
-            lines.append(f"  {where}: matches the reference")
+            lines.append(f"  {where}: every line recognised")
         else:
             lines.append(f"  {where}: {len(node.findings)} line(s) not recognised")
             lines += [f"    {finding.describe()}" for finding in node.findings]
@@ -401,7 +401,7 @@ def report_json(report: ProbeReport) -> dict[str, Any]:
                 "address": node.address,
                 "read": node.error is None,
                 "error": node.error,
-                "matches_reference": node.matches,
+                "recognised": node.matches,
                 "unrecognised": [
                     {
                         "command": finding.command,

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from reconciler.live.replication import membership_problem
 from reconciler.plan.facts import ClusterFacts, ExtraMember, NodeFacts
 from reconciler.plan.models import Condition
+from reconciler.plan.render.common import english_list
 
 REMOVE = "database cluster remove"
 # How a replica's problem is said in one breath (``live.replication`` kinds).
@@ -145,10 +146,7 @@ def _verb(phrase: str, nodes: Sequence[NodeFacts]) -> str:
 
 
 def _names(nodes: Sequence[NodeFacts | ExtraMember]) -> str:
-    names = [node.name for node in nodes]
-    if len(names) <= 1:
-        return "".join(names)
-    return f"{', '.join(names[:-1])} and {names[-1]}"
+    return english_list([node.name for node in nodes])
 
 
 def _are(nodes: Sequence[object]) -> str:

@@ -8,28 +8,32 @@ from pathlib import Path
 from reconciler.desired.state import DesiredCluster
 from reconciler.errors import Refused
 from reconciler.live.models import LiveCluster
-from reconciler.plan.models import Plan
+from reconciler.plan.models import ClusterPlan, Plan
 from reconciler.rehearse.rehearse import rehearse_cluster
 
 
 def rehearse_plan(
-    plan: Plan, desired: Sequence[DesiredCluster], live: Mapping[str, LiveCluster]
+    plan: Plan,
+    desired: Sequence[DesiredCluster],
+    live: Mapping[str, LiveCluster],
+    *,
+    only_with_steps: bool = False,
 ) -> Plan:
     """``plan`` with each cluster's ``rehearsal``, run on a twin of the live read the plan
-    was made from (nothing more is sent to any node)."""
+    was made from (nothing more is sent to any node). ``only_with_steps`` (apply): a cluster
+    with nothing to run, or blocked, gets no rehearsal rather than an empty one."""
     by_name = {cluster.name: cluster for cluster in desired}
-    clusters = [
-        cluster.model_copy(
-            update={
-                "rehearsal": rehearse_cluster(cluster, by_name[cluster.name], live[cluster.name])
-            }
-        )
+
+    def rehearsed(cluster: ClusterPlan) -> ClusterPlan:
+        if only_with_steps and (not cluster.steps or cluster.blocked):
+            return cluster.model_copy(update={"rehearsal": None})
         # A cluster that was not contacted (``--trusted-ref``) has no live read to rehearse on.
-        if cluster.name in by_name
-        else cluster
-        for cluster in plan.clusters
-    ]
-    return plan.model_copy(update={"clusters": clusters})
+        if cluster.name not in by_name:
+            return cluster
+        rehearsal = rehearse_cluster(cluster, by_name[cluster.name], live[cluster.name])
+        return cluster.model_copy(update={"rehearsal": rehearsal})
+
+    return plan.model_copy(update={"clusters": [rehearsed(c) for c in plan.clusters]})
 
 
 def refuse_failed_rehearsal(saved: Plan, source: Path | str) -> None:

@@ -97,3 +97,5 @@ def test_on_a_terminal_only_yes_applies(lab_sim: SimulatedCluster, lab_repo: Pat
     code, output = _run_on_terminal(lab_repo, "yes")
     assert code == 0, output[-3000:]
     assert "Apply complete" in output
+    # Converged as a plan judges it, and said so (issue 23, item 6).
+    assert "Note: certificates are judged from the files on each node" in output

@@ -50,7 +50,7 @@ def test_the_lab_matches_the_reference_and_nothing_state_changing_is_sent(
 ) -> None:
     result = reconcile("probe", "--cluster", "lab", repo=lab_repo)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("matches the reference") == 3
+    assert result.stdout.count("every line recognised") == 3
     [bundle] = _bundles(lab_repo)
     assert stat.S_IMODE(bundle.stat().st_mode) == 0o600
     assert stat.S_IMODE(bundle.parent.stat().st_mode) == 0o700
@@ -69,7 +69,7 @@ def test_the_lab_matches_the_reference_and_nothing_state_changing_is_sent(
     as_json = reconcile("probe", "--cluster", "lab", "--format", "json", repo=lab_repo)
     assert as_json.returncode == 0, as_json.stderr
     data = json.loads(as_json.stdout)
-    assert [n["matches_reference"] for n in data["nodes"]] == [True, True, True]
+    assert [n["recognised"] for n in data["nodes"]] == [True, True, True]
     assert data["bundle"].endswith(".txt")
 
 
@@ -86,7 +86,7 @@ def test_a_line_the_parsers_do_not_know_gives_exit_2_and_is_named(
     monkeypatch.setattr(commands, "render_status", with_extra_line)
     result = reconcile("probe", "--cluster", "lab", repo=lab_repo)
     assert result.returncode == 2, result.stdout + result.stderr
-    assert result.stdout.count("matches the reference") == 2
+    assert result.stdout.count("every line recognised") == 2
     assert f"database cluster status: line 2 {EXTRA!r}" in result.stdout
     assert "cms2" in result.stdout.split(EXTRA)[0].splitlines()[-2]
     [bundle] = _bundles(lab_repo)
@@ -113,7 +113,7 @@ def test_a_node_that_is_down_gives_exit_1(lab_sim: SimulatedCluster, lab_repo: P
     assert result.returncode == 1, result.stdout + result.stderr
     assert "cms3" in result.stdout
     assert "not read" in result.stdout
-    assert result.stdout.count("matches the reference") == 2
+    assert result.stdout.count("every line recognised") == 2
     assert _bundles(lab_repo)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from reconciler.errors import StatusParseError
 from reconciler.mmp.parsers.backup import parse_backup_list
@@ -30,7 +31,8 @@ PKI_INSPECT = "pki inspect"
 BACKUP_LIST = "backup list"
 KNOWN_COMMANDS = (STATUS, PKI_INSPECT, BACKUP_LIST)
 """The read-only commands whose output shapes the parsers know."""
-_ABSENT = re.compile(r"\b(?:lacks|missing|no '|neither|empty output)")
+T = TypeVar("T")
+_ABSENT = re.compile(r"\b(?:lacks|missing|no '|neither a Status line|empty output)")
 """A parser message about something absent rather than a line it does not know."""
 
 
@@ -69,12 +71,24 @@ def unrecognised_lines(command: str, output: str) -> list[Unrecognised]:
     parse = _parser(command)
     if command.split() == BACKUP_LIST.split():
         return _backup_list(command, output)
+    _, found = parse_setting_aside(parse, command, output)
+    last = len(split_lines(output)) + 1
+    return sorted(found, key=lambda item: item.line.number if item.line else last)
+
+
+def parse_setting_aside(
+    parse: Callable[[str], T], command: str, output: str, *, most: int | None = None
+) -> tuple[T | None, list[Unrecognised]]:
+    """``parse(output)`` with each line the parser refuses set aside (blanked) and the rest
+    parsed again: the result (None when what is left still cannot be read) and what was set
+    aside. Also what a wait reads a status with (apply/waits.py): ``most`` bounds the lines
+    set aside before giving up."""
     lines = split_lines(output)
     texts = [line.text for line in lines]
     found: list[Unrecognised] = []
-    for _ in range(len(lines) + 1):
+    for _ in range(len(lines) + 1 if most is None else most + 1):
         try:
-            parse("\n".join(texts))
+            return parse("\n".join(texts)), found
         except StatusParseError as error:
             number = error.line_number
             if number is None or not 1 <= number <= len(lines) or not texts[number - 1].strip():
@@ -87,9 +101,7 @@ def unrecognised_lines(command: str, output: str) -> list[Unrecognised]:
                 break
             found.append(Unrecognised(command, _reason(error), lines[number - 1]))
             texts[number - 1] = ""
-        else:
-            break
-    return sorted(found, key=lambda item: item.line.number if item.line else len(lines) + 1)
+    return None, found
 
 
 def _reason(error: StatusParseError) -> str:

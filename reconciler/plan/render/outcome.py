@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.apply.outage import Outage, Span, planned
 from reconciler.durations import format_duration
+from reconciler.live.caveats import caveat_notes
 from reconciler.plan.models import ClusterPlan, Plan
 from reconciler.plan.render.common import display_time, node_names, plural, without_fraction
 from reconciler.plan.render.markdown import (
@@ -65,6 +66,9 @@ def render_apply_text(report: ApplyReport, plan: Plan) -> str:
         lines.append("Not rehearsed on a twin before apply (--skip-rehearsal).")
     if report.converged:
         lines.append("Apply complete: every cluster is converged.")
+        # "Converged" as a plan judges it: from the files on disk (live/caveats.py).
+        final = report.final_plan.clusters if report.final_plan else []
+        lines += caveat_notes(caveat for cluster in final for caveat in cluster.caveats)
     return "\n".join(lines)
 
 

@@ -115,3 +115,16 @@ def test_a_refused_backup_list_is_named() -> None:
 def test_a_command_no_parser_knows_is_refused() -> None:
     with pytest.raises(ValueError, match="no parser"):
         unrecognised_lines("database cluster remove", "")
+
+
+def test_an_unknown_last_command_result_is_named_with_its_line() -> None:
+    """The parser says "neither Success nor Failed" of the line itself: the line is at
+    fault, not something absent, so it is named (and a wait quotes it)."""
+    output = STATUS.replace(
+        "CA Certificate       : ca.cer\n",
+        "CA Certificate       : ca.cer\n"
+        "Last command         : 'database cluster join 10.0.0.1' (Succeeded)\n",
+    )
+    [found] = unrecognised_lines("database cluster status", output)
+    assert found.line is not None
+    assert "(Succeeded)" in found.line.text
