@@ -52,6 +52,7 @@ EXPECTED = {
     Expectation.DISABLED: "Disabled",
     Expectation.MASTER: "Enabled as master",
     Expectation.IN_SYNC: "In Sync",
+    Expectation.USES_MASTER: "using the master",
 }
 ENDED_STYLE = {"done": "green", "failed": "bold red"}
 CLUSTER_COMMAND = "database cluster "

@@ -181,6 +181,7 @@ class Fleet:
                 bridge.name,
                 bridge.address,
                 self.pools[cluster.name].session(bridge),
+                tuple(file.remote_name for file in cluster.bridge_files()),
                 bridge=True,
             )
             for cluster in clusters

@@ -25,6 +25,8 @@ from reconciler.apply.journal import Journal, operator
 from reconciler.apply.results import ClusterResult, judge
 from reconciler.apply.supervised import Gate
 from reconciler.apply.waits import Clock
+from reconciler.connect import SessionPool
+from reconciler.desired.state import DesiredCluster
 from reconciler.errors import ApplyInterrupted, ReconcileError, Refused, StalePlan
 from reconciler.live.models import MASTER_MARKER
 from reconciler.mmp.session import MMPSession, Redactor
@@ -152,6 +154,13 @@ def check_authority(plan: Plan, allow_master_change: bool) -> None:
             )
 
 
+def step_session(pool: SessionPool, cluster: DesiredCluster, address: str) -> MMPSession:
+    """The session for a step's node that the cluster file does not list as a node: a
+    connected call bridge (reached as its entry says) or a live member to drop."""
+    bridge = cluster.bridge(address)
+    return pool.session(bridge) if bridge is not None else pool.member_session(address)
+
+
 class ClusterLocks:
     """Every cluster's apply lock, held for the whole apply."""
 
@@ -173,7 +182,8 @@ class ClusterLocks:
             extra = sorted(
                 {step.node for step in cluster.steps if canonical_address(step.node) not in known}
             )
-            lock.extend([(address, pool.member_session(address)) for address in extra])
+            desired = next(c for c in self._fleet.clusters if c.name == cluster.name)
+            lock.extend([(address, step_session(pool, desired, address)) for address in extra])
 
 
 @contextmanager
@@ -266,7 +276,7 @@ class _ClusterApply:
         }
         for step in cluster_plan.steps:
             if step.node not in sessions:
-                sessions[step.node] = pool.member_session(step.node)
+                sessions[step.node] = step_session(pool, cluster, step.node)
         journal = Journal.create(
             self.options.workdir / "journal", cluster.name, datetime.now(UTC), self.secrets
         )

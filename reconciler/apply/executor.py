@@ -25,11 +25,17 @@ from reconciler.apply.journal import Journal
 from reconciler.apply.outage import Mark, Outage, measure
 from reconciler.apply.safety import plan_problems
 from reconciler.apply.supervised import Decision, Gate, Preview, asks_before
-from reconciler.apply.waits import Clock, Waiting, read_status, wait_for_operation
-from reconciler.desired.state import DesiredCluster
+from reconciler.apply.waits import (
+    Clock,
+    Waiting,
+    read_status,
+    wait_for_bridge,
+    wait_for_operation,
+)
+from reconciler.desired.state import CertFile, DesiredCluster
 from reconciler.errors import ApplyFailed, ReconcileError
 from reconciler.live.models import MASTER_MARKER
-from reconciler.mmp.models import CertRole, ClusterStatus, LastCommand
+from reconciler.mmp.models import BRIDGE_STATES, CertRole, ClusterStatus, LastCommand
 from reconciler.mmp.parsers.backup import parse_backup_snapshot
 from reconciler.mmp.parsers.certs import read_certs_answer
 from reconciler.mmp.parsers.status import parse_cluster_status
@@ -42,7 +48,7 @@ from reconciler.plan.models import (
     Expectation,
     Step,
 )
-from reconciler.plan.timeouts import operation_timeouts
+from reconciler.plan.timeouts import CONNECT_SECONDS, operation_timeouts
 from reconciler.workdir import open_private_binary, private_dir
 
 CERTS_COMMAND = "database cluster certs"
@@ -379,6 +385,7 @@ class Executor:
             Action.UPLOAD: self._upload,
             Action.CERTS: self._certs,
             Action.LOCALNODE: self._localnode,
+            Action.CONNECT: self._connect,
         }
         handler = handlers.get(step.action)
         if handler is not None:
@@ -439,8 +446,7 @@ class Executor:
         upload = step.upload
         if upload is None:
             raise ApplyFailed(step, "upload step without a file")
-        node = self.desired.node(step.node)
-        wanted = node.bundle.file(CertRole(upload.role))
+        wanted = self._desired_file(step.node, CertRole(upload.role))
         if wanted.sha256 != upload.sha256 or wanted.remote_name != upload.remote_name:
             raise ApplyFailed(step, "the desired file changed since the plan was made")
         session = self._session(step)
@@ -454,10 +460,23 @@ class Executor:
             )
         return f"{upload.remote_name} sha256:{digest}"
 
+    def _desired_file(self, address: str, role: CertRole) -> CertFile:
+        """What the desired state puts on a node, or on a connected call bridge (the
+        cluster's client files, ``DesiredCluster.bridge_files``)."""
+        if self.desired.bridge(address) is not None:
+            return next(file for file in self.desired.bridge_files() if file.role is role)
+        return self.desired.node(address).bundle.file(role)
+
     def _certs(self, step: Step) -> None:
         session = self._session(step)
         status = read_status(session)
-        if status.state != "Disabled" or status.transitional:
+        if self.desired.bridge(step.node) is not None:
+            # A connected call bridge has no database of its own to disable (reference §1.7).
+            if status.transitional or status.state not in BRIDGE_STATES or status.members:
+                raise ApplyFailed(
+                    step, f"the call bridge shows {status.status_text}, not a connected bridge"
+                )
+        elif status.state != "Disabled" or status.transitional:
             raise ApplyFailed(step, f"the node is {status.status_text}, not Disabled")
         self._checkpoint()
         result = session.run(step.command)
@@ -525,6 +544,47 @@ class Executor:
                 self._tail(result),
             )
         return f"Interface {wanted}"
+
+    def _connect(self, step: Step) -> str:
+        """``database cluster connect <master>`` on a connected call bridge: nothing says what
+        it prints (reference §1.7), so a refusal fails it and the post-condition decides:
+        the bridge's status shows the master as its ``Node in use``."""
+        session = self._session(step)
+        status = read_status(session)
+        if status.transitional or status.state not in BRIDGE_STATES or status.members:
+            raise ApplyFailed(
+                step, f"the call bridge shows {status.status_text}, not a connected bridge"
+            )
+        master = self._check_master_serves(step)
+        self._checkpoint()
+        result = session.run(step.command)
+        self._record(step, result)
+        if result.rejection:
+            raise ApplyFailed(step, f"the node refused: {result.rejection}", self._tail(result))
+        for line in result.output.splitlines():
+            if line.strip():
+                self._unknown(step, step.command, line.strip())
+        after = wait_for_bridge(
+            session,
+            step.command,
+            master=master,
+            timeout=CONNECT_SECONDS,
+            clock=self.clock,
+            on_poll=lambda wait: self._polled(step, wait),
+        )
+        return f"Node in use: {after.node_in_use}"
+
+    def _check_master_serves(self, step: Step) -> str:
+        """A bridge connects only to a master that serves: Enabled, master, as desired."""
+        master = self.sessions.get(self.master)
+        if master is None:
+            raise ApplyFailed(step, "no session to the desired master")
+        status = read_status(master)
+        if status.transitional or status.state != "Enabled" or status.role != "master":
+            raise ApplyFailed(
+                step, f"the desired master {self.master} is {status.status_text}, not the master"
+            )
+        return self.master
 
     def _tail(self, result: CommandResult) -> str:
         return self.redactor.redact(result.tail())
@@ -627,8 +687,8 @@ class Executor:
     def _check_no_other_master(self, step: Step) -> None:
         """Before the master leaves or forms a new cluster, nobody else may have promoted."""
         for address, session in self.sessions.items():
-            if address == self.master:
-                continue
+            if address == self.master or self.desired.bridge(address) is not None:
+                continue  # a call bridge has no database to promote
             status = read_status(session)
             if status.role == "master" and status.state in ("Enabled", "Error"):
                 raise ApplyFailed(

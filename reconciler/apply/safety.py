@@ -17,7 +17,7 @@ BACKUP_COMMAND = re.compile(r"^backup snapshot [A-Za-z0-9_-]+$")
 
 def plan_problems(plan: ClusterPlan, desired: DesiredCluster) -> list[tuple[Step, str]]:
     """Every step that must not run, with the rule it breaks."""
-    rules = _Rules(desired)
+    rules = _Rules(desired, reform=any(step.action is Action.INITIALIZE for step in plan.steps))
     return [(step, why) for step in plan.steps for why in rules.problems(step)]
 
 
@@ -25,10 +25,13 @@ class _Rules:
     """The rules, read in plan order: some depend on what came before a step (which nodes
     were backed up, whether the new cluster was formed)."""
 
-    def __init__(self, desired: DesiredCluster) -> None:
+    def __init__(self, desired: DesiredCluster, *, reform: bool) -> None:
         self.master = desired.master.address
         self.interface = desired.spec.interface
         self.nodes = {node.address: node for node in desired.nodes}
+        self.bridges = {bridge.address for bridge in desired.spec.connected}
+        self.bridge_files = {file.remote_name: file for file in desired.bridge_files()}
+        self.reform = reform
         self.backed_up: set[str] = set()
         self.initialized = False
 
@@ -40,6 +43,10 @@ class _Rules:
         found = []
         if step.action in DESTRUCTIVE and step.node not in self.backed_up:
             found.append("destructive step before a backup of this node (SPEC §6.2)")
+        if step.node in self.bridges:
+            return found + self._bridge_problems(step)
+        if step.action is Action.CONNECT:
+            return [*found, "connect only runs on a call bridge listed under connected:"]
         node = self.nodes.get(step.node)
         if node is None:
             return found + _undesired_node_problems(step)
@@ -48,6 +55,36 @@ class _Rules:
         if step.action is Action.UPLOAD:
             found += _upload_problems(step, node)
         return found
+
+    def _bridge_problems(self, step: Step) -> list[str]:
+        """A connected call bridge gets its client files, the three-file ``certs`` and
+        ``connect`` to the master, once the master has formed the cluster (a re-form)."""
+        if step.action is Action.UPLOAD:
+            upload = step.upload
+            wanted = self.bridge_files.get(upload.remote_name) if upload is not None else None
+            if (
+                upload is None
+                or wanted is None
+                or wanted.role.value != upload.role
+                or wanted.sha256 != upload.sha256
+                or wanted.path != upload.repo_path
+            ):
+                return ["the upload is not one of the cluster's client files for a call bridge"]
+            return []
+        if step.action is Action.CERTS:
+            expected = "database cluster certs " + " ".join(self.bridge_files)
+        elif step.action is Action.CONNECT:
+            expected = f"database cluster connect {self.master}"
+            if self.reform and not self.initialized:
+                return ["a call bridge connects only once the master has formed the cluster"]
+        else:
+            return [
+                f"a call bridge gets no {step.action.value}: only its client files, the "
+                "three-file certs and connect"
+            ]
+        if step.command != expected:
+            return [f"the command should be {expected!r}"]
+        return []
 
     def _master_problems(self, step: Step) -> list[str]:
         """Only the master forms the cluster, never joins, and stays in what it formed."""

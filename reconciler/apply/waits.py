@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from reconciler.addresses import same_address
 from reconciler.errors import OperationFailed, OperationTimeout, StatusParseError
-from reconciler.mmp.models import ClusterStatus, LastCommand
+from reconciler.mmp.models import BRIDGE_STATES, ClusterStatus, LastCommand
 from reconciler.mmp.parsers.recognise import parse_setting_aside
 from reconciler.mmp.parsers.status import parse_cluster_status
 from reconciler.mmp.session import MMPSession
@@ -108,6 +108,8 @@ def expectation_met(status: ClusterStatus, expect: Expectation, master: str) -> 
         return status.state == "Disabled"
     if expect is Expectation.MASTER:
         return status.state == "Enabled" and status.role == "master"
+    if expect is Expectation.USES_MASTER:
+        return uses_master(status, master)
     return (
         status.state == "Enabled"
         and status.role == "replica"
@@ -178,6 +180,63 @@ def wait_for_operation(
                     node=session.node,
                     command=command,
                     expect=expect,
+                    elapsed=ticking.now() - started,
+                    timeout=timeout,
+                    status_text=status.status_text if status else None,
+                    unknown=fresh,
+                )
+            )
+        ticking.sleep(min(poll_interval(ticking.now() - started), remaining))
+
+
+def uses_master(status: ClusterStatus, master: str) -> bool:
+    """A connected call bridge that uses ``master``'s database (``Node in use``)."""
+    return (
+        not status.transitional
+        and status.state in BRIDGE_STATES
+        and not status.members
+        and same_address(status.node_in_use, master)
+    )
+
+
+def wait_for_bridge(
+    session: MMPSession,
+    command: str,
+    *,
+    master: str,
+    timeout: float,
+    clock: Clock | None = None,
+    on_poll: OnPoll | None = None,
+) -> ClusterStatus:
+    """Poll a call bridge after ``database cluster connect`` until it uses ``master``.
+
+    Nothing says what ``connect`` prints or whether a ``Last command`` line follows it
+    (reference §1.7), so only the post-condition counts: the status, read in full, shows
+    ``master`` as its ``Node in use``. Lines not understood are "not yet", reported once.
+    """
+    ticking = clock or Clock()
+    started = ticking.now()
+    deadline = started + timeout
+    seen_unknown: set[str] = set()
+    while True:
+        status, unknown = read_status_tolerantly(session.run("database cluster status").output)
+        fresh = tuple(line for line in dict.fromkeys(unknown) if _shape(line) not in seen_unknown)
+        seen_unknown.update(_shape(line) for line in fresh)
+        if status is not None and not unknown and uses_master(status, master):
+            return status
+        remaining = deadline - ticking.now()
+        if remaining <= 0:
+            in_use = (status.node_in_use or "None") if status is not None else "not read"
+            raise OperationTimeout(
+                f"{session.node}: after '{command}' the call bridge did not use {master} within "
+                f"{timeout:g} s (Node in use: {in_use}); {_last_seen(status, unknown)}"
+            )
+        if on_poll is not None:
+            on_poll(
+                Waiting(
+                    node=session.node,
+                    command=command,
+                    expect=Expectation.USES_MASTER,
                     elapsed=ticking.now() - started,
                     timeout=timeout,
                     status_text=status.status_text if status else None,

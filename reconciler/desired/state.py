@@ -13,10 +13,11 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reconciler.addresses import same_address
 from reconciler.desired.findings import SpecFinding, describe_errors, has_errors
-from reconciler.desired.models import ClusterSpec, NodeSpec
+from reconciler.desired.models import ClusterSpec, ConnectedSpec, NodeSpec
 from reconciler.errors import ConfigError
-from reconciler.mmp.models import CertRole
+from reconciler.mmp.models import CLIENT_ROLES, CertRole
 
 
 class CertInfo(BaseModel):
@@ -153,6 +154,16 @@ class DesiredCluster(BaseModel):
             if node.address == address:
                 return node
         raise KeyError(address)
+
+    def bridge(self, address: str) -> ConnectedSpec | None:
+        """The connected call bridge at ``address`` (``connected:``), or None."""
+        return next((b for b in self.spec.connected if same_address(b.address, address)), None)
+
+    def bridge_files(self) -> tuple[CertFile, ...]:
+        """What a connected call bridge loads with the three-file ``database cluster certs``:
+        the master's client key, client certificate and CA, since it is the master's database
+        it uses, with the same mutual TLS as a replica."""
+        return tuple(self.master.bundle.file(role) for role in CLIENT_ROLES)
 
 
 class ClusterResult(BaseModel):

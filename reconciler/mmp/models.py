@@ -76,6 +76,17 @@ class CertRole(StrEnum):
         return self in (CertRole.SERVER_KEY, CertRole.CLIENT_KEY)
 
 
+CLIENT_ROLES: tuple[CertRole, ...] = (CertRole.CLIENT_KEY, CertRole.CLIENT_CERT, CertRole.CA_CERT)
+"""The three files of ``database cluster certs <client_key> <client_cert> <ca_cert>``: what a
+call bridge attached with ``database cluster connect`` loads (reference §1.7)."""
+
+BRIDGE_STATES = frozenset({"Connected", "Disabled"})
+"""What a connected call bridge's ``Status`` line is taken to say. No transcript is published
+(reference §1.7, Uncertain 5): the simulator shows ``Connected`` (its choice
+``status.connected``), the reference guesses ``Disabled``. Either is read as a bridge (with
+no ``Nodes:`` list), judged by its ``Node in use``; anything else is refused, not guessed."""
+
+
 class CertFileRef(_Frozen):
     """A file name in the ``Certificates`` block, with the markers the MMP appended."""
 

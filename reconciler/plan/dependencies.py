@@ -13,7 +13,7 @@ The waits:
 * reform: a live master leaves only after the nodes removed before it (the nodes that are
   left never form a majority without it) and the desired master leaves last; the desired
   master initializes once every other node has left the old cluster; each replica joins
-  the cluster that initialize formed;
+  the cluster that initialize formed, and each connected call bridge connects to it;
 * membership / rolling: one node at a time leaves or joins, so a node's first destructive
   step waits for the last step of the node before it.
 """
@@ -67,7 +67,7 @@ def _reform_waits(steps: list[Step], master: str, live_masters: set[str]) -> dic
             waits[step.id] = {earlier for earlier in elsewhere if earlier < step.id}
         elif step.action is Action.INITIALIZE:
             waits[step.id] = elsewhere
-        elif step.action is Action.JOIN:
+        elif step.action in (Action.JOIN, Action.CONNECT):
             waits[step.id] = formed
     return waits
 

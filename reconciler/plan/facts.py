@@ -6,6 +6,7 @@ and its membership already match, which files differ, and what state it is in.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from reconciler.addresses import canonical_address, same_address
@@ -13,7 +14,7 @@ from reconciler.desired.models import ConnectedSpec
 from reconciler.desired.state import CertFile, DesiredCluster, DesiredNode
 from reconciler.live.models import CERT_ROLES, LiveCluster, LiveFile, LiveNode
 from reconciler.live.replication import membership_problem
-from reconciler.mmp.models import ClusterStatus
+from reconciler.mmp.models import BRIDGE_STATES, CLIENT_ROLES, ClusterStatus
 
 
 @dataclass(frozen=True)
@@ -92,11 +93,13 @@ class ExtraMember:
 
 @dataclass(frozen=True)
 class BridgeFacts:
-    """A connected call bridge (``connected:``) whose status reads as one (``_bridge_problem``)."""
+    """A connected call bridge (``connected:``) whose status reads as one (``_bridge_problem``),
+    with its three client files against the cluster's (``DesiredCluster.bridge_files``)."""
 
     spec: ConnectedSpec
     live: LiveNode
     status: ClusterStatus
+    files: tuple[FileDiff, ...] = ()
 
     @property
     def address(self) -> str:
@@ -111,11 +114,16 @@ class BridgeFacts:
         """The database node it uses now (``Node in use``); None when it uses none."""
         return self.status.node_in_use
 
+    @property
+    def certs_match(self) -> bool:
+        return all(diff.matches for diff in self.files)
 
-# What a connected call bridge's status is taken to show: no transcript is published
-# (reference §1.7); the simulator's choice is ``status.connected`` in choices.py. Anything
-# else is refused rather than guessed.
-BRIDGE_STATE = "Connected"
+    @property
+    def uploads(self) -> list[FileDiff]:
+        return [diff for diff in self.files if diff.needs_upload]
+
+    def uses(self, master: str) -> bool:
+        return self.in_use is not None and same_address(self.in_use, master)
 
 
 @dataclass
@@ -163,8 +171,15 @@ def _dn(text: str) -> frozenset[str]:
 
 
 def file_diffs(desired: DesiredNode, live: LiveNode, status: ClusterStatus) -> tuple[FileDiff, ...]:
+    return role_diffs(zip(CERT_ROLES, desired.bundle.files(), strict=True), live, status)
+
+
+def role_diffs(
+    wanted_files: Iterable[tuple[str, CertFile]], live: LiveNode, status: ClusterStatus
+) -> tuple[FileDiff, ...]:
+    """Each role's configured file against the desired one (a node's five, a bridge's three)."""
     diffs = []
-    for role, wanted in zip(CERT_ROLES, desired.bundle.files(), strict=True):
+    for role, wanted in wanted_files:
         ref = getattr(status.certificates, role)
         live_file = live.file(wanted.remote_name)
         same = _same_content(wanted, live_file)
@@ -232,11 +247,11 @@ def _node_problem(node: DesiredNode, live: LiveNode | None) -> tuple[str, str] |
 
 
 def _bridge_problem(live: LiveNode | None) -> tuple[str, str] | None:
-    """Why a connected call bridge cannot be planned around (what, message), or None.
+    """Why a connected call bridge cannot be planned for (what, message), or None.
 
     Fail closed: a bridge that was not read, or whose status is not what this tool takes a
-    connected call bridge's to be (``Status : Connected``, no ``Nodes:`` list: the
-    simulator's choice, since the documents show none), blocks the cluster's plan.
+    connected call bridge's to be (``BRIDGE_STATES``, no ``Nodes:`` list), blocks the
+    cluster's plan.
     """
     if live is None:
         return "unreachable", "(a connected call bridge) was not read"
@@ -245,20 +260,21 @@ def _bridge_problem(live: LiveNode | None) -> tuple[str, str] | None:
     status = live.status
     if status is None or live.error:
         return "unreadable", f"(a connected call bridge) {live.error or 'no status'}"
-    if status.transitional or status.state != BRIDGE_STATE or status.members:
+    if status.transitional or status.state not in BRIDGE_STATES or status.members:
         shown = status.status_text if status.status_text is not None else "no Status line"
         listed = " and lists cluster members" if status.members else ""
         return (
             "unreadable",
             f"is listed under connected: but its status {shown!r}{listed} is not a connected "
-            f"call bridge's as cms-reconciler reads one ('Status : {BRIDGE_STATE}', no Nodes "
-            "list; no transcript of one is published); refusing to guess",
+            "call bridge's as cms-reconciler reads one ('Status : Connected' or 'Disabled', "
+            "no Nodes list; no transcript of one is published); refusing to guess",
         )
     return None
 
 
 def _gather_bridges(desired: DesiredCluster, live: LiveCluster, facts: ClusterFacts) -> None:
     by_address = {canonical_address(node.address): node for node in live.bridges}
+    wanted = list(zip((role.value for role in CLIENT_ROLES), desired.bridge_files(), strict=True))
     for bridge in desired.spec.connected:
         live_bridge = by_address.get(canonical_address(bridge.address))
         problem = _bridge_problem(live_bridge)
@@ -267,7 +283,19 @@ def _gather_bridges(desired: DesiredCluster, live: LiveCluster, facts: ClusterFa
             continue
         assert live_bridge is not None
         assert live_bridge.status is not None
-        facts.bridges.append(BridgeFacts(bridge, live_bridge, live_bridge.status))
+        diffs = role_diffs(wanted, live_bridge, live_bridge.status)
+        unverifiable = _unverifiable(diffs)
+        if unverifiable:
+            facts.problems.append(
+                (
+                    bridge.address,
+                    "unreadable",
+                    f"(a connected call bridge) cannot verify {', '.join(unverifiable)} (SFTP "
+                    "could not read them); refusing to guess whether they match",
+                )
+            )
+            continue
+        facts.bridges.append(BridgeFacts(bridge, live_bridge, live_bridge.status, diffs))
 
 
 def gather_facts(desired: DesiredCluster, live: LiveCluster) -> ClusterFacts:

@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import Any
 
-from reconciler.live.models import LiveCluster
+from reconciler.live.models import LiveCluster, LiveNode
 
 # Values that change while nothing changes: how long an operation has been running.
 _VOLATILE_STATUS_KEYS = ("started_seconds_ago", "status_text")
 
 
 def state_fingerprint(live: LiveCluster) -> str:
-    """sha256 over the parsed state and file identities of every node, sorted by address."""
+    """sha256 over the parsed state and file identities of every node, sorted by address,
+    and of every connected call bridge (a plan connects them too)."""
+    nodes = _identities(live.nodes)
+    document: dict[str, Any] = {"cluster": live.name, "nodes": nodes}
+    if live.bridges:  # absent without bridges: a plan file saved before them still matches
+        document["bridges"] = _identities(live.bridges)
+    canonical = json.dumps(document, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _identities(live_nodes: Iterable[LiveNode]) -> list[dict[str, Any]]:
     nodes: list[dict[str, Any]] = []
-    for node in sorted(live.nodes, key=lambda item: item.address):
+    for node in sorted(live_nodes, key=lambda item: item.address):
         status = None
         if node.status is not None:
             status = node.status.model_dump(mode="json", exclude=set(_VOLATILE_STATUS_KEYS))
@@ -31,5 +42,4 @@ def state_fingerprint(live: LiveCluster) -> str:
                 },
             }
         )
-    canonical = json.dumps({"cluster": live.name, "nodes": nodes}, sort_keys=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return nodes

@@ -24,11 +24,14 @@ class Action(StrEnum):
     LOCALNODE = "localnode"  # database cluster localnode <interface>, before initialize/join
     INITIALIZE = "initialize"
     JOIN = "join"
+    # database cluster connect <master>, on a call bridge listed under ``connected:``, after
+    # its three-file ``certs`` (issue 24): it uses the cluster's database again.
+    CONNECT = "connect"
 
 
 # Steps that change a node's cluster membership or configuration: each needs a backup first.
 DESTRUCTIVE = frozenset(
-    {Action.REMOVE, Action.CERTS, Action.LOCALNODE, Action.INITIALIZE, Action.JOIN}
+    {Action.REMOVE, Action.CERTS, Action.LOCALNODE, Action.INITIALIZE, Action.JOIN, Action.CONNECT}
 )
 ASYNCHRONOUS = frozenset({Action.REMOVE, Action.INITIALIZE, Action.JOIN})
 
@@ -46,6 +49,7 @@ class Expectation(StrEnum):
     DISABLED = "disabled"  # Last command remove (Success), Status Disabled
     MASTER = "master"  # Last command initialize (Success), Enabled, Connected Master (me)
     IN_SYNC = "in_sync"  # Last command join (Success), Enabled, replica In Sync
+    USES_MASTER = "uses_master"  # a connected call bridge: Node in use is the master
 
 
 class _Model(BaseModel):
@@ -152,6 +156,8 @@ class RehearsedNode(_Model):
     status: str | None  # the Status word (Enabled, Disabled, Error); None when unknown
     role: Literal["master", "replica", "none"]
     in_sync: bool | None
+    bridge: bool = False  # a connected call bridge: no role of its own
+    uses: str | None = None  # a bridge's Node in use: the address whose database it uses
 
 
 class Rehearsal(_Model):

@@ -27,10 +27,11 @@ from reconciler.addresses import same_address
 from reconciler.desired.state import CertFile, DesiredCluster
 from reconciler.live.caveats import LOADED_CERTIFICATES
 from reconciler.live.models import LiveCluster
+from reconciler.mmp.models import CLIENT_ROLES
 from reconciler.plan.authority import authority_finding, data_authority
 from reconciler.plan.condition import cluster_condition
 from reconciler.plan.dependencies import with_dependencies
-from reconciler.plan.facts import ClusterFacts, FileDiff, NodeFacts, gather_facts
+from reconciler.plan.facts import BridgeFacts, ClusterFacts, FileDiff, NodeFacts, gather_facts
 from reconciler.plan.fingerprint import state_fingerprint
 from reconciler.plan.models import (
     ASYNCHRONOUS,
@@ -121,29 +122,20 @@ def plan_cluster(
         findings += _recertify_findings(facts)
     steps = _Steps()
     name = backup_name(desired.name, backup_time or now)
-    if _master_is_healthy(facts) and not recertify:
-        strategy = _plan_around_master(facts, steps, name)
-    else:
+    reform = recertify or not _master_is_healthy(facts)
+    bridges = _bridges_to_connect(facts, reform=reform)
+    findings += _bridge_findings(facts, bridges, reform=reform)
+    if reform:
         strategy = Strategy.REFORM
-        _plan_reform(facts, steps, name)
+        _plan_reform(facts, steps, name, bridges)
+    else:
+        strategy = _plan_around_master(facts, steps, name, bridges)
     ordered = with_dependencies(
         steps.items,
         reform=strategy is Strategy.REFORM,
         master=facts.master.address,
         live_masters=[node.address for node in facts.nodes + facts.extras if node.is_live_master],
     )
-    cut_off = _connected_cut_off(facts, strategy) if ordered else None
-    if cut_off is not None:
-        return ClusterPlan(
-            name=desired.name,
-            state_fingerprint=fingerprint,
-            strategy=Strategy.NONE,
-            findings=[*findings, cut_off],
-            steps=[],
-            impact=Impact(restarts=[], max_nodes_out=0, estimated_seconds=0, summary="blocked"),
-            blocked=True,
-            node_names=_node_names(facts),
-        )
     authority = data_authority(facts, ordered, now) if ordered else None
     if authority is not None:
         findings.append(authority_finding(facts, authority))
@@ -174,54 +166,72 @@ def _master_is_healthy(facts: ClusterFacts) -> bool:
     )
 
 
-_CONNECTED_ROLES = ("client_key", "client_cert", "ca_cert")
-
-
-def _connected_cut_off(facts: ClusterFacts, strategy: Strategy) -> Finding | None:
-    """Fail closed for call bridges attached with ``database cluster connect``: a plan that
-    re-forms the cluster or loads another client certificate or CA cuts them off, and this
-    version reads them (``facts.bridges``) but does not plan their ``certs`` and ``connect``,
-    so it is refused."""
-    bridges = facts.desired.spec.connected
-    if not bridges:
-        return None
-    changed = sorted(
+def _client_changes(facts: ClusterFacts) -> list[str]:
+    """The client roles (client key, client certificate, CA) the plan loads anew on database
+    nodes that serve now: what the cluster's connected call bridges use to reach it."""
+    client_roles = {role.value for role in CLIENT_ROLES}
+    return sorted(
         {
             diff.role
             for node in facts.nodes
-            if node.enabled  # what the running cluster, and so its bridges, use now
+            if node.enabled
             for diff in node.files
-            if diff.role in _CONNECTED_ROLES and not diff.matches
+            if diff.role in client_roles and not diff.matches
         }
     )
-    if changed:
-        listed = ", ".join(changed[:-1]) + " and " + changed[-1] if len(changed) > 1 else changed[0]
-        why = f"it loads another {listed} on the database nodes"
-    elif strategy is Strategy.REFORM:
-        why = "it takes the whole cluster apart and forms it again on the master"
-    else:
-        return None
-    names = ", ".join(f"{bridge.name} ({bridge.address})" for bridge in bridges)
+
+
+def _bridges_to_connect(facts: ClusterFacts, *, reform: bool) -> list[BridgeFacts]:
+    """The connected call bridges that get steps, once the cluster serves as desired: those
+    whose client files are not the cluster's, those that do not use the desired master, and
+    every one when the plan re-forms the cluster (no source says a bridge finds a cluster
+    formed anew, or with another CA, by itself; a fresh ``database cluster connect`` makes
+    sure). A plan around a healthy master leaves the master's files, and so what bridges
+    use, as they are: a replica's client files do not concern them."""
     master = facts.master.address
-    live = "; ".join(
-        f"{bridge.name} uses {bridge.in_use or 'no database'}" for bridge in facts.bridges
-    )
-    return Finding(
-        node=None,
-        what="connected",
-        live=live or "not read",
-        desired=names,
-        severity="error",
-        message=(
-            f"refusing this plan: {why}, and these call bridges, attached with `database "
-            f"cluster connect`, lose the database until each is given the cluster's client "
-            "key, client certificate and CA (`database cluster certs <client_key> "
-            f"<client_cert> <ca_cert>`) and connected again (`database cluster connect "
-            f"{master}`): {names}. cms-reconciler reads connected call bridges but does not "
-            "yet plan those steps; to go ahead, take them out of `connected:` and run both "
-            "commands on each by hand once the cluster is back"
-        ),
-    )
+    return [
+        bridge
+        for bridge in sorted(facts.bridges, key=lambda item: item.address)
+        if reform or not bridge.certs_match or not bridge.uses(master)
+    ]
+
+
+def _bridge_findings(
+    facts: ClusterFacts, bridges: list[BridgeFacts], *, reform: bool
+) -> list[Finding]:
+    """What changes on each connected call bridge, and why (one finding per bridge)."""
+    master = facts.master
+    changed = _client_changes(facts)
+    findings = []
+    for bridge in bridges:
+        files = [diff.role for diff in bridge.files if not diff.matches]
+        if files:
+            why = f"its {english(files)} are not the cluster's"
+        elif not bridge.uses(master.address):
+            why = f"it uses {bridge.in_use or 'no database'}, not the master {master.name}"
+        elif changed:
+            why = f"the cluster loads another {english(changed)}"
+        else:
+            why = "the cluster is formed again" if reform else "it connects again"
+        findings.append(
+            Finding(
+                node=bridge.address,
+                what="connected",
+                live=f"uses {bridge.in_use or 'no database'}",
+                desired=f"uses {master.address}, with the cluster's client files",
+                severity="change",
+                message=(
+                    f"{why}: it is given the cluster's client key, client certificate and CA "
+                    f"where they differ, and connects to {master.name} again once the cluster "
+                    "serves"
+                ),
+            )
+        )
+    return findings
+
+
+def english(items: list[str]) -> str:
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]
 
 
 # --- building steps -----------------------------------------------------------------------
@@ -269,6 +279,51 @@ def _configure_certs(steps: _Steps, node: NodeFacts) -> None:
     )
 
 
+def _connect_bridge(steps: _Steps, bridge: BridgeFacts, master: NodeFacts, *, reload: bool) -> None:
+    """A connected call bridge: its client files where they differ, loaded with the
+    three-file ``certs`` (``reload``: even where its files match, as every node of a re-form
+    is), then ``connect`` to the master (reference §1.7)."""
+    for diff in bridge.uploads:
+        wanted = diff.desired
+        steps.add(
+            bridge.address,
+            bridge.name,
+            Action.UPLOAD,
+            f"put {wanted.path} -> {wanted.remote_name}",
+            f"{diff.role}: "
+            + (
+                "not on the call bridge"
+                if diff.live_file is None or not diff.live_file.present
+                else "the call bridge's file has other content"
+            ),
+            upload=UploadFile(
+                role=diff.role,
+                repo_path=wanted.path,
+                remote_name=wanted.remote_name,
+                sha256=wanted.sha256,
+                size=len(wanted.upload_bytes),
+            ),
+        )
+    if reload or not bridge.certs_match:
+        names = " ".join(diff.desired.remote_name for diff in bridge.files)
+        steps.add(
+            bridge.address,
+            bridge.name,
+            Action.CERTS,
+            f"database cluster certs {names}",
+            "load the cluster's client key, client certificate and CA (the three-file form "
+            "of a connected call bridge)",
+        )
+    steps.add(
+        bridge.address,
+        bridge.name,
+        Action.CONNECT,
+        f"database cluster connect {master.address}",
+        f"use the database of the master {master.name} again, with the files now loaded",
+        expect=Expectation.USES_MASTER,
+    )
+
+
 def _remove(steps: _Steps, address: str, node_name: str, reason: str) -> None:
     steps.add(
         address,
@@ -308,14 +363,19 @@ def _join(steps: _Steps, node: NodeFacts, master: NodeFacts) -> None:
     )
 
 
-def _plan_around_master(facts: ClusterFacts, steps: _Steps, name: str) -> Strategy:
-    """The master stays; replicas are fixed one at a time, extra members leave."""
+def _plan_around_master(
+    facts: ClusterFacts, steps: _Steps, name: str, bridges: list[BridgeFacts]
+) -> Strategy:
+    """The master stays; replicas are fixed one at a time, extra members leave; then the
+    connected call bridges that need it connect again."""
     master = facts.master
     work = [node for node in _by_address(facts.replicas) if not _replica_is_healthy(node, master)]
     for node in work:
         _backup(steps, node.address, node.name, name)
     for extra in facts.extras:
         _backup(steps, extra.address, extra.name, name)
+    for bridge in bridges:
+        _backup(steps, bridge.address, bridge.name, name)
     rotated = False
     for node in work:
         leaves = not node.disabled and (not node.certs_match or node.status.state == "Error")
@@ -334,17 +394,23 @@ def _plan_around_master(facts: ClusterFacts, steps: _Steps, name: str) -> Strate
         _join(steps, node, master)
     for extra in facts.extras:
         _remove(steps, extra.address, extra.name, "not in the desired cluster")
+    for bridge in bridges:
+        _connect_bridge(steps, bridge, master, reload=False)
     return Strategy.ROLLING if rotated else Strategy.MEMBERSHIP
 
 
-def _plan_reform(facts: ClusterFacts, steps: _Steps, name: str) -> None:
-    """Take the cluster apart, replicas first and the master last; form it on the master."""
+def _plan_reform(facts: ClusterFacts, steps: _Steps, name: str, bridges: list[BridgeFacts]) -> None:
+    """Take the cluster apart, replicas first and the master last; form it on the master;
+    connect the call bridges to it as soon as it serves (before the replicas join, which
+    may take long), then the replicas join."""
     master = facts.master
     replicas = _by_address(facts.replicas)
     for node in [master, *replicas]:
         _backup(steps, node.address, node.name, name)
     for extra in facts.extras:
         _backup(steps, extra.address, extra.name, name)
+    for bridge in bridges:
+        _backup(steps, bridge.address, bridge.name, name)
     _take_apart(facts, steps, replicas)
     # Every node is Disabled now: configure it even where the files already match, because
     # the database service runs what 'certs' last loaded, not what is on disk.
@@ -359,6 +425,8 @@ def _plan_reform(facts: ClusterFacts, steps: _Steps, name: str) -> None:
         "its database becomes the master copy of the new cluster",
         expect=Expectation.MASTER,
     )
+    for bridge in bridges:
+        _connect_bridge(steps, bridge, master, reload=True)
     for node in replicas:
         _join(steps, node, master)
 
@@ -582,18 +650,24 @@ def _impact(facts: ClusterFacts, steps: list[Step], strategy: Strategy) -> Impac
     restarts = sorted({step.node for step in steps if step.action in ASYNCHRONOUS})
     allowance = step_allowances(facts.desired.spec.timeouts)
     estimate = sum(allowance[step.action] for step in steps)
+    bridges = [step.node_name or step.node for step in steps if step.action is Action.CONNECT]
     if strategy is Strategy.REFORM:
         out = len({step.node for step in steps if step.action is Action.REMOVE}) or len(restarts)
-        summary = (
-            f"the cluster is down from the first remove until {facts.master.name} initializes; "
-            f"{RESTART_NOTE} on {len(restarts)} nodes"
-        )
+        parts = [f"the cluster is down from the first remove until {facts.master.name} initializes"]
     else:
         out = 1 if restarts else 0
-        summary = (
-            f"{facts.master.name} keeps serving; one node at a time leaves or joins; "
-            f"{RESTART_NOTE} on {len(restarts)} node(s)"
+        parts = [f"{facts.master.name} keeps serving"]
+        if any(step.action in (Action.REMOVE, Action.JOIN) for step in steps):
+            parts.append("one node at a time leaves or joins")
+    if bridges:
+        many = len(bridges) > 1
+        parts.append(
+            f"call bridge{'s' if many else ''} {english(bridges)} "
+            f"connect{'' if many else 's'} to {facts.master.name}"
         )
+    if restarts:
+        parts.append(f"{RESTART_NOTE} on {len(restarts)} node(s)")
+    summary = "; ".join(parts)
     return Impact(
         restarts=restarts,
         max_nodes_out=out,

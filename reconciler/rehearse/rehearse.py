@@ -137,7 +137,8 @@ def _run(
         problem=problem,
         device_seconds=round(device_seconds, 1),
         outage_seconds=round(_outage(plan, times), 1),
-        final=[_final(node) for node in final_live.nodes],
+        final=[_final(node) for node in final_live.nodes]
+        + [_final_bridge(bridge) for bridge in final_live.bridges],
         assumptions=[
             *twin.assumptions,
             *(failed_command_text(node.name, command) for node, command in failed),
@@ -149,7 +150,8 @@ def _run(
 
 
 def _read(twin: Twin, desired: DesiredCluster, live: LiveCluster) -> LiveCluster:
-    """The twin as the planner reads nodes: the real reader, through fresh twin sessions."""
+    """The twin as the planner reads nodes and connected call bridges: the real reader,
+    through fresh twin sessions."""
     wanted = {node.address: node for node in desired.nodes}
     targets = []
     for node in live.nodes:
@@ -166,9 +168,26 @@ def _read(twin: Twin, desired: DesiredCluster, live: LiveCluster) -> LiveCluster
                 read_marker=want is not None and want.is_master,
             )
         )
+    # Connected call bridges, as ``run.read_live`` reads them; one the twin does not have
+    # (it could not be read) stays as the planner read it.
+    built = set(twin.bridges)
+    bridge_files = tuple(file.remote_name for file in desired.bridge_files()) if built else ()
+    targets += [
+        NodeTarget(
+            live.name,
+            bridge.name,
+            bridge.address,
+            twin.session(bridge.address),
+            bridge_files,
+            bridge=True,
+        )
+        for bridge in live.bridges
+        if bridge.address in built
+    ]
     read = read_clusters(targets, max_parallel=1, now=twin.clock.now)[0]
-    # The twin has no connected call bridges: they stay as the planner read them.
-    return read.model_copy(update={"bridges": live.bridges})
+    reread = {bridge.address: bridge for bridge in read.bridges}
+    bridges = tuple(reread.get(bridge.address, bridge) for bridge in live.bridges)
+    return read.model_copy(update={"bridges": bridges})
 
 
 def _final(node: LiveNode) -> RehearsedNode:
@@ -179,6 +198,19 @@ def _final(node: LiveNode) -> RehearsedNode:
         status=status.state if status is not None else None,
         role=status.role if status is not None else "none",
         in_sync=status.in_sync if status is not None else None,
+    )
+
+
+def _final_bridge(bridge: LiveNode) -> RehearsedNode:
+    status = bridge.status if bridge.readable else None
+    return RehearsedNode(
+        name=bridge.name,
+        address=bridge.address,
+        status=status.state if status is not None else None,
+        role="none",
+        in_sync=None,
+        bridge=True,
+        uses=status.node_in_use if status is not None else None,
     )
 
 

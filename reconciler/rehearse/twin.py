@@ -3,9 +3,12 @@
 Every node becomes a ``SimNode`` with the status, role, membership, node in use, last
 command and certificate configuration it reported; nodes that agree on their members share
 a database cluster; a member one node sees ``Disconnected`` while both answered is behind a
-partition; a node that could not be read is down. Files are the desired bundle's real bytes
-where the live sha256 matches them, and stand-ins (``standin.py``) where the live read knows
-a file only by identity. Whatever the twin had to assume is said in ``assumptions``.
+partition; a node that could not be read is down. A connected call bridge that was read
+(``live.bridges``) is a node with no database, connected (``database cluster connect``) to
+the node its ``Node in use`` shows; one that could not be read is left out. Files are the
+desired bundle's real bytes where the live sha256 matches them, and stand-ins
+(``standin.py``) where the live read knows a file only by identity. Whatever the twin had
+to assume is said in ``assumptions``.
 """
 
 from __future__ import annotations
@@ -57,6 +60,9 @@ class TwinModel(ClusterModel):
         super().__init__(*args, **kwargs)
         self.vouched: set[frozenset[str]] = set()
         self.read_certs: dict[str, CertConfig | None] = {}
+        self.vouched_bridges: set[tuple[str, str]] = set()  # (bridge, master)
+        self.read_connected: dict[str, CertConfig | None] = {}
+        self.read_in_use: dict[str, str] = {}  # bridge -> the node, not a master, it used
 
     def vouch(self, a: str, b: str) -> None:
         self.vouched.add(frozenset((a, b)))
@@ -72,6 +78,47 @@ class TwinModel(ClusterModel):
             return None
         return super().tls_problem(joiner, master, now)
 
+    def vouch_bridge(self, bridge: str, master: str) -> None:
+        """A call bridge the live read showed using ``master``: their TLS works."""
+        self.vouched_bridges.add((bridge, master))
+        self.read_connected[bridge] = self.nodes[bridge].connected_with
+        self.read_certs.setdefault(master, self.nodes[master].certs)
+
+    def keep_in_use(self, bridge: str, node: str) -> None:
+        """A call bridge the live read showed using ``node``, which is not a master."""
+        self.read_in_use[bridge] = node
+        self.read_connected[bridge] = self.nodes[bridge].connected_with
+
+    def bridge_database(self, bridge: SimNode, now: datetime) -> str | None:
+        """As the device model, except for a bridge the live read showed using a node that is
+        not a master (which the device model cannot show): until it connects again, it uses
+        that node while the node is up, reachable and Enabled in a cluster."""
+        shown = self.read_in_use.get(bridge.address)
+        if shown is None or bridge.connected_to != shown or not self._connected_as_read(bridge):
+            return super().bridge_database(bridge, now)
+        node = self.nodes.get(shown)
+        if node is None or node.group is None or node.status != "Enabled":
+            return None
+        return shown if self.reachable(bridge.address, shown) else None
+
+    def _connected_as_read(self, bridge: SimNode) -> bool:
+        return (
+            bridge.address in self.read_connected
+            and bridge.connected_with is self.read_connected[bridge.address]
+        )
+
+    def bridge_tls_problem(self, bridge: SimNode, master: SimNode, now: datetime) -> str | None:
+        """As the device model, except for a bridge the live read showed using ``master``:
+        until the bridge connects with other files or the master loads other certificates,
+        their TLS is taken as working."""
+        if (
+            (bridge.address, master.address) in self.vouched_bridges
+            and self._connected_as_read(bridge)
+            and self._as_read(master)
+        ):
+            return None
+        return super().bridge_tls_problem(bridge, master, now)
+
 
 @dataclass
 class Twin:
@@ -81,6 +128,7 @@ class Twin:
     clock: TwinClock
     names: dict[str, str]  # address -> name, every node of the twin
     assumptions: list[str] = field(default_factory=list)
+    bridges: tuple[str, ...] = ()  # addresses of the connected call bridges it has
 
     def __post_init__(self) -> None:
         self.interpreter = Interpreter(self.model)
@@ -136,13 +184,24 @@ class _Builder:
                 self.assumptions.append(
                     f"{address}: listed as a member but not read; the twin has it down"
                 )
+        bridges = [
+            (live, node) for live in self.live.bridges if (node := self._bridge(live)) is not None
+        ]
+        nodes += [node for _, node in bridges]
         clock = TwinClock(self.now)
         model = TwinModel(nodes, wording=self._wording(), durations=self.durations, clock=clock)
         self._groups(model)
         self._vouch(model)
+        self._vouch_bridges(model, bridges)
         self._partitions(model)
         self._operations(model)
-        return Twin(model, clock, dict(self.names), self.assumptions)
+        return Twin(
+            model,
+            clock,
+            dict(self.names),
+            self.assumptions,
+            tuple(node.address for _, node in bridges),
+        )
 
     def _sim_node(self, name: str, address: str, *, down: bool) -> SimNode:
         folder = self.directory / f"{len(list(self.directory.iterdir())):02d}-{name}"
@@ -169,6 +228,41 @@ class _Builder:
         self._files(node, live, status)
         if live.master_marker is not None and "unreadable" not in live.master_marker:
             node.file_path(MASTER_MARKER).write_text(json.dumps(live.master_marker))
+        return node
+
+    def _bridge(self, live: LiveNode) -> SimNode | None:
+        """A connected call bridge as the device model has one: Disabled, in no cluster,
+        ``connected_to`` the node its ``Node in use`` shows (the desired master when it shows
+        None), with the client files it shows loaded, as loaded when it connected. None for
+        one that was not read, or whose status is not a call bridge's (the planner refuses
+        such a plan): it stays as read."""
+        status = live.status
+        if not live.readable or status is None:
+            return None
+        if status.transitional or status.members or status.state not in ("Connected", "Disabled"):
+            return None
+        canonical = canonical_address(live.address)
+        if canonical in self.addresses:  # also a database node's address: not a bridge
+            return None
+        self.addresses[canonical] = live.address
+        self.names[live.address] = live.name
+        node = self._sim_node(live.name, live.address, down=False)
+        node.status = "Disabled"  # with no group: how the device model has a call bridge
+        node.interface = status.interface
+        if status.last_command is not None:
+            node.last_command = (status.last_command.command, status.last_command.result)
+        self._files(node, live, status)
+        if status.state == "Connected":
+            if status.node_in_use is not None:
+                node.connected_to = self._address(status.node_in_use)
+            else:
+                master = self.desired.master
+                node.connected_to = self._address(master.address)
+                self.assumptions.append(
+                    f"{live.name} showed no database in use; the twin has it connected to "
+                    f"{master.name} ({master.address})"
+                )
+            node.connected_with = node.certs
         return node
 
     def _wording(self) -> Wording:
@@ -290,6 +384,30 @@ class _Builder:
                 address = self._address(member.address)
                 if member.in_sync and address in model.nodes and master in model.nodes:
                     model.vouch(address, master)
+
+    def _vouch_bridges(self, model: TwinModel, bridges: list[tuple[LiveNode, SimNode]]) -> None:
+        """Call bridges the live read showed using the master (``Node in use``)."""
+        masters = {
+            self._address(live.status.master_address)
+            for live in self.live.nodes
+            if live.readable and live.status is not None and live.status.master_address
+        }
+        for live, node in bridges:
+            assert live.status is not None
+            shown = live.status.node_in_use
+            if shown is None or node.connected_to is None:
+                continue
+            used = self._address(shown)
+            if used not in model.nodes:
+                continue
+            if used in masters:
+                model.vouch_bridge(node.address, used)
+            else:
+                model.keep_in_use(node.address, used)
+                self.assumptions.append(
+                    f"{live.name} showed {self.names.get(used, used)} ({used}) in use, which "
+                    "is not a master: the twin keeps it using that node until it connects again"
+                )
 
     def _groups(self, model: ClusterModel) -> None:
         groups: dict[tuple[frozenset[str], str | None], Group] = {}

@@ -191,8 +191,10 @@ CHOICES: Final[dict[str, Choice]] = {
         "Connected",
         "§1.7: a connected node's status is not published. The simulator shows 'Status : "
         "Connected', no 'Nodes:' list, 'Node in use' the master it uses (None when it cannot "
-        "reach it or TLS fails), and the three client files under Certificates. The planner "
-        "reads only these words and fails closed on anything else.",
+        "reach it or TLS fails), and the three client files under Certificates. The "
+        "reference's uncertainty list guesses 'Disabled' instead; the planner accepts either "
+        "word for a listed bridge without a 'Nodes:' list (mmp/models.py BRIDGE_STATES) and "
+        "fails closed on anything else.",
     ),
     "rule.connected_bridge": Choice(
         "master of the given node's cluster",

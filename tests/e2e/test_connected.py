@@ -1,12 +1,11 @@
-"""Connected call bridges (issue 24, item 7): read like nodes; a plan that would cut them off
-is refused.
+"""Connected call bridges (issue 24, item 7): read like nodes, and reconnected after a
+rotation.
 
 The lab here has a call bridge, cb1 on the spare address, served by the simulator as a
 connected node (choices.py: status.connected) and seeded connected to cms1 with the seed's
-client files. Every plan reads its status; one it cannot read blocks the plan. The seed needs
-a re-form (its certificates expired), which takes the database away from the bridge: plan and
-apply refuse it and nothing changes. Once the cluster is converged, the same file plans no
-change: bridges block only what would cut them off.
+client files. Every plan reads its status; one it cannot read blocks the plan. The seed's
+rotation re-forms the cluster: once cms1 has initialized, cb1 is given the new client files,
+loads them (three-file certs) and connects again, before the replicas join.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import yaml
 
 from reconciler.simulator.service import SimulatedCluster
 from tests.e2e.conftest import lab_cluster, reconcile
-from tests.support.lab import CHANGING, LabAddresses
+from tests.support.lab import LabAddresses
 
 pytestmark = pytest.mark.e2e
 NODES = ("cms1", "cms2", "cms3")
@@ -55,30 +54,43 @@ def bridged(
         yield sim
 
 
-def test_the_bridge_is_read_and_a_reform_that_cuts_it_off_is_refused(
+def test_the_seed_rotation_gives_the_bridge_the_new_client_files_and_reconnects_it(
     bridged: SimulatedCluster, lab_repo: Path, lab_addresses: LabAddresses
 ) -> None:
     plan = reconcile("--plan", "--cluster", "lab", "--format", "json", repo=lab_repo)
-    assert plan.returncode == 1, plan.stderr
+    assert plan.returncode == 2, plan.stderr
     (cluster,) = json.loads(plan.stdout)["clusters"]
-    assert cluster["blocked"] is True
-    assert cluster["steps"] == []
-    (finding,) = [f for f in cluster["findings"] if f["severity"] == "error"]
-    assert finding["what"] == "connected"
-    assert finding["desired"] == f"cb1 ({lab_addresses.spare})"
-    # Read: the seed's certificates expired, so the bridge uses no database already.
-    assert finding["live"] == "cb1 uses no database"
-    assert "lose the database until" in finding["message"]
-    assert f"`database cluster connect {lab_addresses.cms1}`" in finding["message"]
+    assert cluster["blocked"] is False
+    bridge = [s for s in cluster["steps"] if s["node"] == lab_addresses.spare]
+    assert [s["action"] for s in bridge] == [
+        "backup",
+        "upload",
+        "upload",
+        "upload",
+        "certs",
+        "connect",
+    ]
+    assert bridge[-2]["command"] == (
+        "database cluster certs dbclusterclient.key dbclusterclient.cer CAVD.cer"
+    )
+    assert bridge[-1]["command"] == f"database cluster connect {lab_addresses.cms1}"
+    (initialize,) = [s for s in cluster["steps"] if s["action"] == "initialize"]
+    joins = [s["id"] for s in cluster["steps"] if s["action"] == "join"]
+    assert initialize["id"] < bridge[-1]["id"] < min(joins)
+    (finding,) = [f for f in cluster["findings"] if f["what"] == "connected"]
+    assert finding["live"] == "uses no database"  # the seed's client files have expired
     assert bridged.commands("cb1") == ["database cluster status"]
     text = reconcile("--plan", "--cluster", "lab", repo=lab_repo)
-    assert text.returncode == 1
-    assert "these call bridges, attached with `database cluster connect`" in text.stdout
+    assert "call bridge cb1 has no database from step" in text.stdout, text.stdout
     apply = reconcile("--apply", "--cluster", "lab", "--auto-approve", repo=lab_repo)
-    assert apply.returncode == 1
-    for node in (*NODES, "cb1"):
-        sent = bridged.commands(node)
-        assert not [command for command in sent if command.startswith(CHANGING)], sent
+    assert apply.returncode == 0, apply.stdout + apply.stderr
+    assert bridged.node("cb1").connected_to == lab_addresses.cms1
+    status = bridged.snapshot()["nodes"][-1]
+    assert (status["name"], status["connected_to"]) == ("cb1", lab_addresses.cms1)
+    again = reconcile("--plan", "--cluster", "lab", "--format", "json", repo=lab_repo)
+    assert again.returncode == 0, again.stdout
+    (cluster,) = json.loads(again.stdout)["clusters"]
+    assert (cluster["blocked"], cluster["steps"]) == (False, [])
 
 
 def test_a_bridge_that_cannot_be_read_blocks_the_plan(
@@ -94,28 +106,12 @@ def test_a_bridge_that_cannot_be_read_blocks_the_plan(
     assert "(a connected call bridge)" in errors[0]["message"]
 
 
-def test_a_bridge_whose_status_is_not_a_connected_one_blocks_the_plan(
+def test_a_bridge_that_is_not_connected_is_connected(
     bridged: SimulatedCluster, lab_repo: Path, lab_addresses: LabAddresses
 ) -> None:
-    bridged.node("cb1").connected_to = None  # shows Disabled: not connected after all
+    bridged.node("cb1").connected_to = None  # never connected: Disabled, no database
     plan = reconcile("--plan", "--cluster", "lab", "--format", "json", repo=lab_repo)
-    assert plan.returncode == 1, plan.stderr
+    assert plan.returncode == 2, plan.stderr
     (cluster,) = json.loads(plan.stdout)["clusters"]
-    errors = [f for f in cluster["findings"] if f["severity"] == "error"]
-    assert [(f["node"], f["what"]) for f in errors] == [(lab_addresses.spare, "unreadable")]
-    assert "its status 'Disabled' is not a connected call bridge's" in errors[0]["message"]
-
-
-def test_a_converged_cluster_with_a_connected_bridge_plans_no_change(
-    bridged: SimulatedCluster, lab_repo: Path, lab_addresses: LabAddresses
-) -> None:
-    detach_bridge(lab_repo)  # converge the lab first, with nothing attached
-    converged = reconcile("--apply", "--cluster", "lab", "--auto-approve", repo=lab_repo)
-    assert converged.returncode == 0, converged.stderr
-    assert bridged.commands("cb1") == []
-    attach_bridge(lab_repo, lab_addresses)
-    plan = reconcile("--plan", "--cluster", "lab", "--format", "json", repo=lab_repo)
-    assert plan.returncode == 0, plan.stderr
-    (cluster,) = json.loads(plan.stdout)["clusters"]
-    assert (cluster["blocked"], cluster["steps"]) == (False, [])
-    assert bridged.commands("cb1") == ["database cluster status"]
+    bridge = [s["action"] for s in cluster["steps"] if s["node"] == lab_addresses.spare]
+    assert bridge[-2:] == ["certs", "connect"]

@@ -139,9 +139,20 @@ def live_cluster(data: dict[str, Any], desired: DesiredCluster) -> LiveCluster:
     names = {node.address: node.name for node in desired.nodes}
     names.update({bridge.address: bridge.name for bridge in desired.spec.connected})
     nodes = _live_nodes(data["nodes"], names, wording)
-    # Connected call bridges; by default each as the simulator shows one using the master.
+    # Connected call bridges; by default each as the simulator shows one using the master,
+    # holding the client key, client certificate and CA the live master is configured with.
+    master = data["nodes"].get(desired.spec.master, {})
+    client = ("client_key", "client_cert", "ca_cert")
+    certs = {role: name for role, name in master.get("certs", {}).items() if role in client}
+    files = {name: master.get("files", {}).get(name) for name in certs.values()}
     default_bridges = {
-        bridge.address: {"state": "Connected", "node_in_use": desired.spec.master}
+        bridge.address: {
+            "state": "Connected",
+            "node_in_use": desired.spec.master,
+            "certs": certs,
+            "files": {name: label for name, label in files.items() if label is not None},
+            "interface": None,
+        }
         for bridge in desired.spec.connected
     }
     bridges = _live_nodes(data.get("bridges", default_bridges), names, wording)

@@ -28,8 +28,9 @@ _KIND = {
     Action.REMOVE: "remove",
     Action.INITIALIZE: "initialize",
     Action.JOIN: "join",
+    Action.CONNECT: "connect",
 }
-_CLASS = {"remove": "down", "initialize": "up", "join": "up"}
+_CLASS = {"remove": "down", "initialize": "up", "join": "up", "connect": "up"}
 _CLASS_DEFS = (
     "classDef down fill:#fde2e2,stroke:#c62828,color:#000",
     "classDef up fill:#e3f4e1,stroke:#2e7d32,color:#000",

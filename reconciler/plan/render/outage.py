@@ -7,7 +7,10 @@ node) is out, between which steps, and a bound on how long. The steps say it all
   last node is back (the last ``join``, or the ``initialize`` when nothing joins); there is
   no master at all from the last ``remove`` before ``initialize`` until ``initialize``;
 * otherwise the master keeps serving and each node is out from its ``remove`` to its
-  ``join``; a node that only joins was not in, and one that only leaves is dropped.
+  ``join``; a node that only joins was not in, and one that only leaves is dropped;
+* a connected call bridge (a ``connect`` step) has no database while the cluster is down,
+  until it connects again; around a serving master, from its first state-changing step
+  (``certs``, or the ``connect`` itself) until its ``connect``.
 
 Durations are upper bounds: the cluster file's timeout for each ``remove``/``initialize``/
 ``join`` and a fixed allowance for the other steps (``Impact.action_seconds``). Nothing
@@ -89,8 +92,41 @@ def outage_sentence(cluster: ClusterPlan) -> str:
 def outage_span(cluster: ClusterPlan) -> str:
     """What is out of service, between which steps, and for how long (a plan with steps)."""
     if any(step.action is Action.INITIALIZE for step in cluster.steps):
-        return _reform(cluster)
+        return _reform(cluster) + _bridges_in_reform(cluster)
     return _around_master(cluster)
+
+
+def _connects(cluster: ClusterPlan) -> list[Step]:
+    return [step for step in cluster.steps if step.action is Action.CONNECT]
+
+
+def _bridges_in_reform(cluster: ClusterPlan) -> str:
+    """``; call bridges cb1 and cb2 have no database from step 4 until each connects again
+    (steps 26 and 28)``: a bridge uses the cluster's master, and there is none meanwhile."""
+    connects = _connects(cluster)
+    if not connects:
+        return ""
+    first = next((step for step in cluster.steps if step.action is Action.REMOVE), None)
+    since = f"from step {first.id}" if first is not None else "now (no node is clustered)"
+    names = english_list([_name(cluster, step.node) for step in connects])
+    if len(connects) == 1:
+        return (
+            f"; call bridge {names} has no database {since} until it connects again at step "
+            f"{connects[0].id}"
+        )
+    ids = english_list([str(step.id) for step in connects])
+    return (
+        f"; call bridges {names} have no database {since} until each connects again (steps {ids})"
+    )
+
+
+def _bridge_outage(cluster: ClusterPlan, connect: Step) -> str:
+    """A call bridge around a serving master: out from its first state-changing step."""
+    mine = [step for step in cluster.steps if step.node == connect.node]
+    first = next(step for step in mine if step.action in (Action.CERTS, Action.CONNECT))
+    out = span(cluster, first, connect)
+    name = _name(cluster, connect.node)
+    return f"call bridge {name} has no database {out.steps_text()} ({bound(out.seconds, cluster)})"
 
 
 def sentence_start(text: str) -> str:
@@ -143,11 +179,14 @@ def _around_master(cluster: ClusterPlan) -> str:
             parts.append(f"{name} joins at step {join.id} ({bound(joining.seconds, cluster)})")
         elif remove is not None:
             parts.append(f"{name} leaves the cluster for good at step {remove.id}")
+    parts += [_bridge_outage(cluster, connect) for connect in _connects(cluster)]
     authority = cluster.data_authority
     master = _name(cluster, authority.source) if authority is not None else "the master"
     stays = f"the cluster stays up ({master} keeps serving)"
     if not parts:
         return f"no node leaves the cluster; {stays}"
+    if not any(step.action in (Action.REMOVE, Action.JOIN) for step in steps):
+        return f"{', '.join(parts)}; no node leaves the cluster, and {stays}"
     return f"{', '.join(parts)}; {stays}"
 
 

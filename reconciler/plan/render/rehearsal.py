@@ -54,5 +54,9 @@ def caveat(rehearsal: Rehearsal) -> str:
 
 def final_row(node: RehearsedNode) -> tuple[str, str, str, str, str]:
     """name, address, status, role, sync, as words."""
+    status = node.status or "unknown"
+    if node.bridge:
+        uses = f"uses {node.uses}" if node.uses else "uses no database"
+        return (node.name, node.address, status, "call bridge", uses)
     sync = {True: "in sync", False: "not in sync", None: ""}[node.in_sync]
-    return (node.name, node.address, node.status or "unknown", node.role, sync)
+    return (node.name, node.address, status, node.role, sync)

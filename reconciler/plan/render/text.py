@@ -52,6 +52,7 @@ ACTION_STYLE = {
     Action.LOCALNODE: "magenta",
     Action.INITIALIZE: "green",
     Action.JOIN: "green",
+    Action.CONNECT: "green",
 }
 ACTION_WIDTH = max(len(action.value) for action in Action) + 2
 

@@ -14,7 +14,7 @@ from reconciler.apply.waits import Clock
 from reconciler.errors import ApplyFailed, ApplyInterrupted
 from reconciler.plan.models import Action, ClusterPlan, Impact, Step, Strategy
 from tests.support.fake_session import FakeSession
-from tests.unit.apply.test_safety import CERTS, DESIRED
+from tests.unit.apply.test_safety import BRIDGED, CERTS, DESIRED
 
 DISABLED = "Status : Disabled\nNode in use : None\n\nInterface : a\n\nCertificates\n"
 ENABLED = DISABLED.replace("Disabled", "Enabled")
@@ -216,3 +216,80 @@ def test_localnode_needs_a_backup_and_the_file_s_interface() -> None:
     assert problems == ["destructive step before a backup of this node (SPEC §6.2)"]
     problems = [why for _, why in plan_problems(plan_of(BACKUP, wrong), DESIRED)]
     assert problems == ["the command should be 'database cluster localnode a'"]
+
+
+# --- connect on a connected call bridge (issue 24, item 7) ------------------------------------
+
+BRIDGE_STATUS = (
+    "Status : Connected\nNode in use : {in_use}\n\nCertificates\n  Client Key : c.key\n"
+    "  Client Certificate : c.cer\n  CA Certificate : ca.cer\n"
+)
+MASTER_STATUS = (
+    "Status : Enabled\nNodes:\n 10.0.0.1 (me) : Connected Master\n"
+    " 10.0.0.2 : Connected Slave ( In Sync )\nNode in use : 10.0.0.1\n\nInterface : a\n"
+)
+CONNECT = Step(
+    id=2,
+    node="10.0.0.21",
+    node_name="cb1",
+    action=Action.CONNECT,
+    command="database cluster connect 10.0.0.1",
+    reason="t",
+)
+
+
+def bridge_executor(bridge: FakeSession, master: FakeSession, tmp_path: Path) -> Executor:
+    return Executor(
+        plan_of(CONNECT),
+        BRIDGED,
+        {"10.0.0.21": bridge, "10.0.0.1": master},
+        journal=Journal(tmp_path / "j.jsonl"),
+        backup_dir=tmp_path,
+        clock=Clock(now=lambda: 0.0, sleep=lambda seconds: None),
+    )
+
+
+def test_connect_is_judged_by_the_bridge_using_the_master_and_records_what_it_printed(
+    tmp_path: Path,
+) -> None:
+    bridge = FakeSession(
+        "10.0.0.21",
+        statuses=[BRIDGE_STATUS.format(in_use="None"), BRIDGE_STATUS.format(in_use="10.0.0.1")],
+    )
+    bridge.replies[CONNECT.command] = "Connecting...\n"
+    master = FakeSession("10.0.0.1", statuses=[MASTER_STATUS])
+    run = bridge_executor(bridge, master, tmp_path)
+    assert run._connect(CONNECT) == "Node in use: 10.0.0.1"
+    assert bridge.commands == [
+        "database cluster status",
+        "database cluster connect 10.0.0.1",
+        "database cluster status",
+    ]
+    journal = (tmp_path / "j.jsonl").read_text()
+    assert '"device.unknown"' in journal
+    assert "Connecting..." in journal
+
+
+def test_connect_is_not_sent_while_the_master_does_not_serve(tmp_path: Path) -> None:
+    bridge = FakeSession("10.0.0.21", statuses=[BRIDGE_STATUS.format(in_use="None")])
+    master = FakeSession("10.0.0.1", statuses=[DISABLED])
+    with pytest.raises(ApplyFailed, match=r"the desired master 10\.0\.0\.1 is Disabled"):
+        bridge_executor(bridge, master, tmp_path)._connect(CONNECT)
+    assert bridge.commands == ["database cluster status"]
+
+
+def test_connect_is_not_sent_to_a_cluster_member(tmp_path: Path) -> None:
+    bridge = FakeSession("10.0.0.21", statuses=[MASTER_STATUS])
+    master = FakeSession("10.0.0.1", statuses=[MASTER_STATUS])
+    with pytest.raises(ApplyFailed, match="not a connected bridge"):
+        bridge_executor(bridge, master, tmp_path)._connect(CONNECT)
+    assert bridge.commands == ["database cluster status"]
+    assert master.commands == []
+
+
+def test_a_refused_connect_fails_the_step(tmp_path: Path) -> None:
+    bridge = FakeSession("10.0.0.21", statuses=[BRIDGE_STATUS.format(in_use="None")])
+    bridge.replies[CONNECT.command] = "ERROR: No database cluster client certificates configured\n"
+    master = FakeSession("10.0.0.1", statuses=[MASTER_STATUS])
+    with pytest.raises(ApplyFailed, match="the node refused"):
+        bridge_executor(bridge, master, tmp_path)._connect(CONNECT)

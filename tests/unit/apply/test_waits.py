@@ -11,10 +11,14 @@ from reconciler.apply.waits import (
     QUICK_INTERVAL,
     STALE_GRACE,
     Clock,
+    Waiting,
+    read_status_tolerantly,
+    uses_master,
+    wait_for_bridge,
     wait_for_operation,
 )
 from reconciler.errors import OperationFailed, OperationTimeout
-from reconciler.mmp.models import ClusterStatus, LastCommand
+from reconciler.mmp.models import BRIDGE_STATES, ClusterStatus, LastCommand
 from reconciler.mmp.session import CommandResult
 from reconciler.plan.models import Expectation
 from tests.support.fake_session import FakeSession
@@ -148,3 +152,58 @@ def test_a_transitional_status_makes_the_same_line_believable() -> None:
     clock = FakeClock()
     wait(session, clock, timeout=120, previous=EARLIER)
     assert clock.now < 1
+
+
+BRIDGE = (
+    "Status                : Connected\nNode in use           : {in_use}\n\nCertificates\n"
+    "  Client Key           : c.key\n  Client Certificate   : c.cer\n"
+    "  CA Certificate       : ca.cer\n"
+)
+
+
+def wait_bridge(session: FakeSession, clock: FakeClock, seen: list[Waiting]) -> ClusterStatus:
+    return wait_for_bridge(
+        session,
+        "database cluster connect 10.0.0.1",
+        master="10.0.0.1",
+        timeout=60,
+        clock=clock.clock(),
+        on_poll=seen.append,
+    )
+
+
+@pytest.mark.parametrize("word", sorted(BRIDGE_STATES))
+def test_a_bridge_is_done_when_it_uses_the_master(word: str) -> None:
+    not_yet = BRIDGE.format(in_use="None").replace("Connected", word)
+    done = BRIDGE.format(in_use="10.0.0.1").replace("Connected", word)
+    session = FakeSession("cb1", statuses=[not_yet, not_yet, done])
+    seen: list[Waiting] = []
+    status = wait_bridge(session, FakeClock(), seen)
+    assert status.node_in_use == "10.0.0.1"
+    assert [wait.expect for wait in seen] == [Expectation.USES_MASTER] * 2
+
+
+def test_a_bridge_using_a_replica_or_saying_an_unknown_line_is_not_done() -> None:
+    replica = BRIDGE.format(in_use="10.0.0.2")
+    unknown = BRIDGE.format(in_use="10.0.0.1") + "Connecting to 10.0.0.1 ...\n"
+    session = FakeSession("cb1", statuses=[replica, unknown, unknown])
+    seen: list[Waiting] = []
+    with pytest.raises(OperationTimeout) as raised:
+        wait_bridge(session, FakeClock(), seen)
+    message = str(raised.value)
+    assert "did not use 10.0.0.1 within 60 s" in message
+    assert "'Connecting to 10.0.0.1 ...', which cms-reconciler does not know" in message
+    # The unknown line is reported once, at the first poll that showed it.
+    assert [wait.unknown for wait in seen if wait.unknown] == [("Connecting to 10.0.0.1 ...",)]
+
+
+def test_a_member_listing_nodes_is_not_a_bridge_using_the_master() -> None:
+    member = (
+        "Status : Enabled\nNodes:\n 10.0.0.1 : Connected Master\n"
+        " 10.0.0.21 (me) : Connected Slave ( In Sync )\nNode in use : 10.0.0.1\n"
+    )
+    status, unknown = read_status_tolerantly(member)
+    assert status is not None
+    assert not unknown
+    assert status.node_in_use == "10.0.0.1"
+    assert not uses_master(status, "10.0.0.1")

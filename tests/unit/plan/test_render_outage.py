@@ -50,6 +50,26 @@ from tests.unit.plan.test_render_plans import (
             "at step 10): at most 41 min if every wait runs to its timeout. 3 nodes restart "
             "(cms1, cms2 and cms3)",
         ),
+        (
+            "50-connected-new-ca",
+            "cluster down from step 6 to step 39 (no master from step 8 until cms1 initializes "
+            "at step 27): at most 47 min if every wait runs to its timeout; call bridges cb1 "
+            "and cb2 have no database from step 6 until each connects again (steps 32 and 37). "
+            "3 nodes restart (cms1, cms2 and cms3)",
+        ),
+        (
+            "54-connected-rolling",
+            "cms1 out of the cluster from step 3 to step 9 (at most 16 min if every wait runs "
+            "to its timeout), call bridge cb1 has no database from step 12 to step 13 (at most "
+            "2 min if every wait runs to its timeout); the cluster stays up (cms2 keeps "
+            "serving). 1 node restarts (cms1)",
+        ),
+        (
+            "57-connected-bridge-uses-replica",
+            "call bridge cb1 has no database at step 2 (at most 1 min if every wait runs to its "
+            "timeout); no node leaves the cluster, and the cluster stays up (cms1 keeps "
+            "serving). No node restarts",
+        ),
         ("01-converged", "none: converged, nothing will run"),
         ("15-unreachable-node", "cannot plan (1 error); nothing will run until it is fixed"),
     ],

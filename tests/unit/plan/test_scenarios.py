@@ -39,6 +39,8 @@ def test_scenario(path: Path) -> None:
     assert (authority is not None and authority.master_change) is expect.get("master_change", False)
     for fragment in expect.get("messages", []):
         assert any(fragment in (finding.message or "") for finding in plan.findings), fragment
+    if "summary" in expect:
+        assert plan.impact.summary == expect["summary"]
     for what in expect.get("findings", []):
         node, kind = what.split(" ", 1)
         assert any(f.node == node and f.what == kind for f in plan.findings), what
