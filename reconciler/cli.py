@@ -314,6 +314,32 @@ def _apply_options(*, hidden: bool) -> list[inspect.Parameter]:
             ],
             False,
         ),
+        _option(
+            "ignore_window",
+            Annotated[
+                bool,
+                typer.Option(
+                    "--ignore-window",
+                    hidden=hidden,
+                    help="Apply even where a cluster's maintenance window is closed or too "
+                    "short for the plan (needs --reason; the journal and the outcome record it).",
+                ),
+            ],
+            False,
+        ),
+        _option(
+            "window_reason",
+            Annotated[
+                str | None,
+                typer.Option(
+                    "--reason",
+                    metavar="TEXT",
+                    hidden=hidden,
+                    help="Why --ignore-window: recorded in the journal and the outcome.",
+                ),
+            ],
+            None,
+        ),
     ]
 
 

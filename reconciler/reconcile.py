@@ -16,7 +16,7 @@ from rich.text import Text
 
 from reconciler.errors import ConfigError, OptionError, Refused, StalePlan
 from reconciler.parallelism import DEFAULT_PARALLELISM
-from reconciler.plan.models import Plan
+from reconciler.plan.models import ClusterPlan, Plan
 from reconciler.plan.render.json import load_plan_json, render_json
 from reconciler.plan.render.markdown import render_markdown
 from reconciler.plan.render.text import render_text
@@ -25,10 +25,12 @@ from reconciler.run import Fleet
 if TYPE_CHECKING:
     from reconciler.apply.apply import ApplyReport
     from reconciler.apply.supervised import Decision, Gate, Preview
+    from reconciler.apply.window_gate import WindowGate
     from reconciler.interrupts import Interrupts
     from reconciler.progress import ApplyProgress
 
 EXIT_CONVERGED, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+EXIT_DEFERRED = 3  # apply: a cluster's maintenance window is closed; nothing sent to it
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class ReconcileOptions:
     skip_rehearsal: bool = False  # apply only: do not rehearse the plan on a twin first
     recertify: bool = False  # re-load every node's certificates, even where files match
     step: bool = False  # apply only: ask before each step that changes a node
+    ignore_window: bool = False  # apply only: run outside a closed maintenance window
+    window_reason: str | None = None  # apply only: why (--reason), recorded
 
 
 APPLY_ONLY_FLAGS = {
@@ -61,6 +65,8 @@ APPLY_ONLY_FLAGS = {
     "state_dir": "--state-dir",
     "skip_rehearsal": "--skip-rehearsal",
     "step": "--step",
+    "ignore_window": "--ignore-window",
+    "window_reason": "--reason",
 }
 """Options that mean something only to apply: on a plan, ``check_options`` refuses them (the
 ``plan`` command takes them hidden, for that message)."""
@@ -87,6 +93,11 @@ def check_options(options: ReconcileOptions) -> None:
         raise OptionError(
             "--rehearse has no effect on apply, which rehearses the plan on a twin itself "
             "before its first command (and refuses it if it does not converge there): drop it"
+        )
+    elif options.ignore_window != bool(options.window_reason and options.window_reason.strip()):
+        raise OptionError(
+            "--ignore-window needs --reason TEXT (why the window is ignored, for the journal "
+            "and the outcome), and --reason goes only with --ignore-window"
         )
     elif options.step and options.auto_approve:
         raise OptionError(
@@ -164,13 +175,13 @@ def _apply(
     here, so a plan (the CI path run on every pull request) does not pay for it at start-up."""
     from reconciler.apply.apply import (
         ApplyOptions,
-        check_authority,
         check_saved_plan,
         clear_markers,
         cluster_locks,
         run_plan,
     )
-    from reconciler.apply.rehearsal import refuse_unrehearsed, rehearse_for_apply
+    from reconciler.apply.rehearsal import rehearse_for_apply
+    from reconciler.apply.window_gate import WindowGate
     from reconciler.interrupts import Interrupts
     from reconciler.mmp.session import Redactor
     from reconciler.workdir import workdir
@@ -198,7 +209,9 @@ def _apply(
         if saved is not None:
             check_saved_plan(saved, plan)
         locks.cover(plan)
-        if plan.has_changes and not plan.blocked and not options.skip_rehearsal:
+        window = _window_gate(fleet, plan, options)
+        runs = [cluster for cluster in plan.clusters if window.runs(cluster)]
+        if runs and not plan.blocked and not options.skip_rehearsal:
             # Never the file's word for it: this plan, on a twin of this read (about a
             # second a cluster; docs/design.md).
             plan = rehearse_for_apply(plan, fleet)
@@ -210,20 +223,19 @@ def _apply(
             clear_markers(fleet, plan)
             _show_nothing_to_apply(plan, options, terminal)
             return EXIT_CONVERGED
-        check_authority(plan, options.allow_master_change)
-        if options.skip_rehearsal:
-            say(
-                "warning: --skip-rehearsal: the plan was not rehearsed on a twin before "
-                "apply (the journal records it)"
-            )
-        else:
-            refuse_unrehearsed(plan)
-        interrupts.check()
-        with interrupts.immediate():
-            approved = _approve(plan, options, terminal)
-        if approved:
-            # Time passed while a person read the plan: it must still describe the nodes.
-            check_saved_plan(plan, fleet.plan(backup_time=backup_time, recertify=recertify))
+        _say_window(window, say)
+        if runs:
+            _check_runnable(plan, runs, options, say)
+            interrupts.check()
+            with interrupts.immediate():
+                approved = _approve(plan, options, terminal)
+            if approved:
+                # Time passed while a person read the plan: it must still describe the
+                # nodes, and the windows may have closed.
+                check_saved_plan(plan, fleet.plan(backup_time=backup_time, recertify=recertify))
+                later = _window_gate(fleet, plan, options)
+                _say_window(WindowGate(deferred=later.deferred), say)
+                window = window.merged(later)
         redactor = Redactor(
             [secret for pool in fleet.pools.values() for secret in pool.redactor.secrets]
         )
@@ -241,6 +253,7 @@ def _apply(
                     parallelism=1 if options.step else options.parallelism,
                     rehearsal_skipped=options.skip_rehearsal,
                     gate=gate,
+                    window=window,
                 ),
                 progress=progress,
                 redactor=redactor,
@@ -249,7 +262,45 @@ def _apply(
             )
     _report(applied.report, plan, options, terminal)
     report = applied.unless_stopped()  # where each cluster stopped, said after the outcome
-    return EXIT_ERROR if report.failed else EXIT_CONVERGED
+    if report.failed:
+        return EXIT_ERROR
+    return EXIT_DEFERRED if report.deferred else EXIT_CONVERGED
+
+
+def _check_runnable(
+    plan: Plan, runs: list[ClusterPlan], options: ReconcileOptions, say: Callable[[str], None]
+) -> None:
+    """The checks of the clusters that will run, before anyone is asked."""
+    from reconciler.apply.apply import check_authority
+    from reconciler.apply.rehearsal import refuse_unrehearsed
+
+    check_authority(plan.model_copy(update={"clusters": runs}), options.allow_master_change)
+    if options.skip_rehearsal:
+        say(
+            "warning: --skip-rehearsal: the plan was not rehearsed on a twin before apply "
+            "(the journal records it)"
+        )
+    else:
+        refuse_unrehearsed(plan)
+
+
+def _window_gate(fleet: Fleet, plan: Plan, options: ReconcileOptions) -> WindowGate:
+    """Which clusters' maintenance windows let them run now (``apply.window_gate``)."""
+    from reconciler.apply.window_gate import window_gate
+
+    maintenance = {cluster.name: cluster.spec.maintenance for cluster in fleet.clusters}
+    reason = (
+        options.window_reason.strip() if options.ignore_window and options.window_reason else None
+    )
+    return window_gate(plan, maintenance, now=datetime.now(UTC), ignore_reason=reason)
+
+
+def _say_window(window: WindowGate, say: Callable[[str], None]) -> None:
+    """One line per cluster deferred (nothing is sent to it) or run despite its window."""
+    for name, why in window.deferred.items():
+        say(f"cluster {name}: {why}. Nothing is sent to it; exit 3 (deferred).")
+    for name, ignored in window.ignored.items():
+        say(f"warning: cluster {name}: {ignored.text()}")
 
 
 def _progress(

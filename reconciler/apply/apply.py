@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from reconciler.apply.journal import Journal, operator
 from reconciler.apply.results import ClusterResult, judge
 from reconciler.apply.supervised import Gate
 from reconciler.apply.waits import Clock
+from reconciler.apply.window_gate import Ignored, WindowGate
 from reconciler.connect import SessionPool
 from reconciler.desired.state import DesiredCluster
 from reconciler.errors import ApplyInterrupted, ReconcileError, Refused, StalePlan
@@ -42,6 +43,7 @@ class ApplyOptions:
     parallelism: int = 1  # clusters applied at once
     rehearsal_skipped: bool = False  # --skip-rehearsal: recorded in every journal
     gate: Gate | None = None  # --step: asked before each step that changes a node
+    window: WindowGate = field(default_factory=WindowGate)  # deferred clusters are not run
 
 
 class ApplyReport(BaseModel):
@@ -67,7 +69,18 @@ class ApplyReport(BaseModel):
 
     @property
     def failed(self) -> bool:
-        return any(cluster.failed for cluster in self.clusters) or not self.converged
+        """A cluster failed, or one apply ran (or that had nothing to do) is not converged;
+        a cluster deferred by its maintenance window is neither."""
+        if any(cluster.failed for cluster in self.clusters):
+            return True
+        if self.results:
+            return any(result.result not in ("converged", "deferred") for result in self.results)
+        return not self.converged
+
+    @property
+    def deferred(self) -> list[str]:
+        """The clusters not run because their maintenance window is closed (exit 3)."""
+        return [result.name for result in self.results if result.result == "deferred"]
 
     def as_json(self) -> dict[str, Any]:
         data = self.model_dump(mode="json", exclude={"final_plan", "results"})
@@ -244,6 +257,13 @@ def _write_transcripts(journal: Journal, sessions: dict[str, MMPSession]) -> Non
         )
 
 
+def _window_record(ignored: Ignored | None) -> dict[str, Any]:
+    """The journal's record of a cluster run outside its window (``--ignore-window``)."""
+    if ignored is None:
+        return {}
+    return {"window_ignored": {"reason": ignored.reason, "window": ignored.window}}
+
+
 class _ClusterApply:
     """Applies one cluster's plan: sessions, journal, executor, transcripts."""
 
@@ -287,6 +307,7 @@ class _ClusterApply:
             lock_id=self.lock_ids.get(cluster.name),
             rehearsal_skipped=self.options.rehearsal_skipped,
             supervised=self.options.gate is not None,
+            **_window_record(self.options.window.ignored.get(cluster.name)),
             **operator(),
             plan=cluster_plan.model_dump(mode="json"),
         )
@@ -372,7 +393,7 @@ def run_plan(
     apply = _ClusterApply(
         fleet, options, progress, redactor or Redactor(), lock_ids or {}, plan.git
     )
-    work = [cluster_plan for cluster_plan in plan.clusters if cluster_plan.steps]
+    work = [cluster_plan for cluster_plan in plan.clusters if options.window.runs(cluster_plan)]
     stops: list[ApplyInterrupted] = []
     if options.parallelism <= 1 or len(work) <= 1:
         for cluster_plan in work:
@@ -404,7 +425,7 @@ def run_plan(
             len(check) == len(plan.clusters) and not final.has_changes and not final.blocked
         )
         clear_markers(fleet, final)
-    report.results = judge(plan, report.clusters, report.final_plan)
+    report.results = judge(plan, report.clusters, report.final_plan, options.window)
     report.finished = datetime.now(UTC).isoformat()
     return Applied(report, stop)
 

@@ -15,7 +15,11 @@ leaves a cluster out:
 - ``not verified``: nothing failed, but apply was interrupted before planning again, so no
   one has checked it;
 - ``not started``: it had steps, and apply stopped (another cluster failed or apply was
-  interrupted) before it began: nothing was sent to it.
+  interrupted) before it began: nothing was sent to it;
+- ``deferred``: it had steps that take something serving out of service, and its
+  maintenance window is closed (or too short for the plan): nothing was sent to it
+  (``apply.window_gate``). A cluster run outside its window by ``--ignore-window`` keeps its
+  result, and ``window`` says so.
 
 ``summary`` is the result in words, with its step: ``failed at step 4``, ``interrupted at
 step 9``, ``interrupted after step 8``, ``not started``.
@@ -29,10 +33,17 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from reconciler.apply.executor import ClusterOutcome
+from reconciler.apply.window_gate import WindowGate
 from reconciler.plan.models import ClusterPlan, Plan
 
 Result = Literal[
-    "converged", "not converged", "failed", "interrupted", "not verified", "not started"
+    "converged",
+    "not converged",
+    "failed",
+    "interrupted",
+    "not verified",
+    "not started",
+    "deferred",
 ]
 
 
@@ -45,18 +56,33 @@ class ClusterResult(BaseModel):
     result: Result
     step: int | None = None
     summary: str
+    window: str | None = None  # run outside its maintenance window (--ignore-window): why
 
 
 def judge(
-    plan: Plan, outcomes: Sequence[ClusterOutcome], final: Plan | None
+    plan: Plan,
+    outcomes: Sequence[ClusterOutcome],
+    final: Plan | None,
+    window: WindowGate | None = None,
 ) -> list[ClusterResult]:
     """Every cluster of ``plan``, in its order: what its ``outcomes`` (the clusters apply
-    ran) and ``final`` (the plan made after apply, of the clusters it covers) say."""
+    ran), ``final`` (the plan made after apply, of the clusters it covers) and ``window``
+    (the clusters deferred or run outside their window) say."""
     ran = {outcome.name: outcome for outcome in outcomes}
     after = {cluster.name: cluster for cluster in final.clusters} if final is not None else {}
-    return [
-        _judge(cluster, ran.get(cluster.name), after.get(cluster.name)) for cluster in plan.clusters
-    ]
+    window = window or WindowGate()
+    results = []
+    for cluster in plan.clusters:
+        deferred = window.deferred.get(cluster.name)
+        if deferred is not None and cluster.name not in ran:
+            results.append(ClusterResult(name=cluster.name, result="deferred", summary=deferred))
+            continue
+        result = _judge(cluster, ran.get(cluster.name), after.get(cluster.name))
+        ignored = window.ignored.get(cluster.name)
+        if ignored is not None:
+            result = result.model_copy(update={"window": ignored.text()})
+        results.append(result)
+    return results
 
 
 def _judge(

@@ -12,8 +12,9 @@ import ipaddress
 import math
 import posixpath
 import re
+import zoneinfo
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -366,6 +367,142 @@ class Timeouts(StrictModel):
     join: PositiveDuration = timedelta(seconds=600)
 
 
+# --- maintenance windows (issue 26) ------------------------------------------------------
+
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+"""Day names of ``maintenance.windows[].days``, in ``date.weekday()`` order (Monday is 0)."""
+START_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+MAX_WINDOW = timedelta(days=7)
+"""Longest window: windows recur weekly, so a longer one would overlap its own next week."""
+_HOST_ZONES = ("localtime", "posixrules")
+
+
+def _weekday(value: object) -> object:
+    if isinstance(value, str) and value in WEEKDAYS:
+        return value
+    raise ValueError(f"unknown day {value!r}: use mon, tue, wed, thu, fri, sat or sun (lower case)")
+
+
+def _distinct_days(days: list[str] | None) -> list[str] | None:
+    if days is None:
+        return None
+    if not days:
+        raise ValueError("lists no day; omit days to mean every day")
+    for day in days:
+        if days.count(day) > 1:
+            raise ValueError(f"lists {day!r} twice; name each day once")
+    return days
+
+
+def _start(value: object) -> object:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        # PyYAML reads an unquoted 23:00 as a base-60 integer (1380).
+        hours, minutes = divmod(value, 60)
+        raise ValueError(
+            f"is the number {value}: YAML reads an unquoted {hours}:{minutes:02d} as a "
+            f'base-60 number; quote the time, e.g. start: "{hours:02d}:{minutes:02d}"'
+        )
+    if not isinstance(value, str):
+        raise ValueError('expected a time of day in quotes, e.g. start: "02:00"')
+    if not re.fullmatch(START_PATTERN, value):
+        raise ValueError(
+            f"{value!r} is not a time of day: write HH:MM on a 24-hour clock, "
+            "00:00 to 23:59 (e.g. '02:00')"
+        )
+    return value
+
+
+def _at_most_a_week(delta: timedelta) -> timedelta:
+    if delta > MAX_WINDOW:
+        raise ValueError(
+            f"{duration_text(delta)} is longer than 7d; windows recur every week, "
+            "so 7d already means always open"
+        )
+    return delta
+
+
+def _timezone(value: str) -> str:
+    if value == "UTC":
+        return value  # needs no time zone database
+    if value in _HOST_ZONES:
+        raise ValueError(
+            f"time zone {value!r} depends on the host; use an IANA name such as "
+            "Europe/Berlin or UTC"
+        )
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (KeyError, ValueError, OSError):
+        if not zoneinfo.available_timezones():
+            raise ValueError(
+                f"cannot check time zone {value!r}: this system has no time zone database; "
+                "install the tzdata package (pip install tzdata), or use UTC"
+            ) from None
+        raise ValueError(
+            f"unknown time zone {value!r}: use an IANA name such as Europe/Berlin or UTC"
+        ) from None
+    return value
+
+
+def _some_window(windows: list[MaintenanceWindow]) -> list[MaintenanceWindow]:
+    if not windows:
+        raise ValueError(
+            "lists no window; give at least one, or remove the maintenance key to apply at any time"
+        )
+    return windows
+
+
+Weekday = Annotated[
+    Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], BeforeValidator(_weekday)
+]
+
+
+class MaintenanceWindow(StrictModel):
+    """A weekly period in which a plan that takes a node out of service may run.
+
+    A window belongs to the day it starts on (``days: [sat]``, ``start: "23:00"``,
+    ``duration: 4h`` is open early on Sunday); ``duration`` is elapsed time, also across
+    a daylight-saving change.
+    """
+
+    days: Annotated[list[Weekday] | None, AfterValidator(_distinct_days)] = Field(
+        default=None,
+        description="Days the window starts on (mon, tue, wed, thu, fri, sat, sun); "
+        "omitted: every day.",
+        json_schema_extra={"minItems": 1, "uniqueItems": True},
+    )
+    start: Annotated[str, BeforeValidator(_start)] = Field(
+        description='Local start time, "HH:MM" on a 24-hour clock (quote it in YAML). '
+        "A time skipped by a daylight-saving change starts at the end of the gap; one "
+        "that occurs twice starts at its first occurrence.",
+        json_schema_extra={"pattern": START_PATTERN},
+    )
+    duration: Annotated[PositiveDuration, AfterValidator(_at_most_a_week)] = Field(
+        description="How long the window stays open (elapsed time), e.g. '4h'; at most 7d."
+    )
+
+
+class MaintenanceSpec(StrictModel):
+    """When a plan that takes a serving node out of service may be applied.
+
+    Without this key a cluster is applied at any time.
+    """
+
+    timezone: Annotated[str, AfterValidator(_timezone)] = Field(
+        default="UTC",
+        description="IANA time zone of the windows' days and start times, e.g. "
+        "'Europe/Berlin' (default UTC).",
+    )
+    windows: Annotated[list[MaintenanceWindow], AfterValidator(_some_window)] = Field(
+        description="The weekly windows; overlapping or adjacent ones form one window.",
+        json_schema_extra={"minItems": 1},
+    )
+    outside: Literal["refuse", "allow"] = Field(
+        default="refuse",
+        description="Outside every window: 'refuse' defers the apply (exit 3) until the "
+        "next window; 'allow' applies anyway and only reports it.",
+    )
+
+
 class ClusterSpec(StrictModel):
     """Desired state of one CMS database cluster (``clusters/<name>.yaml``)."""
 
@@ -386,13 +523,19 @@ class ClusterSpec(StrictModel):
         default_factory=list,
         description=(
             "Call bridges attached with `database cluster connect` (no local database): "
-            "a rotation that changes the CA or the client certificate cuts them off."
+            "when a rotation changes the CA or the client certificate, or re-forms the "
+            "cluster, each gets the cluster's client files and connects again."
         ),
     )
     ssh: SSHSpec
     certs: CertBundleSpec
     renew_before: NonNegativeDuration = timedelta(days=30)
     timeouts: Timeouts = Timeouts()
+    maintenance: MaintenanceSpec | None = Field(
+        default=None,
+        description="Maintenance windows: when a plan that takes a node out of service may "
+        "run. Omitted: at any time.",
+    )
 
     def node_certs(self, node: NodeSpec) -> CertBundleSpec:
         """The node's effective bundle: cluster ``certs`` with the node's overrides applied."""

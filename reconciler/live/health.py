@@ -76,6 +76,8 @@ class ClusterReport(BaseModel):
     renew_before: timedelta
     master: str
     """The cluster file's master (its address): whom every other node must replicate from."""
+    window: str | None = None
+    """Where the cluster file's maintenance windows stand at the read (None: no windows)."""
 
     @property
     def complete(self) -> bool:

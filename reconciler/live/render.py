@@ -108,6 +108,7 @@ def status_json(reports: Sequence[ClusterReport]) -> dict[str, Any]:
                 "name": report.live.name,
                 "read_at": report.live.read_at.isoformat(),
                 "master": report.master,
+                "maintenance_window": report.window,
                 "nodes": [node_json(node, report.certificates(node)) for node in report.live.nodes],
                 "problems": [problem.model_dump() for problem in report.problems()],
                 "caveats": [caveat.model_dump() for caveat in report.caveats()],
@@ -143,6 +144,8 @@ def status_lines(reports: Sequence[ClusterReport]) -> list[Text]:
             f"renew_before {duration_text(report.renew_before)}",
             style="bold",
         )
+        if report.window is not None:
+            lines += _wrapped(f"maintenance window: {report.window}", style="dim")
         column = _file_column(report)
         for node in live.nodes:
             lines.append(Text())

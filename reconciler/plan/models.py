@@ -7,11 +7,12 @@ its JSON, and the executor runs exactly its steps.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 from reconciler.live.caveats import Caveat
+from reconciler.plan.window import WindowReport
 
 FORMAT_VERSION = 1
 
@@ -159,6 +160,17 @@ class RehearsedNode(_Model):
     bridge: bool = False  # a connected call bridge: no role of its own
     uses: str | None = None  # a bridge's Node in use: the address whose database it uses
 
+    @model_serializer(mode="wrap")
+    def _bridge_fields_only_for_bridges(
+        self, handler: SerializerFunctionWrapHandler
+    ) -> dict[str, Any]:
+        """A database node's entry stays as it was (plan files and tests compare it)."""
+        data: dict[str, Any] = handler(self)
+        if not self.bridge:
+            data.pop("bridge", None)
+            data.pop("uses", None)
+        return data
+
 
 class Rehearsal(_Model):
     """The plan run by the real executor against a twin of the live cluster (``--rehearse``).
@@ -228,6 +240,9 @@ class ClusterPlan(_Model):
     # What the verdict could not check (``live.caveats``): a converged cluster's "No
     # changes" rests on the files on disk, not on what ``database cluster certs`` loaded.
     caveats: list[Caveat] = []
+    # The cluster file's maintenance windows as they stand for this plan (``plan.window``);
+    # None without a ``maintenance`` key, or when the plan is blocked.
+    window: WindowReport | None = None
 
     @property
     def errors(self) -> list[Finding]:

@@ -46,6 +46,7 @@ from reconciler.plan.models import (
     UploadFile,
 )
 from reconciler.plan.timeouts import step_allowances
+from reconciler.plan.window import window_report
 
 RESTART_NOTE = "callbridge and web admin restart"
 
@@ -139,19 +140,39 @@ def plan_cluster(
     authority = data_authority(facts, ordered, now) if ordered else None
     if authority is not None:
         findings.append(authority_finding(facts, authority))
+    impact = _impact(facts, ordered, strategy)
     return ClusterPlan(
         name=desired.name,
         state_fingerprint=fingerprint,
         strategy=strategy if ordered else Strategy.NONE,
         findings=findings,
         steps=ordered,
-        impact=_impact(facts, ordered, strategy),
+        impact=impact,
         data_authority=authority,
         node_names=_node_names(facts),
         condition=cluster_condition(facts),
         # "No changes" is judged from the files on disk: say what it could not see.
         caveats=[] if ordered else [LOADED_CERTIFICATES],
+        window=window_report(
+            desired.spec.maintenance,
+            needed=takes_service(facts, ordered),
+            now=now,
+            expected_seconds=impact.estimated_seconds,
+        ),
     )
+
+
+def takes_service(facts: ClusterFacts, steps: list[Step]) -> bool:
+    """Does the plan take something serving out of service, and so need a maintenance
+    window? A ``remove``, ``initialize`` or ``join`` on a node that is in a cluster now
+    (Enabled, or Error), or a ``connect`` on a call bridge that uses a database now. A node
+    that is Disabled serves no database (never clustered, or already out): a plan that only
+    uploads files, or forms a cluster that is down already, runs at any time."""
+    serving = {node.address for node in facts.nodes if node.enabled}
+    serving |= {extra.address for extra in facts.extras if extra.status.state != "Disabled"}
+    serving |= {bridge.address for bridge in facts.bridges if bridge.in_use is not None}
+    service = (Action.REMOVE, Action.INITIALIZE, Action.JOIN, Action.CONNECT)
+    return any(step.action in service and step.node in serving for step in steps)
 
 
 # --- deciding ---------------------------------------------------------------------------

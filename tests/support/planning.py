@@ -53,6 +53,7 @@ def desired_cluster(data: dict[str, Any], name: str = "lab") -> DesiredCluster:
             "interface": data.get("interface", "a"),
             "nodes": [{"name": n["name"], "address": n["address"]} for n in nodes],
             "connected": data.get("connected", []),
+            "maintenance": data.get("maintenance"),
             "ssh": {
                 "username": "admin",
                 "password_env": "PW",

@@ -219,6 +219,27 @@ def test_check_options_accepts_what_matters() -> None:
         check_options(ReconcileOptions(Path("."), [], allow_master_change=True))
 
 
+@pytest.mark.parametrize(
+    ("ignore", "reason", "refused"),
+    [
+        (True, "INC-4711", False),
+        (True, None, True),
+        (True, "  ", True),
+        (False, "INC-4711", True),
+        (False, None, False),
+    ],
+)
+def test_ignore_window_goes_with_a_reason(ignore: bool, reason: str | None, refused: bool) -> None:
+    options = ReconcileOptions(
+        Path("."), [], apply=True, ignore_window=ignore, window_reason=reason
+    )
+    if refused:
+        with pytest.raises(OptionError, match="--ignore-window needs --reason TEXT"):
+            check_options(options)
+    else:
+        check_options(options)
+
+
 def test_one_list_of_apply_options() -> None:
     """The CLI's apply-only options are the ones reconcile.py refuses on a plan."""
     declared = cli._apply_options(hidden=False)

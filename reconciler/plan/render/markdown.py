@@ -49,6 +49,7 @@ from reconciler.plan.render.json import render_json
 from reconciler.plan.render.mermaid import mermaid_block
 from reconciler.plan.render.outage import data_sentence, outage_sentence, sentence_start
 from reconciler.plan.render.rehearsal import final_row, verdict
+from reconciler.plan.render.window import window_sentence
 
 MARKER = "<!-- cms-reconciler plan -->"
 HEADING = "### cms-reconciler plan"
@@ -314,6 +315,9 @@ def _head(plan: Plan, cluster: ClusterPlan) -> list[str]:
     merging = MERGE_SENTENCE.format(name=md_text(cluster.name))
     effect = _merge_effect(cluster, master_change, recertify=plan.recertify)
     lines.append(f"- **Merging** {merging}{effect}.")
+    window = window_sentence(cluster, plan.created_at)
+    if window is not None:
+        lines.append(f"- **Maintenance window:** {md_text(sentence(window))}.")
     lines += [f"- **Note:** {_with_code(sentence(caveat.detail))}." for caveat in cluster.caveats]
     if cluster.rehearsal is not None:
         lines += _rehearsal_lines(cluster.rehearsal)

@@ -21,7 +21,13 @@ from reconciler.apply.outage import Outage, Span, planned
 from reconciler.durations import format_duration
 from reconciler.live.caveats import caveat_notes
 from reconciler.plan.models import ClusterPlan, Plan
-from reconciler.plan.render.common import display_time, node_names, plural, without_fraction
+from reconciler.plan.render.common import (
+    display_time,
+    node_names,
+    plural,
+    sentence,
+    without_fraction,
+)
 from reconciler.plan.render.markdown import (
     DEFAULT_LIMIT,
     MIN_LIMIT,
@@ -56,7 +62,10 @@ def render_apply_text(report: ApplyReport, plan: Plan) -> str:
         return "No clusters were applied."
     width = max(len(result.name) for result in results)
     lines = ["Apply outcome:"]
-    lines += [f"  {result.name.ljust(width)}  {result.summary}" for result in results]
+    for result in results:
+        lines.append(f"  {result.name.ljust(width)}  {result.summary}")
+        if result.window is not None:
+            lines.append(f"  {' ' * width}  {result.window}")
     outcomes = {outcome.name: outcome for outcome in report.clusters}
     for cluster in plan.clusters:
         outcome = outcomes.get(cluster.name)
@@ -167,7 +176,7 @@ def _measured(seconds: float) -> str:
 def _results(report: ApplyReport, plan: Plan) -> list[ClusterResult]:
     from reconciler.apply.results import judge
 
-    return judge(plan, report.clusters, report.final_plan)
+    return report.results or judge(plan, report.clusters, report.final_plan)
 
 
 def render_apply_markdown(report: ApplyReport, plan: Plan, *, limit: int = DEFAULT_LIMIT) -> str:
@@ -216,6 +225,8 @@ def _comment(
         "",
         *status.lines,
     ]
+    if result.window is not None:
+        head.append(f"- **Maintenance window:** {md_text(sentence(result.window))}.")
     if outcome is not None:
         if outcome.outage is not None:
             head.append(
@@ -258,6 +269,15 @@ def _status(
     stopper: ClusterResult | None,
 ) -> _Status:
     title = "converged ✅" if result.result == "converged" else f"**{result.summary}**"
+    if result.result == "deferred":
+        return _Status(
+            "**deferred** ⏳",
+            [
+                f"- **Deferred:** {md_text(sentence(result.summary))}; nothing was sent to "
+                "this cluster. It is applied once its maintenance window opens (by the "
+                "scheduled apply, or `reconcile apply` then).",
+            ],
+        )
     if result.result == "not started":
         if stopper is not None and stopper.result == "failed":
             why = f"apply stopped at cluster {md_code(stopper.name)}, which failed"

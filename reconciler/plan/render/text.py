@@ -41,6 +41,7 @@ from reconciler.plan.render.common import (
 )
 from reconciler.plan.render.outage import IF_EVERY_WAIT_TIMES_OUT, outage_span, sentence_start
 from reconciler.plan.render.rehearsal import final_row, verdict
+from reconciler.plan.render.window import window_sentence
 
 SEVERITY_SYMBOL = {"change": "~", "warning": "!", "error": "x", "info": "i"}
 SEVERITY_STYLE = {"change": "yellow", "warning": "bold yellow", "error": "bold red", "info": "dim"}
@@ -134,7 +135,7 @@ def _render_cluster(plan: Plan, cluster: ClusterPlan, console: Console) -> None:
             _print_finding(console, cluster, finding)
 
     if cluster.steps:
-        _print_steps(console, cluster)
+        _print_steps(console, cluster, plan.created_at)
 
     if cluster.rehearsal is not None:
         _print_rehearsal(console, cluster.rehearsal)
@@ -174,12 +175,20 @@ def _print_authority(console: Console, authority: DataAuthority) -> None:
         _print(console, Text(master_change_warning(), style="bold red"))
 
 
-def _print_steps(console: Console, cluster: ClusterPlan) -> None:
+def _print_steps(console: Console, cluster: ClusterPlan, planned_at: str) -> None:
     _print(console, Text("Steps:", style="bold"))
     width = len(str(max(step.id for step in cluster.steps)))
     for step in cluster.steps:
         _print_step(console, step, width)
     _print_impact(console, cluster)
+    window = window_sentence(cluster, planned_at)
+    if window is not None:
+        style = (
+            "bold yellow"
+            if cluster.window is not None and not cluster.window.applies_now
+            else "dim"
+        )
+        _print(console, Text(f"  maintenance window: {window}", style=style))
 
 
 def _print_rehearsal(console: Console, rehearsal: Rehearsal) -> None:

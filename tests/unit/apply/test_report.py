@@ -203,6 +203,7 @@ def test_the_json_lists_every_planned_cluster_with_its_result() -> None:
         "result",
         "step",
         "summary",
+        "window",
         "journal",
         "error",
         "backups",

@@ -240,3 +240,15 @@ def test_a_node_that_answered_but_refused_is_not_called_unreachable() -> None:
     index = lines.index("cms1  127.0.85.73")
     assert lines[index + 1] == "  not read      authentication failed for user 'admin'"
     assert "unreachable" not in "\n".join(lines)
+
+
+def test_the_next_maintenance_window_is_shown_under_the_heading_and_in_json() -> None:
+    said = "next opens Sat 02:00 CET (01:00 UTC), in 2 days 15 h"
+    windowed = report(ipv4_lab()).model_copy(update={"window": said})
+    lines = render([windowed]).splitlines()
+    assert lines[1] == f"maintenance window: {said}"
+    assert status_json([windowed])["clusters"][0]["maintenance_window"] == said
+    assert status_json([report(ipv4_lab())])["clusters"][0]["maintenance_window"] is None
+    assert not any(
+        "maintenance window" in line for line in render([report(ipv4_lab())]).splitlines()
+    )
