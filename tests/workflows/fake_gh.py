@@ -34,7 +34,10 @@ Only the invocations the scripts make are understood, with exactly their flags:
 - ``gh api repos/R/actions/runs/ID/approvals --jq EXPR``
 - ``gh api repos/R/commits/SHA/pulls --jq EXPR`` (the pull requests of ``commit_pulls[SHA]``)
 - ``gh api --method POST repos/R/statuses/SHA --input FILE`` (a JSON body; kept in
-  ``statuses[SHA]``, every one posted, as GitHub keeps them)
+  ``statuses[SHA]``, every one posted, as GitHub keeps them; a description over 140
+  characters is refused, as GitHub refuses it)
+- ``gh api --paginate repos/R/commits/SHA/statuses?per_page=K --jq EXPR`` (that commit's
+  statuses, newest first, each with its ``creator``)
 - ``gh issue edit N --repo R --body-file F``
 - ``gh issue create --repo R --title T --body-file F``
 - ``gh issue close N --repo R --comment C``
@@ -187,6 +190,23 @@ def add_approval(
     )
 
 
+def add_status(
+    state: State,
+    sha: str,
+    context: str,
+    state_: str,
+    description: str = "",
+    *,
+    login: str = TOKEN_LOGIN,
+    target_url: str | None = None,
+) -> None:
+    """A commit status someone posted (the newest of its context, until another is)."""
+    status: dict[str, Any] = {"state": state_, "context": context, "description": description}
+    if target_url is not None:
+        status["target_url"] = target_url
+    state["statuses"].setdefault(sha, []).append({**status, "creator": user(login)})
+
+
 # --- the command line --------------------------------------------------------------------------
 def parse(
     args: list[str], value_flags: set[str], bool_flags: set[str]
@@ -331,7 +351,11 @@ ENDPOINTS = {
     "approvals": re.compile(r"repos/([^/?]+/[^/?]+)/actions/runs/(\d+)/approvals"),
     "statuses": re.compile(r"repos/([^/?]+/[^/?]+)/statuses/([0-9a-f]{40})"),
     "commit_pulls": re.compile(r"repos/([^/?]+/[^/?]+)/commits/([0-9a-f]{40})/pulls"),
+    "commit_statuses": re.compile(
+        r"repos/([^/?]+/[^/?]+)/commits/([0-9a-f]{40})/statuses(?:\?(.*))?"
+    ),
 }
+STATUS_DESCRIPTION_MAX = 140  # characters; GitHub answers 422 to a longer description
 STATUS_STATES = ("error", "failure", "pending", "success")
 
 
@@ -380,8 +404,21 @@ def read(state: State, flags: dict[str, Any], match: dict[str, re.Match[str] | N
         numbers = state["commit_pulls"].get(commit[2], [])
         found = [find_issue(state, str(number)) for number in numbers]
         write(run_jq(flags["--jq"], [pull_json(state, pull) for pull in found]))
+    elif (statuses := match["commit_statuses"]) and paginated:
+        list_statuses(state, statuses[1], statuses[2], statuses[3] or "", flags["--jq"])
     else:
         raise UnknownInvocation
+
+
+def list_statuses(state: State, repo: str, sha: str, text: str, jq: str) -> None:
+    """A commit's statuses as GitHub lists them: newest first, every one posted."""
+    params = query(text, {"per_page"})
+    per_page = params.get("per_page", str(PAGE_SIZE))
+    if not per_page.isdigit() or per_page == "0":
+        raise UnknownInvocation
+    check_api_repo(state, repo)
+    listed = list(reversed(state["statuses"].get(sha, [])))
+    write_pages(listed, min(int(per_page), MAX_PAGE_SIZE), jq)
 
 
 def create_status(state: State, repo: str, sha: str, text: str) -> str:
@@ -396,6 +433,8 @@ def create_status(state: State, repo: str, sha: str, text: str) -> str:
     allowed = {"state", "context", "description", "target_url"}
     if not set(body) <= allowed:
         raise UnknownInvocation
+    if len(str(body.get("description", ""))) > STATUS_DESCRIPTION_MAX:
+        raise GhError("Validation Failed (HTTP 422): description is too long (maximum is 140)")
     status = {**body, "creator": user(acting_login())}
     state["statuses"].setdefault(sha, []).append(status)
     return json.dumps(status) + "\n"

@@ -38,6 +38,7 @@ SCRIPTS = REPO / ".github" / "scripts"
 REPOSITORY = "example-org/cms-gitops"
 BOT = fake_gh.TOKEN_LOGIN
 APP_BOT = "cms-reconciler-app[bot]"  # the login of a GitHub App's token
+ANCHOR = "a0" * 20  # the default branch's first commit, where pending.sh keeps its statuses
 
 
 @dataclass
@@ -125,6 +126,7 @@ class GitHub:
             "GH_TOKEN": "ghs_fake",
             "GITHUB_REPOSITORY": REPOSITORY,
             "FAKE_GH_STATE": str(self.state_path),
+            "ANCHOR": ANCHOR,  # pending.sh: no git history here (None: find it with git)
         }
         env.update({name: value for name, value in extra.items() if value is not None})
         for name in [name for name, value in extra.items() if value is None]:

@@ -119,7 +119,10 @@ def test_only_clusters_with_changes_that_are_current_go_on_to_approval(
     plan_dir(plans, "superseded", superseded="f" * 40 + "\n")
     plan_dir(plans, "failed", exit_code="1\n")
     out = tmp_path / "out"
-    result = github.run("apply-decide.sh", str(listing), str(plans), GITHUB_OUTPUT=str(out))
+    decided = str(tmp_path / "decided")
+    result = github.run(
+        "apply-decide.sh", str(listing), str(plans), decided, GITHUB_OUTPUT=str(out)
+    )
     assert result.returncode == 0, result.stderr
     decided = outputs(out)
     assert json.loads(decided["matrix"]) == [cluster("changes")]
@@ -136,8 +139,11 @@ def test_nothing_to_apply_is_an_empty_matrix(github: GitHub, tmp_path: Path) -> 
     plans = tmp_path / "plans"
     plan_dir(plans, "lab", exit_code="0\n")
     out = tmp_path / "out"
+    decided = str(tmp_path / "decided")
     assert (
-        github.run("apply-decide.sh", str(listing), str(plans), GITHUB_OUTPUT=str(out)).returncode
+        github.run(
+            "apply-decide.sh", str(listing), str(plans), decided, GITHUB_OUTPUT=str(out)
+        ).returncode
         == 0
     )
     assert outputs(out) == {"matrix": "[]", "count": "0", "failed": "false"}

@@ -34,6 +34,11 @@ CLUSTER_SECRETS = {
 }
 CA_SECRETS = {"CMS_RECONCILER_CA_KEY", "CMS_RECONCILER_CA_KEY_PASSPHRASE"}
 BOT_SECRETS = {"CMS_RECONCILER_APP_KEY", "CMS_RECONCILER_PR_TOKEN"}  # cms-reconciler-bot
+DEFAULT_BRANCH = "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)"
+# A schedule runs the default branch's workflow only, and its payload has no repository:
+# github.event.repository.default_branch is empty on schedule, so the test above alone would
+# skip every scheduled run.
+SCHEDULE_OR_DEFAULT_BRANCH = f"github.event_name == 'schedule' || {DEFAULT_BRANCH}"
 WRITE_SCOPES = {"contents", "pull-requests", "issues", "statuses", "actions", "packages"}
 
 
@@ -257,12 +262,18 @@ def test_apply_runs_only_from_the_default_branch_and_one_cluster_at_a_time() -> 
     for job_name in ("decide", "apply"):  # a run cancelled while planning applies nothing
         assert str(document["jobs"][job_name]["if"]).startswith("!cancelled()"), job_name
     first = document["jobs"]["clusters"]
-    assert (
-        first["if"]
-        == "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)"
+    assert first["if"] == (
+        "(github.event_name == 'schedule' && needs.pending.outputs.pending != '{}')"
+        f" || (github.event_name != 'schedule' && {DEFAULT_BRANCH})"
     )
+    # The pending job (the scheduled run's list) runs first, from the default branch only too.
+    assert document["jobs"]["pending"]["if"] == SCHEDULE_OR_DEFAULT_BRANCH
+    for job_name in ("plan", "apply"):  # superseded.sh's branch, also on schedule
+        branch = document["jobs"][job_name]["env"]["DEFAULT_BRANCH"]
+        assert branch == "${{ github.event.repository.default_branch || github.ref_name }}"
+    assert first["needs"] == "pending"
     for job_name, job in jobs(document):
-        if job_name != "clusters":
+        if job_name not in ("clusters", "pending"):
             assert "clusters" in job["needs"], job_name  # skipped off the default branch
     for job_name in ("plan", "apply"):
         group = document["jobs"][job_name]["concurrency"]
@@ -285,11 +296,43 @@ def test_apply_checks_approval_and_supersession_then_applies_the_saved_plan() ->
     assert [step["run"] for step in cancelled] == ['.github/scripts/apply-cancelled.sh "$CLUSTER"']
 
 
+def test_the_scheduled_apply_is_apply_yml_itself_with_its_gates() -> None:
+    """Maintenance windows: the same jobs, environments and checks run on schedule, for the
+    pending clusters only; the pending list is read as the bot, and only the report job, on
+    GitHub's runner, writes it."""
+    document = load(WORKFLOWS / "apply.yml")
+    assert set(document["on"]) == {"push", "schedule", "workflow_dispatch"}
+    assert document["concurrency"]["cancel-in-progress"] is False
+    assert "github.event_name == 'schedule'" in document["concurrency"]["group"]
+    pending = document["jobs"]["pending"]
+    assert pending["permissions"] == {"contents": "read", "statuses": "read"}
+    assert pending["environment"] == "cms-reconciler-bot"
+    assert self_hosted(pending) is None
+    # Its steps, not the job, are skipped on other events: a skipped job skips what needs it.
+    assert all(step["if"] == "github.event_name == 'schedule'" for step in steps(pending))
+    clusters = document["jobs"]["clusters"]
+    assert "needs.pending.outputs.pending" in str(clusters["steps"])
+    # Nothing pending: clusters is skipped, and so is every job after it (an empty count is
+    # not '0': the jobs that run whatever came before must ask for clusters' success).
+    for name in ("decide", "report"):
+        assert "needs.clusters.result == 'success'" in document["jobs"][name]["if"], name
+    report = document["jobs"]["report"]
+    assert report["permissions"]["statuses"] == "write"
+    assert "pending" in report["needs"]
+    writers = {name for name, job in jobs(document) if "statuses" in write_scopes(job)}
+    assert writers == {"report"}
+    for job in (pending, report):  # pending.sh finds its anchor in the full history
+        (checkout,) = [s for s in steps(job) if str(s.get("uses", "")).startswith("actions/che")]
+        assert checkout["with"]["fetch-depth"] == 0
+    drift = load(WORKFLOWS / "drift.yml")["jobs"]["report"]
+    assert drift["permissions"]["statuses"] == "read"
+
+
 @pytest.mark.parametrize("name", ["drift.yml", "expiry.yml"])
 def test_scheduled_jobs_run_from_the_default_branch_one_run_at_a_time(name: str) -> None:
     document = load(WORKFLOWS / name)
     assert document["concurrency"]["cancel-in-progress"] is False
-    assert document["jobs"]["clusters"]["if"].startswith("github.ref == format(")
+    assert document["jobs"]["clusters"]["if"] == SCHEDULE_OR_DEFAULT_BRANCH
 
 
 # --- the checks themselves can fail ---------------------------------------------------------------

@@ -12,8 +12,13 @@
 # State (journal, backups, the local lock) lives outside the checkout (state-dir.sh), owner-only.
 # Usage: apply-cluster.sh CLUSTER PLAN_FILE SHA OUT   (the cluster's apply secrets exported;
 #   after superseded.sh, whose OUT/superseded means: apply nothing)
-# Writes OUT/outcome.md (the outcome comment) and OUT/journal/ (this apply's redacted journal).
-# Exit: reconcile's (0 converged, 1 failed, 130 stopped by a signal); 0 when superseded.
+# Exit 3 of reconcile (deferred: the maintenance window closed, or the plan no longer fits in
+# it, while the approver read the plan; nothing was sent) is green: the cluster stays pending
+# (OUT/deferred, for apply-pending.sh) and the scheduled apply tries again in its next window.
+# Writes OUT/outcome.md (the outcome comment), OUT/exit-code (reconcile's) and OUT/journal/ (this
+# apply's redacted journal).
+# Exit: reconcile's (0 converged, 1 failed, 130 stopped by a signal); 0 when deferred (3) or
+# superseded.
 set -euo pipefail
 
 cluster="$1"
@@ -67,5 +72,12 @@ fi
 rm -f "$started"
 if [ -n "${GITHUB_STEP_SUMMARY:-}" ] && [ -s "$out/outcome.md" ]; then
   cat "$out/outcome.md" >> "$GITHUB_STEP_SUMMARY"
+fi
+echo "$code" > "$out/exit-code"
+if [ "$code" -eq 3 ]; then
+  says="deferred: the maintenance window closed (or the plan no longer fits in it) before the approved apply could start"
+  echo "$says" > "$out/deferred"
+  echo "::notice::cluster $cluster: $says; nothing was sent to it; it stays pending and the scheduled apply applies it in its next window"
+  exit 0
 fi
 exit "$code"
