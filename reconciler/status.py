@@ -1,4 +1,5 @@
-"""``reconcile status``: read every node of the named clusters, then judge them.
+"""``reconcile status``: read every node (and connected call bridge) of the named clusters,
+then judge them.
 
 The wiring between the layers: the cluster files (desired) say which nodes to reach and how,
 the session pools (connect) reach them, the reader (live) reads them, and ``live.health``
@@ -44,6 +45,10 @@ def gather_status(
             pool = stack.enter_context(SessionPool(spec, source, env, timeouts))
             targets += [
                 NodeTarget(name, node.name, node.address, pool.session(node)) for node in spec.nodes
+            ]
+            targets += [
+                NodeTarget(name, bridge.name, bridge.address, pool.session(bridge), bridge=True)
+                for bridge in spec.connected
             ]
         return [
             ClusterReport(

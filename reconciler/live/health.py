@@ -15,17 +15,22 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from reconciler.addresses import same_address
 from reconciler.durations import duration_text
 from reconciler.live.caveats import LOADED_CERTIFICATES, Caveat
 from reconciler.live.models import LiveCluster, LiveNode
 from reconciler.live.replication import ReplicationKind, node_names, node_problems
-from reconciler.mmp.models import CertRole
+from reconciler.mmp.models import BRIDGE_STATES, CertRole
 
 CERTIFICATE_ROLES: tuple[CertRole, ...] = tuple(role for role in CertRole if not role.is_key)
 """The roles that hold certificates (the other two hold keys, which do not expire)."""
 
 CertificateState = Literal["ok", "due", "expired", "unknown"]
-ProblemKind = Literal["not_read", "certificate_expired", "certificate_due"] | ReplicationKind
+BridgeKind = Literal["bridge_not_connected", "bridge_no_database", "bridge_other_master"]
+"""Why a connected call bridge (``connected:``) needs attention."""
+ProblemKind = (
+    Literal["not_read", "certificate_expired", "certificate_due"] | ReplicationKind | BridgeKind
+)
 
 EXIT_HEALTHY = 0
 EXIT_NOT_READ = 1
@@ -81,21 +86,41 @@ class ClusterReport(BaseModel):
 
     @property
     def complete(self) -> bool:
-        """Every node was reached and its status understood."""
-        return self.live.complete
+        """Every node and connected call bridge was reached and its status understood."""
+        return self.live.complete and all(bridge.readable for bridge in self.live.bridges)
 
     def certificates(self, node: LiveNode) -> dict[CertRole, CertificateHealth]:
         """The certificates ``node`` uses, by role, in status order."""
         return node_certificates(node, self.renew_before, self.live.read_at)
 
     def renewals(self) -> list[tuple[LiveNode, CertificateHealth]]:
-        """Every certificate in use that is expired or due, with the node using it."""
+        """Every certificate in use that is expired or due, with the node (or connected call
+        bridge) using it."""
         return [
             (node, health)
-            for node in self.live.nodes
+            for node in (*self.live.nodes, *self.live.bridges)
             for health in self.certificates(node).values()
             if health.needs_renewal
         ]
+
+    def bridge_problems(self, bridge: LiveNode) -> list[Problem]:
+        """Why a connected call bridge whose status was read does not use the cluster
+        file's master (``Node in use``); nothing for one not read (``problems`` says so)."""
+        status = bridge.status
+        if status is None:
+            return []
+        kind: BridgeKind
+        if status.transitional or status.state not in BRIDGE_STATES or status.members:
+            kind = "bridge_not_connected"
+            detail = f"its status '{status.status_text}' is not a connected call bridge's"
+        elif status.node_in_use is None:
+            kind, detail = "bridge_no_database", "uses no database (Node in use: None)"
+        elif not same_address(status.node_in_use, self.master):
+            kind = "bridge_other_master"
+            detail = f"uses {status.node_in_use}, not the cluster file's master {self.master}"
+        else:
+            return []
+        return [Problem(node=bridge.name, address=bridge.address, kind=kind, detail=detail)]
 
     def replication(self, node: LiveNode) -> list[Problem]:
         """Why ``node`` does not replicate as the cluster file says (``live.replication``)."""
@@ -105,31 +130,38 @@ class ClusterReport(BaseModel):
         ]
 
     def problems(self) -> list[Problem]:
-        """Everything that needs attention, node by node: not read, replication, then
-        certificates expired or due. Empty: healthy."""
+        """Everything that needs attention, node by node, then each connected call bridge:
+        not read, replication (a bridge: the database it uses), then certificates expired
+        or due. Empty: healthy."""
         found: list[Problem] = []
         for node in self.live.nodes:
-            if not node.readable:
-                found.append(
-                    Problem(
-                        node=node.name,
-                        address=node.address,
-                        kind="not_read",
-                        detail=node.error or "not read",
-                    )
-                )
-            found += self.replication(node)
-            found += [
-                _certificate_problem(node, health, self.renew_before)
-                for health in self.certificates(node).values()
-                if health.needs_renewal
-            ]
+            found += _not_read(node) + self.replication(node) + self._renewal_problems(node)
+        for bridge in self.live.bridges:
+            found += _not_read(bridge) + self.bridge_problems(bridge)
+            found += self._renewal_problems(bridge)
         return found
+
+    def _renewal_problems(self, node: LiveNode) -> list[Problem]:
+        return [
+            _certificate_problem(node, health, self.renew_before)
+            for health in self.certificates(node).values()
+            if health.needs_renewal
+        ]
 
     def caveats(self) -> list[Caveat]:
         """What a healthy verdict could not see (``live.caveats``); none for a cluster that
         needs attention anyway."""
         return [] if self.problems() else [LOADED_CERTIFICATES]
+
+
+def _not_read(node: LiveNode) -> list[Problem]:
+    if node.readable:
+        return []
+    return [
+        Problem(
+            node=node.name, address=node.address, kind="not_read", detail=node.error or "not read"
+        )
+    ]
 
 
 def _certificate_problem(

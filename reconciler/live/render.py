@@ -1,4 +1,4 @@
-"""Live state for people (one block per node) and for machines (SPEC "Status JSON").
+"""Live state for people (one block per node) and for machines (SPEC §4 "Status JSON").
 
 The text is laid out for 80 columns whatever the console's width, so a terminal, a pipe
 and a CI log show the same lines: one labelled field per line, long values wrapped between
@@ -110,6 +110,9 @@ def status_json(reports: Sequence[ClusterReport]) -> dict[str, Any]:
                 "master": report.master,
                 "maintenance_window": report.window,
                 "nodes": [node_json(node, report.certificates(node)) for node in report.live.nodes],
+                "bridges": [
+                    node_json(bridge, report.certificates(bridge)) for bridge in report.live.bridges
+                ],
                 "problems": [problem.model_dump() for problem in report.problems()],
                 "caveats": [caveat.model_dump() for caveat in report.caveats()],
             }
@@ -150,6 +153,9 @@ def status_lines(reports: Sequence[ClusterReport]) -> list[Text]:
         for node in live.nodes:
             lines.append(Text())
             lines += _node_lines(report, node, column)
+        for bridge in live.bridges:
+            lines.append(Text())
+            lines += _bridge_lines(report, bridge, column)
         lines.append(Text())
         lines += _verdict(report)
     # Once, however many clusters are healthy, after them: what that verdict could not see.
@@ -190,6 +196,26 @@ def _node_lines(report: ClusterReport, node: LiveNode, column: int) -> list[Text
     lines += _certificate_lines(report, node, column)
     if node.error:
         lines += _field("not read", node.error, style="red")
+    return lines
+
+
+def _bridge_lines(report: ClusterReport, bridge: LiveNode, column: int) -> list[Text]:
+    """A connected call bridge: which database it uses, and its client files."""
+    lines = [Text.assemble((bridge.name, "bold"), GAP, bridge.address, "  (connected call bridge)")]
+    status = bridge.status
+    if status is None:
+        state = "unreachable" if not bridge.reachable else "not read"
+        return lines + _field(state, bridge.error or "", style="red")
+    problems = report.bridge_problems(bridge)
+    lines += _field(
+        "status", status.status_text or "no Status line", style="red" if problems else "green"
+    )
+    lines += _field("node in use", status.node_in_use or "None")
+    for problem in problems:
+        lines += _field("problem", problem.detail, style="bold red")
+    lines += _certificate_lines(report, bridge, column)
+    if bridge.error:
+        lines += _field("not read", bridge.error, style="red")
     return lines
 
 
@@ -252,7 +278,7 @@ def _file_column(report: ClusterReport) -> int:
     """Width of the file column: the longest file name, if the state still fits beside it."""
     files: list[int] = []
     states: list[int] = []
-    for node in report.live.nodes:
+    for node in (*report.live.nodes, *report.live.bridges):
         for health in report.certificates(node).values():
             files.append(len(health.file))
             states.append(len(_state_text(health, node, report.live.read_at)))
@@ -264,8 +290,8 @@ def _file_column(report: ClusterReport) -> int:
 
 def _verdict(report: ClusterReport) -> list[Text]:
     """One line a CI log can be searched for: what makes the exit code what it is."""
-    not_read = sum(not node.readable for node in report.live.nodes)
-    replication = _replication_parts(report)
+    not_read = sum(not node.readable for node in (*report.live.nodes, *report.live.bridges))
+    replication = _replication_parts(report) + _bridge_parts(report)
     renewals = report.renewals()
     expired = sum(health.state == "expired" for _, health in renewals)
     due = len(renewals) - expired
@@ -286,9 +312,10 @@ def _verdict(report: ClusterReport) -> list[Text]:
             (node.name for node in report.live.nodes if same_address(node.address, report.master)),
             report.master,
         )
+        bridges = f", every call bridge using {master}" if report.live.bridges else ""
         return _wrapped(
-            f"{name}: healthy: every node read, every replica in sync with {master}, no "
-            "certificate expired or due for renewal",
+            f"{name}: healthy: every node read, every replica in sync with {master}{bridges}, "
+            "no certificate expired or due for renewal",
             style="bold green",
         )
     style = "bold red" if not_read or expired or replication else "bold yellow"
@@ -319,6 +346,27 @@ def _replication_parts(report: ClusterReport) -> list[str]:
         for kind, phrase in REPLICATION_PHRASES.items()
         if kind in named
     ]
+
+
+BRIDGE_PHRASES: dict[str, str] = {
+    "bridge_not_connected": "{bridges} not connected",
+    "bridge_no_database": "{bridges} using no database",
+    "bridge_other_master": "{bridges} using another node than the master",
+}
+
+
+def _bridge_parts(report: ClusterReport) -> list[str]:
+    """``call bridge cb1 using no database``: each kind, with the bridges it names."""
+    named: dict[str, list[str]] = {}
+    for bridge in report.live.bridges:
+        for problem in report.bridge_problems(bridge):
+            named.setdefault(problem.kind, []).append(bridge.name)
+    parts = []
+    for kind, phrase in BRIDGE_PHRASES.items():
+        if kind in named:
+            label = "call bridge" if len(named[kind]) == 1 else "call bridges"
+            parts.append(phrase.format(bridges=f"{label} {_names(named[kind])}"))
+    return parts
 
 
 def _names(names: list[str]) -> str:

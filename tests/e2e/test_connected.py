@@ -115,3 +115,25 @@ def test_a_bridge_that_is_not_connected_is_connected(
     (cluster,) = json.loads(plan.stdout)["clusters"]
     bridge = [s["action"] for s in cluster["steps"] if s["node"] == lab_addresses.spare]
     assert bridge[-2:] == ["certs", "connect"]
+
+
+def test_status_shows_the_bridge_and_whether_it_uses_the_master(
+    bridged: SimulatedCluster, lab_repo: Path, lab_addresses: LabAddresses
+) -> None:
+    before = reconcile("status", "--cluster", "lab", "--format", "json", repo=lab_repo)
+    (cluster,) = json.loads(before.stdout)["clusters"]
+    (bridge,) = cluster["bridges"]
+    assert (bridge["name"], bridge["node_in_use"]) == ("cb1", None)
+    kinds = {(p["node"], p["kind"]) for p in cluster["problems"]}
+    assert ("cb1", "bridge_no_database") in kinds
+    assert ("cb1", "certificate_expired") in kinds  # the seed's client certificate
+    text = reconcile("status", "--cluster", "lab", repo=lab_repo)
+    assert text.returncode == 2
+    assert "cb1  " in text.stdout
+    assert "(connected call bridge)" in text.stdout
+    assert "call bridge cb1 using no database" in " ".join(text.stdout.split())
+    apply = reconcile("--apply", "--cluster", "lab", "--auto-approve", repo=lab_repo)
+    assert apply.returncode == 0, apply.stderr
+    after = reconcile("status", "--cluster", "lab", repo=lab_repo)
+    assert after.returncode == 0, after.stdout
+    assert "every call bridge using cms1" in " ".join(after.stdout.split())
