@@ -20,12 +20,12 @@ from rich.rule import Rule
 from rich.text import Text
 
 from reconciler.apply.apply import ApplyOptions, cluster_locks, run_plan
-from reconciler.apply.rehearsal import refuse_unrehearsed
 from reconciler.errors import ConfigError
 from reconciler.live.render import print_status
 from reconciler.mmp.session import Redactor
 from reconciler.plan.render.text import render_text
 from reconciler.progress import progress_printer
+from reconciler.rehearse.gate import refuse_unrehearsed
 from reconciler.rehearse.plans import rehearse_plan
 from reconciler.run import Fleet
 from reconciler.simulator.builtin_lab import (

@@ -6,11 +6,9 @@ anything else escaping is a bug.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from reconciler.plan.models import Step
+from typing import Protocol
 
 
 class ReconcileError(Exception):
@@ -147,16 +145,32 @@ class Refused(ReconcileError):
     """Apply will not start (dirty tree, master change without the flag, no approval)."""
 
 
+class StepLike(Protocol):
+    """What an apply error says of a step (``plan.models.Step`` is one): errors sit below
+    the plan, so they name a step by its shape, not its class."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def node(self) -> str: ...
+    @property
+    def node_name(self) -> str: ...
+    @property
+    def action(self) -> StrEnum: ...
+    @property
+    def command(self) -> str: ...
+
+
 class ApplyInterrupted(ReconcileError):
     """Ctrl-C (or SIGTERM) during apply: where each cluster stopped and what to do next."""
 
     def __init__(
         self,
         cluster: str,
-        step: Step | None,
+        step: StepLike | None,
         journal: Path,
         *,
-        after: Step | None = None,
+        after: StepLike | None = None,
         also: tuple[ApplyInterrupted, ...] = (),
     ) -> None:
         self.cluster, self.step, self.after, self.journal = cluster, step, after, journal
@@ -177,7 +191,7 @@ class ApplyInterrupted(ReconcileError):
         return cls(first.cluster, first.step, first.journal, after=first.after, also=tuple(rest))
 
 
-def _stopped_where(step: Step | None, after: Step | None) -> str:
+def _stopped_where(step: StepLike | None, after: StepLike | None) -> str:
     if step is not None:
         return (
             f"at step {step.id} ({step.action.value} on {step.node_name} {step.node}: "
@@ -191,7 +205,7 @@ def _stopped_where(step: Step | None, after: Step | None) -> str:
 class ApplyFailed(ReconcileError):
     """A step did not complete; nothing after it ran."""
 
-    def __init__(self, step: Step, cause: str, tail: str = "") -> None:
+    def __init__(self, step: StepLike, cause: str, tail: str = "") -> None:
         message = (
             f"step {step.id} ({step.action.value}) on {step.node_name} ({step.node}) failed: "
             f"{cause}\n  command: {step.command}"

@@ -42,7 +42,7 @@ from rich.text import Text
 from reconciler.apply.waits import Waiting
 from reconciler.durations import format_duration, parse_duration
 from reconciler.errors import ConfigError
-from reconciler.plan.models import Expectation, Step
+from reconciler.plan.models import Action, Expectation, Step
 
 PERIOD_ENV = "RECONCILE_PROGRESS_PERIOD"
 DEFAULT_PERIOD = 10.0  # seconds between "still waiting" lines in a log (Terraform's habit)
@@ -55,6 +55,7 @@ EXPECTED = {
     Expectation.USES_MASTER: "using the master",
 }
 ENDED_STYLE = {"done": "green", "failed": "bold red"}
+ACTION_WIDTH = max(len(action.value) for action in Action)  # the step kinds line up
 CLUSTER_COMMAND = "database cluster "
 
 
@@ -155,9 +156,9 @@ class ApplyProgress:
         if running is not None and self._cluster_prefix(running.cluster):
             line.append(f" {running.cluster}", style="bold")
         number = f"{step.id:>{len(str(total))}}/{total}" if total else f"{step.id}."
+        kind = f"{step.action.value:<{ACTION_WIDTH}}"
         line.append(
-            f" {number} [{step.node_name or step.node}] {step.action.value:<10} {step.command}"
-            f"  ({seconds:.1f}s)"
+            f" {number} [{step.node_name or step.node}] {kind} {step.command}  ({seconds:.1f}s)"
         )
         self._print(line)
 

@@ -180,10 +180,10 @@ def _apply(
         cluster_locks,
         run_plan,
     )
-    from reconciler.apply.rehearsal import rehearse_for_apply
     from reconciler.apply.window_gate import WindowGate
     from reconciler.interrupts import Interrupts
     from reconciler.mmp.session import Redactor
+    from reconciler.rehearse.gate import rehearse_for_apply
     from reconciler.workdir import workdir
 
     if fleet.desired.dirty and options.ref is None and not options.allow_dirty:
@@ -272,7 +272,7 @@ def _check_runnable(
 ) -> None:
     """The checks of the clusters that will run, before anyone is asked."""
     from reconciler.apply.apply import check_authority
-    from reconciler.apply.rehearsal import refuse_unrehearsed
+    from reconciler.rehearse.gate import refuse_unrehearsed
 
     check_authority(plan.model_copy(update={"clusters": runs}), options.allow_master_change)
     if options.skip_rehearsal:
@@ -343,8 +343,8 @@ def _show_nothing_to_apply(plan: Plan, options: ReconcileOptions, terminal: Term
     """The outcome of an apply with nothing to do: every cluster converged (the plan,
     already shown, says so in text)."""
     from reconciler.apply.apply import ApplyReport
+    from reconciler.apply.render import render_apply_markdown
     from reconciler.apply.results import judge
-    from reconciler.plan.render.outcome import render_apply_markdown
 
     nothing = ApplyReport(
         started=plan.created_at,
@@ -451,7 +451,7 @@ def _report(report: ApplyReport, plan: Plan, options: ReconcileOptions, terminal
     """The outcome: every planned cluster's result on stdout (text, JSON or markdown); on
     stderr each failure, and the plan after apply of the clusters still not converged. (An
     interruption is said by the caller, after this.)"""
-    from reconciler.plan.render.outcome import render_apply_markdown, render_apply_text
+    from reconciler.apply.render import render_apply_markdown, render_apply_text
 
     for cluster in report.clusters:
         if cluster.error and not cluster.interrupted:

@@ -40,18 +40,12 @@ from reconciler.mmp.parsers.backup import parse_backup_snapshot
 from reconciler.mmp.parsers.certs import read_certs_answer
 from reconciler.mmp.parsers.status import parse_cluster_status
 from reconciler.mmp.session import CommandResult, MMPSession, Redactor
-from reconciler.plan.models import (
-    ASYNCHRONOUS,
-    DESTRUCTIVE,
-    Action,
-    ClusterPlan,
-    Expectation,
-    Step,
-)
-from reconciler.plan.timeouts import CONNECT_SECONDS, operation_timeouts
+from reconciler.plan.actions import ACTIONS, DESTRUCTIVE, Action, command_line
+from reconciler.plan.models import ClusterPlan, Step
+from reconciler.plan.timeouts import step_limits
 from reconciler.workdir import open_private_binary, private_dir
 
-CERTS_COMMAND = "database cluster certs"
+CERTS_COMMAND = command_line(Action.CERTS, files="").strip()  # the words before the files
 STATUS_COMMAND = "database cluster status"
 StepState = Literal["done", "failed", "not run"]
 OutcomeState = Literal["done", "failed", "interrupted", "not run"]
@@ -204,7 +198,7 @@ class Executor:
         self.progress: Progress = progress or NoProgress()
         self.clock = clock or Clock()
         self.master = desired.master.address
-        self.timeouts = operation_timeouts(desired.spec.timeouts)
+        self.timeouts = step_limits(desired.spec.timeouts)
         self.backed_up: set[str] = set()
         self.current_step: Step | None = None  # the step running now (for an interrupt)
         self.last_done: Step | None = None  # the last step that completed
@@ -380,18 +374,7 @@ class Executor:
     def _execute(self, step: Step) -> str | None:
         if step.action in DESTRUCTIVE and step.node not in self.backed_up:
             raise ApplyFailed(step, "no backup of this node was taken in this apply (SPEC §6.2)")
-        handlers = {
-            Action.BACKUP: self._backup,
-            Action.UPLOAD: self._upload,
-            Action.CERTS: self._certs,
-            Action.LOCALNODE: self._localnode,
-            Action.CONNECT: self._connect,
-        }
-        handler = handlers.get(step.action)
-        if handler is not None:
-            return handler(step)
-        assert step.action in ASYNCHRONOUS
-        return self._operation(step)
+        return STEP_HANDLERS[step.action](self, step)
 
     def _record(self, step: Step, result: CommandResult) -> None:
         self.journal.write(
@@ -568,7 +551,7 @@ class Executor:
             session,
             step.command,
             master=master,
-            timeout=CONNECT_SECONDS,
+            timeout=self.timeouts[step.action],
             clock=self.clock,
             on_poll=lambda wait: self._polled(step, wait),
         )
@@ -590,6 +573,7 @@ class Executor:
         return self.redactor.redact(result.tail())
 
     def _operation(self, step: Step) -> str:
+        """An asynchronous step (remove, initialize, join): sent, then waited for."""
         session = self._session(step)
         previous = read_status(session)
         if step.action is Action.JOIN:
@@ -632,10 +616,8 @@ class Executor:
             del self.sent[step.id]  # refused: the node did nothing
             reason = result.rejection or "the node did not ask for confirmation"
             raise ApplyFailed(step, f"the node refused: {reason}", self._tail(result))
-        expect = step.expect or {
-            Action.REMOVE: Expectation.DISABLED,
-            Action.INITIALIZE: Expectation.MASTER,
-        }.get(step.action, Expectation.IN_SYNC)
+        expect = step.expect or ACTIONS[step.action].expect
+        assert expect is not None  # every asynchronous action has one (plan.actions)
         return wait_for_operation(
             session,
             step.command,
@@ -713,3 +695,17 @@ class Executor:
             raise ApplyFailed(step, "the desired master does not run the desired certificates")
         if any(ref is not None and (ref.expired or ref.not_yet_valid) for ref in refs):
             raise ApplyFailed(step, "the desired master's certificates are not within validity")
+
+
+STEP_HANDLERS: dict[Action, Callable[[Executor, Step], str | None]] = {
+    Action.BACKUP: Executor._backup,
+    Action.UPLOAD: Executor._upload,
+    Action.REMOVE: Executor._operation,
+    Action.CERTS: Executor._certs,
+    Action.LOCALNODE: Executor._localnode,
+    Action.INITIALIZE: Executor._operation,
+    Action.JOIN: Executor._operation,
+    Action.CONNECT: Executor._connect,
+}
+"""How the executor runs each step kind (its detail for the outcome, or None); a test
+checks that every ``Action`` has one, and that the asynchronous ones are waited for."""

@@ -10,7 +10,8 @@ import re
 
 from reconciler.desired.state import DesiredCluster, DesiredNode
 from reconciler.mmp.models import CertRole
-from reconciler.plan.models import DESTRUCTIVE, Action, ClusterPlan, Step
+from reconciler.plan.actions import ACTIONS, DESIRED_FIELDS, DESTRUCTIVE, Action
+from reconciler.plan.models import ClusterPlan, Step
 
 BACKUP_COMMAND = re.compile(r"^backup snapshot [A-Za-z0-9_-]+$")
 
@@ -71,17 +72,16 @@ class _Rules:
             ):
                 return ["the upload is not one of the cluster's client files for a call bridge"]
             return []
-        if step.action is Action.CERTS:
-            expected = "database cluster certs " + " ".join(self.bridge_files)
-        elif step.action is Action.CONNECT:
-            expected = f"database cluster connect {self.master}"
-            if self.reform and not self.initialized:
-                return ["a call bridge connects only once the master has formed the cluster"]
-        else:
+        if step.action not in (Action.CERTS, Action.CONNECT):
             return [
                 f"a call bridge gets no {step.action.value}: only its client files, the "
                 "three-file certs and connect"
             ]
+        if step.action is Action.CONNECT and self.reform and not self.initialized:
+            return ["a call bridge connects only once the master has formed the cluster"]
+        expected = ACTIONS[step.action].command_line(
+            master=self.master, files=" ".join(self.bridge_files)
+        )
         if step.command != expected:
             return [f"the command should be {expected!r}"]
         return []
@@ -111,7 +111,7 @@ def _undesired_node_problems(step: Step) -> list[str]:
     """A member the file does not list may only be backed up and removed."""
     if step.action is not Action.REMOVE:
         return [f"{step.node} is not a node of the cluster file"]
-    if step.command != "database cluster remove":
+    if step.command != ACTIONS[Action.REMOVE].command:
         return ["unexpected command"]
     return []
 
@@ -119,17 +119,17 @@ def _undesired_node_problems(step: Step) -> list[str]:
 def _command_problems(
     step: Step, node: DesiredNode, master: str, interface: str | None
 ) -> list[str]:
-    """The MMP command line each action must send, exactly."""
-    if step.action is Action.LOCALNODE and not interface:
+    """The MMP command line each action must send, exactly, where the desired state makes
+    all of it (``plan.actions.DESIRED_FIELDS``); a backup and an upload have their own rules."""
+    spec = ACTIONS[step.action]
+    if not spec.fields <= DESIRED_FIELDS:
+        return []
+    if "interface" in spec.fields and not interface:
         return ["the cluster file names no interface to set"]
-    expected = {
-        Action.LOCALNODE: f"database cluster localnode {interface}",
-        Action.REMOVE: "database cluster remove",
-        Action.INITIALIZE: "database cluster initialize",
-        Action.JOIN: f"database cluster join {master}",
-        Action.CERTS: "database cluster certs " + " ".join(node.bundle.remote_names()),
-    }.get(step.action)
-    if expected is not None and step.command != expected:
+    expected = spec.command_line(
+        master=master, interface=interface or "", files=" ".join(node.bundle.remote_names())
+    )
+    if step.command != expected:
         return [f"the command should be {expected!r}"]
     return []
 

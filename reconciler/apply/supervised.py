@@ -18,19 +18,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from reconciler.mmp.models import ClusterStatus
-from reconciler.plan.models import Action, Step
-
-NOT_ASKED = frozenset({Action.BACKUP})
-"""Steps run without a question: a backup changes nothing the node runs (it adds a snapshot
-file that nothing uses) and is the precondition of every destructive step on its node."""
+from reconciler.plan.actions import ACTIONS
+from reconciler.plan.models import Step
 
 STEP_QUESTION = "Run this step? 'y' runs it, 'q' stops the apply here"
 ANSWERS_HINT = "Answer 'y' to run this step or 'q' to stop the apply before it."
 
 
 def asks_before(step: Step) -> bool:
-    """Whether a supervised apply asks before ``step`` (a step kind added later is asked)."""
-    return step.action not in NOT_ASKED
+    """Whether a supervised apply asks before ``step``: every step kind but those whose
+    ``ActionSpec.asked`` is False (a backup: it changes nothing the node runs, and is the
+    precondition of every destructive step on its node)."""
+    return ACTIONS[step.action].asked
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Pydantic models of ``clusters/<name>.yaml`` (SPEC section 3).
+"""Pydantic models of ``clusters/<name>.yaml`` (SPEC §3).
 
 These models check structure and the syntax of each value; rules that relate several values
 (unique addresses, ``master`` is a node, ``name`` equals the file stem) live in

@@ -12,29 +12,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 from reconciler.live.caveats import Caveat
+
+# The step kinds and their facts live in ``plan.actions``; these names stay importable here.
+from reconciler.plan.actions import ASYNCHRONOUS as ASYNCHRONOUS
+from reconciler.plan.actions import DESTRUCTIVE as DESTRUCTIVE
+from reconciler.plan.actions import Action as Action
+from reconciler.plan.actions import Expectation as Expectation
 from reconciler.plan.window import WindowReport
 
 FORMAT_VERSION = 1
-
-
-class Action(StrEnum):
-    BACKUP = "backup"
-    UPLOAD = "upload"
-    REMOVE = "remove"
-    CERTS = "certs"
-    LOCALNODE = "localnode"  # database cluster localnode <interface>, before initialize/join
-    INITIALIZE = "initialize"
-    JOIN = "join"
-    # database cluster connect <master>, on a call bridge listed under ``connected:``, after
-    # its three-file ``certs`` (issue 24): it uses the cluster's database again.
-    CONNECT = "connect"
-
-
-# Steps that change a node's cluster membership or configuration: each needs a backup first.
-DESTRUCTIVE = frozenset(
-    {Action.REMOVE, Action.CERTS, Action.LOCALNODE, Action.INITIALIZE, Action.JOIN, Action.CONNECT}
-)
-ASYNCHRONOUS = frozenset({Action.REMOVE, Action.INITIALIZE, Action.JOIN})
 
 
 class Strategy(StrEnum):
@@ -42,15 +28,6 @@ class Strategy(StrEnum):
     MEMBERSHIP = "membership"  # master untouched; nodes join or leave
     ROLLING = "rolling"  # master untouched; replicas get new certificates one at a time
     REFORM = "reform"  # the cluster is taken apart and formed again on the master
-
-
-class Expectation(StrEnum):
-    """What the executor waits for after an asynchronous step."""
-
-    DISABLED = "disabled"  # Last command remove (Success), Status Disabled
-    MASTER = "master"  # Last command initialize (Success), Enabled, Connected Master (me)
-    IN_SYNC = "in_sync"  # Last command join (Success), Enabled, replica In Sync
-    USES_MASTER = "uses_master"  # a connected call bridge: Node in use is the master
 
 
 class _Model(BaseModel):

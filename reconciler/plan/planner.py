@@ -15,7 +15,7 @@ Three shapes (SPEC §5 ``strategy``):
 
 Whatever the shape, the desired master never runs ``join`` and nothing but the desired
 master runs ``initialize`` (SPEC §6.5, §6.6). Whose database that keeps, and whether it
-changes the master, is ``reconciler.plan.authority``'s question.
+changes the master, is ``reconciler.plan.data_authority``'s question.
 """
 
 from __future__ import annotations
@@ -28,17 +28,15 @@ from reconciler.desired.state import CertFile, DesiredCluster
 from reconciler.live.caveats import LOADED_CERTIFICATES
 from reconciler.live.models import LiveCluster
 from reconciler.mmp.models import CLIENT_ROLES
-from reconciler.plan.authority import authority_finding, data_authority
+from reconciler.plan.actions import ACTIONS, ASYNCHRONOUS, Action, command_line
 from reconciler.plan.condition import cluster_condition
+from reconciler.plan.data_authority import authority_finding, data_authority
 from reconciler.plan.dependencies import with_dependencies
 from reconciler.plan.facts import BridgeFacts, ClusterFacts, FileDiff, NodeFacts, gather_facts
 from reconciler.plan.fingerprint import state_fingerprint
 from reconciler.plan.models import (
-    ASYNCHRONOUS,
-    Action,
     CertificateDetail,
     ClusterPlan,
-    Expectation,
     Finding,
     Impact,
     Step,
@@ -52,7 +50,8 @@ RESTART_NOTE = "callbridge and web admin restart"
 
 
 class _Steps:
-    """Numbered steps in execution order."""
+    """Numbered steps in execution order, their commands and expectations from
+    ``plan.actions``: ``values`` fill in the action's command template."""
 
     def __init__(self) -> None:
         self.items: list[Step] = []
@@ -62,12 +61,11 @@ class _Steps:
         node: str,
         node_name: str,
         action: Action,
-        command: str,
         reason: str,
         *,
-        expect: Expectation | None = None,
         upload: UploadFile | None = None,
         backup_name: str | None = None,
+        **values: str,
     ) -> None:
         self.items.append(
             Step(
@@ -75,9 +73,9 @@ class _Steps:
                 node=node,
                 node_name=node_name,
                 action=action,
-                command=command,
+                command=command_line(action, **values),
                 reason=reason,
-                expect=expect,
+                expect=ACTIONS[action].expect,
                 upload=upload,
                 backup_name=backup_name,
             )
@@ -171,8 +169,7 @@ def takes_service(facts: ClusterFacts, steps: list[Step]) -> bool:
     serving = {node.address for node in facts.nodes if node.enabled}
     serving |= {extra.address for extra in facts.extras if extra.status.state != "Disabled"}
     serving |= {bridge.address for bridge in facts.bridges if bridge.in_use is not None}
-    service = (Action.REMOVE, Action.INITIALIZE, Action.JOIN, Action.CONNECT)
-    return any(step.action in service and step.node in serving for step in steps)
+    return any(ACTIONS[step.action].takes_service and step.node in serving for step in steps)
 
 
 # --- deciding ---------------------------------------------------------------------------
@@ -261,9 +258,9 @@ def _backup(steps: _Steps, address: str, node_name: str, name: str) -> None:
         address,
         node_name,
         Action.BACKUP,
-        f"backup snapshot {name}",
         "before the first destructive step on this node (downloaded and size-checked)",
         backup_name=name,
+        name=name,
     )
 
 
@@ -274,7 +271,6 @@ def _configure_certs(steps: _Steps, node: NodeFacts) -> None:
             node.address,
             node.name,
             Action.UPLOAD,
-            f"put {wanted.path} -> {wanted.remote_name}",
             f"{diff.role}: "
             + (
                 "not on the node"
@@ -288,15 +284,17 @@ def _configure_certs(steps: _Steps, node: NodeFacts) -> None:
                 sha256=wanted.sha256,
                 size=len(wanted.upload_bytes),
             ),
+            path=wanted.path,
+            remote_name=wanted.remote_name,
         )
     names = " ".join(file.remote_name for file in node.desired.bundle.files())
     steps.add(
         node.address,
         node.name,
         Action.CERTS,
-        f"database cluster certs {names}",
         "load the desired certificates (the node is Disabled; the service runs what certs "
         "last loaded, whatever the files now say)",
+        files=names,
     )
 
 
@@ -310,7 +308,6 @@ def _connect_bridge(steps: _Steps, bridge: BridgeFacts, master: NodeFacts, *, re
             bridge.address,
             bridge.name,
             Action.UPLOAD,
-            f"put {wanted.path} -> {wanted.remote_name}",
             f"{diff.role}: "
             + (
                 "not on the call bridge"
@@ -324,6 +321,8 @@ def _connect_bridge(steps: _Steps, bridge: BridgeFacts, master: NodeFacts, *, re
                 sha256=wanted.sha256,
                 size=len(wanted.upload_bytes),
             ),
+            path=wanted.path,
+            remote_name=wanted.remote_name,
         )
     if reload or not bridge.certs_match:
         names = " ".join(diff.desired.remote_name for diff in bridge.files)
@@ -331,29 +330,21 @@ def _connect_bridge(steps: _Steps, bridge: BridgeFacts, master: NodeFacts, *, re
             bridge.address,
             bridge.name,
             Action.CERTS,
-            f"database cluster certs {names}",
             "load the cluster's client key, client certificate and CA (the three-file form "
             "of a connected call bridge)",
+            files=names,
         )
     steps.add(
         bridge.address,
         bridge.name,
         Action.CONNECT,
-        f"database cluster connect {master.address}",
         f"use the database of the master {master.name} again, with the files now loaded",
-        expect=Expectation.USES_MASTER,
+        master=master.address,
     )
 
 
 def _remove(steps: _Steps, address: str, node_name: str, reason: str) -> None:
-    steps.add(
-        address,
-        node_name,
-        Action.REMOVE,
-        "database cluster remove",
-        reason,
-        expect=Expectation.DISABLED,
-    )
+    steps.add(address, node_name, Action.REMOVE, reason)
 
 
 def _localnode(steps: _Steps, node: NodeFacts) -> None:
@@ -366,9 +357,9 @@ def _localnode(steps: _Steps, node: NodeFacts) -> None:
         node.address,
         node.name,
         Action.LOCALNODE,
-        f"database cluster localnode {interface}",
         f"the node shows no cluster interface; interface {interface} (the cluster file's) "
         "is set before it forms or joins a cluster",
+        interface=interface,
     )
 
 
@@ -378,9 +369,8 @@ def _join(steps: _Steps, node: NodeFacts, master: NodeFacts) -> None:
         node.address,
         node.name,
         Action.JOIN,
-        f"database cluster join {master.address}",
         f"replicate from the master {master.name}; this node's own database is replaced",
-        expect=Expectation.IN_SYNC,
+        master=master.address,
     )
 
 
@@ -442,9 +432,7 @@ def _plan_reform(facts: ClusterFacts, steps: _Steps, name: str, bridges: list[Br
         master.address,
         master.name,
         Action.INITIALIZE,
-        "database cluster initialize",
         "its database becomes the master copy of the new cluster",
-        expect=Expectation.MASTER,
     )
     for bridge in bridges:
         _connect_bridge(steps, bridge, master, reload=True)

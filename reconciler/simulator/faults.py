@@ -20,13 +20,12 @@ import functools
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 from reconciler.errors import ConfigError
 from reconciler.simulator import commands
 
 if TYPE_CHECKING:
-    from reconciler.simulator.service import SimulatedCluster
     from reconciler.simulator.state import SimNode
 
 OPERATIONS: Final = tuple(commands.OPERATIONS)
@@ -303,6 +302,35 @@ def scenario_faults(value: object, nodes: Sequence[str], *, path: str) -> list[F
     return specs
 
 
+class _Named(Protocol):
+    """A node's setup, by the one thing the engine reads of it."""
+
+    @property
+    def name(self) -> str: ...
+
+
+class FaultTarget(Protocol):
+    """What a fault acts on, node by node (``service.SimulatedCluster`` is one): the service
+    runs the engine, so the engine names the service by what it calls, not by its class."""
+
+    @property
+    def setups(self) -> Sequence[_Named]: ...
+    def note_fault(self, key: str, text: str) -> None: ...
+    def set_down(self, key: str, down: bool = True) -> None: ...
+    def stop_serving(self, key: str) -> None: ...
+    def resume_serving(self, key: str) -> None: ...
+    def disconnect_on(self, key: str, command_prefix: str, *, stage: str) -> None: ...
+    def fail_operation(self, key: str, operation: str) -> None: ...
+    def hang_operation(self, key: str, operation: str) -> None: ...
+    def slow_operation(self, key: str, operation: str, seconds: float | None) -> None: ...
+    def set_delay(self, key: str, seconds: float) -> None: ...
+    def partition(self, a: str, b: str) -> None: ...
+    def refuse_sftp(self, key: str, operation: str, pattern: str) -> None: ...
+    def say(self, key: str, where: str, text: str | None) -> None: ...
+    def corrupt_uploads(self, key: str, *, pattern: str) -> None: ...
+    def expire_password(self, key: str, username: str) -> None: ...
+
+
 class FaultEngine:
     """Holds a cluster's armed faults and fires them as commands arrive.
 
@@ -310,7 +338,7 @@ class FaultEngine:
     command comes. Timers (``down:SECONDS``, ``restart``) are cancelled when the cluster stops.
     """
 
-    def __init__(self, cluster: SimulatedCluster) -> None:
+    def __init__(self, cluster: FaultTarget) -> None:
         self._cluster = cluster
         self._lock = threading.Lock()
         self._armed: list[FaultSpec] = []

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from reconciler.plan.render import render_apply_markdown_comments, render_markdown_comments
+from reconciler.apply.render import render_apply_markdown_comments
+from reconciler.plan.render import render_markdown_comments
 from tests.support.lab import REPO
 from tests.unit.plan.test_render_outcome import converged_after, outcome, report_of
 from tests.unit.plan.test_render_plans import (

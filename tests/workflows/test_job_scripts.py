@@ -119,9 +119,12 @@ def test_only_clusters_with_changes_that_are_current_go_on_to_approval(
     plan_dir(plans, "superseded", superseded="f" * 40 + "\n")
     plan_dir(plans, "failed", exit_code="1\n")
     out = tmp_path / "out"
-    decided = str(tmp_path / "decided")
     result = github.run(
-        "apply-decide.sh", str(listing), str(plans), decided, GITHUB_OUTPUT=str(out)
+        "apply-decide.sh",
+        str(listing),
+        str(plans),
+        str(tmp_path / "decided"),
+        GITHUB_OUTPUT=str(out),
     )
     assert result.returncode == 0, result.stderr
     decided = outputs(out)

@@ -13,7 +13,8 @@ import subprocess
 
 import pytest
 
-from reconciler.plan.render import APPLY_MARKER, MARKER, cluster_marker, render_markdown_comments
+from reconciler.apply.render import APPLY_MARKER
+from reconciler.plan.render import MARKER, cluster_marker, render_markdown_comments
 from tests.unit.plan.test_render_plans import plan_of
 from tests.workflows import fake_gh
 from tests.workflows.support import (

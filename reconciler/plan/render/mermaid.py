@@ -20,7 +20,8 @@ from reconciler.plan.render.common import node_names
 MAX_PHASES = 30  # beyond this a drawing no longer helps; the step list says it all
 WIDE_PHASES = 6  # up to this many phases, left to right; more, top to bottom
 _UNSAFE = re.compile(r"[^A-Za-z0-9 .,:_/()+-]")
-_KIND = {
+# Each step kind's phase (a test fails naming an Action missing here), and a phase's colour.
+ACTION_KIND = {
     Action.BACKUP: "backup",
     Action.UPLOAD: "certificates",
     Action.CERTS: "certificates",
@@ -30,7 +31,7 @@ _KIND = {
     Action.JOIN: "join",
     Action.CONNECT: "connect",
 }
-_CLASS = {"remove": "down", "initialize": "up", "join": "up", "connect": "up"}
+KIND_CLASS = {"remove": "down", "initialize": "up", "join": "up", "connect": "up"}
 _CLASS_DEFS = (
     "classDef down fill:#fde2e2,stroke:#c62828,color:#000",
     "classDef up fill:#e3f4e1,stroke:#2e7d32,color:#000",
@@ -66,7 +67,7 @@ def phases(cluster: ClusterPlan) -> list[_Phase]:
     master = cluster.data_authority.source if cluster.data_authority is not None else None
     found: list[_Phase] = []
     for step in cluster.steps:
-        kind = _KIND[step.action]
+        kind = ACTION_KIND[step.action]
         is_master = step.node == master and step.action in (Action.REMOVE, Action.INITIALIZE)
         current = found[-1] if found else None
         if current is None or current.kind != kind or current.master != is_master:
@@ -91,7 +92,7 @@ def mermaid_block(cluster: ClusterPlan) -> str | None:
     previous = "nodes"
     for number, phase in enumerate(found, start=1):
         box = f"p{number}"
-        style = _CLASS.get(phase.kind)
+        style = KIND_CLASS.get(phase.kind)
         line = f'  {previous} --> {box}["{phase.label()}"]'
         lines.append(line + (f":::{style}" if style else ""))
         previous = box

@@ -45,6 +45,7 @@ from reconciler.plan.render.window import window_sentence
 
 SEVERITY_SYMBOL = {"change": "~", "warning": "!", "error": "x", "info": "i"}
 SEVERITY_STYLE = {"change": "yellow", "warning": "bold yellow", "error": "bold red", "info": "dim"}
+# Each step kind's colour (a test fails naming an Action missing here).
 ACTION_STYLE = {
     Action.BACKUP: "cyan",
     Action.UPLOAD: "blue",

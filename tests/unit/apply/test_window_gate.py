@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.apply.apply import ApplyReport
+from reconciler.apply.render import render_apply_markdown, render_apply_text
 from reconciler.apply.results import judge
 from reconciler.apply.window_gate import WindowGate, window_gate
 from reconciler.desired.models import MaintenanceSpec
 from reconciler.plan.models import Plan
-from reconciler.plan.render.outcome import render_apply_markdown, render_apply_text
 from tests.unit.plan.test_render_plans import converged_cluster, renamed, scenario_cluster
 from tests.unit.plan.test_takes_service import planned
 

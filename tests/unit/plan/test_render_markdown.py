@@ -31,7 +31,7 @@ from reconciler.plan.render import (
     render_markdown_comments,
     split_comments,
 )
-from reconciler.plan.render.markdown import GITHUB_COMMENT_LIMIT, comment_size, md_code, md_text
+from reconciler.plan.render.comment import GITHUB_COMMENT_LIMIT, comment_size, md_code, md_text
 from tests.unit.plan.test_render_mermaid import assert_well_formed, mermaid_blocks
 from tests.unit.plan.test_render_plans import (
     NODES,

@@ -13,17 +13,16 @@ from rich.console import Console
 from reconciler.apply.apply import ApplyReport
 from reconciler.apply.executor import BackupRecord, ClusterOutcome, StepOutcome
 from reconciler.apply.outage import Mark, measure
-from reconciler.plan.models import Action, ClusterPlan, Plan
-from reconciler.plan.render import (
+from reconciler.apply.render import (
     APPLY_MARKER,
-    MARKER,
-    cluster_marker,
+    outage_words,
     render_apply_markdown,
     render_apply_markdown_comments,
-    split_comments,
+    render_apply_text,
 )
-from reconciler.plan.render.markdown import GITHUB_COMMENT_LIMIT, comment_size
-from reconciler.plan.render.outcome import outage_words, render_apply_text
+from reconciler.plan.models import Action, ClusterPlan, Plan
+from reconciler.plan.render import MARKER, cluster_marker, split_comments
+from reconciler.plan.render.comment import GITHUB_COMMENT_LIMIT, comment_size
 from reconciler.reconcile import ReconcileOptions, Terminal, _report, _show_plan
 from tests.unit.apply.test_outage import rolling
 from tests.unit.plan.test_render_plans import (

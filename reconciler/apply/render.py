@@ -1,34 +1,31 @@
 """The outcome of ``reconcile --apply`` as pull-request comments, one per cluster.
 
-The same shape as the plan comments (``markdown.py``): each starts with ``APPLY_MARKER`` and
-the cluster's own marker (``<!-- cms-reconciler apply: lab -->``), and ``--apply --format
-markdown`` prints them one after the other, to be split at each line equal to
-``APPLY_MARKER``. A comment says, first, the cluster's result (``apply.results``: converged,
-not converged, failed at step N with the error, interrupted at step N, not verified or not
-started), what ran and how long it took, the outage it measured (``apply.outage``), where each
-node's backup is (on the node and its local copy) and where the journal is; then the steps
-with their results and rounded timings, folded. ``render_apply_text`` is the same verdict as
-text: one line per planned cluster, then each cluster's measured outage and backups.
+The same shape as the plan comments (``plan.render.markdown``, on the same primitives,
+``plan.render.comment``): each starts with ``APPLY_MARKER`` and the cluster's own marker
+(``<!-- cms-reconciler apply: lab -->``), and ``--apply --format markdown`` prints them one
+after the other, to be split at each line equal to ``APPLY_MARKER``. A comment says, first,
+the cluster's result (``apply.results``: converged, not converged, failed at step N with the
+error, interrupted at step N, not verified or not started), what ran and how long it took,
+the outage it measured (``apply.outage``), where each node's backup is (on the node and its
+local copy) and where the journal is; then the steps with their results and rounded timings,
+folded. ``render_apply_text`` is the same verdict as text: one line per planned cluster, then
+each cluster's measured outage and backups. The view lives in ``apply``, above what it shows
+(the plan and the apply), never in ``plan``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
+from reconciler.apply.apply import ApplyReport
+from reconciler.apply.executor import ClusterOutcome, StepOutcome
 from reconciler.apply.outage import Outage, Span, planned
+from reconciler.apply.results import ClusterResult, judge
 from reconciler.durations import format_duration
 from reconciler.live.caveats import caveat_notes
 from reconciler.plan.models import ClusterPlan, Plan
-from reconciler.plan.render.common import (
-    display_time,
-    node_names,
-    plural,
-    sentence,
-    without_fraction,
-)
-from reconciler.plan.render.markdown import (
+from reconciler.plan.render.comment import (
     DEFAULT_LIMIT,
     MIN_LIMIT,
     clip,
@@ -38,11 +35,13 @@ from reconciler.plan.render.markdown import (
     md_code,
     md_text,
 )
-
-if TYPE_CHECKING:
-    from reconciler.apply.apply import ApplyReport
-    from reconciler.apply.executor import ClusterOutcome, StepOutcome
-    from reconciler.apply.results import ClusterResult
+from reconciler.plan.render.common import (
+    display_time,
+    node_names,
+    plural,
+    sentence,
+    without_fraction,
+)
 
 APPLY_MARKER = "<!-- cms-reconciler apply -->"
 APPLY_HEADING = "### cms-reconciler apply"
@@ -174,8 +173,6 @@ def _measured(seconds: float) -> str:
 
 
 def _results(report: ApplyReport, plan: Plan) -> list[ClusterResult]:
-    from reconciler.apply.results import judge
-
     return report.results or judge(plan, report.clusters, report.final_plan)
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.apply.rehearsal import refuse_unrehearsed, twin_stopped
 from reconciler.errors import Refused
 from reconciler.plan.models import ClusterPlan, Plan, Rehearsal
+from reconciler.rehearse.gate import refuse_unrehearsed, twin_stopped
 from tests.unit.plan.test_render_plans import converged_cluster, lab_seed_cluster, lab_seed_plan
 
 FAILED_JOIN = (
