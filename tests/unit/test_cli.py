@@ -19,8 +19,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from reconciler import cli
 from reconciler.cli import app
+from reconciler.cli.options import PLAN_OPTIONS, apply_options
 from reconciler.errors import OptionError
 from reconciler.reconcile import (
     APPLY_ONLY_FLAGS,
@@ -242,9 +242,9 @@ def test_ignore_window_goes_with_a_reason(ignore: bool, reason: str | None, refu
 
 def test_one_list_of_apply_options() -> None:
     """The CLI's apply-only options are the ones reconcile.py refuses on a plan."""
-    declared = cli._apply_options(hidden=False)
+    declared = apply_options(hidden=False)
     assert {option.name for option in declared} == set(APPLY_ONLY_FLAGS)
-    names = {option.name for option in [*cli.PLAN_OPTIONS, *declared]}
+    names = {option.name for option in [*PLAN_OPTIONS, *declared]}
     fields = {field.name for field in dataclasses.fields(ReconcileOptions)}
     assert names == fields - {"apply", "repo_given"}
 
