@@ -49,7 +49,7 @@ def lab_repo(tmp_path: Path, lab_addresses: LabAddresses) -> Path:
 def reconcile(
     *args: str, repo: Path, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI as a user would (in a process of its own: `tests/support/cli.py`)."""
+    """Run the real CLI as a user would, to its end (in this process: `tests/support/cli.py`)."""
     environment = {**os.environ, **LAB_ENV, **(env or {})}
     return cli.run([*args, "--repo", str(repo)], env=environment, timeout=timeout)
 

@@ -1,230 +1,50 @@
-"""The e2e tests' way to run the real `reconcile` CLI: ``run`` (as ``subprocess.run``) and
-``start`` (as ``subprocess.Popen``).
+"""The tests' ways to run the real `reconcile` CLI.
 
-Each run is a process of its own, forked from a per-test-process fork server that has
-already imported the package (`cli_forkserver.py` says what that does and does not skip).
-``RECONCILE_TEST_EXEC=1`` starts every run with a real ``exec`` of ``python -m reconciler``
-instead, as the tests did before, and so is any run that would inherit a terminal (a forked
-run's streams are buffered as on pipes); `tests/e2e/test_cli_launch.py` compares the two.
+``run`` (as ``subprocess.run``, and returning its ``CompletedProcess``) runs the CLI in this
+process, through ``python -m reconciler``'s own entry point (``reconciler/__main__.py``, which
+calls ``reconciler.cli.main``) inside click's ``CliRunner`` isolation: for the many runs whose
+test checks only what the CLI printed and the status it exited with. ``start`` (as
+``subprocess.Popen``) and ``run_process`` start a real ``python -m reconciler`` process: for
+what only a process has, namely signals sent to it, a terminal, a stdin read as it is written,
+output read while the run goes on, its real exit status, and start-up.
+``RECONCILE_TEST_PROCESS=1`` makes every ``run`` a real process too;
+`tests/e2e/test_cli_launch.py` runs commands both ways and compares them.
+
+An in-process run sees exactly the environment, folder, arguments and stdin it is given, not
+the test's; stdout and stderr are pipes to it (no terminal, so no colour, and rich's width is
+the one a piped process gets). What the CLI may change of the process is put back after each
+run (``_Saved``): the environment, working folder, umask, SIGINT and SIGTERM handlers,
+``sys.argv`` and the standard streams, the root logger's handlers and level, and tempfile's
+folder (read from TMPDIR once a process, so read again for each run). Not repeated per
+run: the imports, and what a module reads of the environment while being imported (it saw
+the test process's own, which the tests' environments extend, as the runs' processes'
+would).
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import json
+import logging
 import os
+import runpy
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import IO
+from types import FrameType
 
-from tests.support.cli_forkserver import HEADER
+from click.testing import CliRunner
 
 RECONCILE = [sys.executable, "-m", "reconciler"]
 ROOT = Path(__file__).resolve().parents[2]
 PIPE = subprocess.PIPE
 DEVNULL = subprocess.DEVNULL
+PROCESS_VARIABLE = "RECONCILE_TEST_PROCESS"
 
-
-class ForkServer:
-    """This test process's fork server, started on first use and stopped at exit."""
-
-    def __init__(self) -> None:
-        # A unix socket's path has at most 107 bytes: a long TMPDIR is not used.
-        folder = tempfile.gettempdir() if len(tempfile.gettempdir()) < 60 else "/tmp"
-        self.folder = tempfile.mkdtemp(prefix="reconcile-forkserver-", dir=folder)
-        self.path = os.path.join(self.folder, "socket")
-        self.environment = dict(os.environ)  # the server's: what its imports saw
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.cli_forkserver", self.path],
-            cwd=ROOT,
-            env=self.environment,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if line != "ready\n":
-            self.process.kill()
-            self.process.wait()
-            raise RuntimeError(f"the CLI fork server did not start: {line!r}")
-
-    def launch(
-        self, argv: Sequence[str], env: Mapping[str, str], cwd: str, fds: list[int]
-    ) -> socket.socket:
-        """Ask for a run; returns the connection its pid and then its wait status arrive on."""
-        body = json.dumps({"argv": list(argv), "env": dict(env), "cwd": cwd}).encode()
-        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        connection.connect(self.path)
-        socket.send_fds(connection, [len(body).to_bytes(HEADER, "big") + body], fds)
-        return connection
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            assert self.process.stdin is not None
-            self.process.stdin.close()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        try:
-            os.unlink(self.path)
-            os.rmdir(self.folder)
-        except OSError:
-            pass
-
-
-_server: ForkServer | None = None
-_server_lock = threading.Lock()
-
-
-def fork_server() -> ForkServer:
-    global _server
-    with _server_lock:
-        if _server is None or _server.process.poll() is not None:
-            _server = ForkServer()
-            atexit.register(_server.stop)
-        return _server
-
-
-class ForkedProcess:
-    """A run started by the fork server, with the part of ``Popen``'s interface tests use."""
-
-    def __init__(self, args: list[str], connection: socket.socket, pipes: dict[int, int]) -> None:
-        self.args = args
-        self._connection = connection
-        self._received = b""
-        pid = self._reply(timeout=60)
-        if pid is None:
-            raise RuntimeError("the CLI fork server did not start the run")
-        self.pid = pid
-        self.returncode: int | None = None
-        self.stdin: IO[str] | None = _wrap(pipes.get(0), "w")
-        self.stdout: IO[str] | None = _wrap(pipes.get(1), "r")
-        self.stderr: IO[str] | None = _wrap(pipes.get(2), "r")
-        self._output: dict[str, str] = {}
-        self._readers: list[threading.Thread] = []
-
-    def _reply(self, timeout: float | None) -> int | None:
-        """The server's next number, or None if none came within ``timeout``; a server that
-        died answers as a failed run would."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while b"\n" not in self._received:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            self._connection.settimeout(left)
-            try:
-                chunk = self._connection.recv(64)
-            except (TimeoutError, BlockingIOError):
-                return None
-            if not chunk:
-                return 255 << 8
-            self._received += chunk
-        line, _, self._received = self._received.partition(b"\n")
-        return int(line)
-
-    def poll(self) -> int | None:
-        return self._status(timeout=0)
-
-    def wait(self, timeout: float | None = None) -> int:
-        returncode = self._status(timeout)
-        if returncode is None:
-            raise subprocess.TimeoutExpired(self.args, timeout or 0)
-        return returncode
-
-    def _status(self, timeout: float | None) -> int | None:
-        if self.returncode is None:
-            status = self._reply(timeout)
-            if status is not None:
-                self.returncode = os.waitstatus_to_exitcode(status)
-                self._connection.close()
-        return self.returncode
-
-    def send_signal(self, signum: int) -> None:
-        if self.poll() is None:
-            os.kill(self.pid, signum)
-
-    def terminate(self) -> None:
-        self.send_signal(signal.SIGTERM)
-
-    def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)
-
-    def communicate(
-        self, input: str | None = None, timeout: float | None = None
-    ) -> tuple[str, str]:
-        """What the run wrote to its piped stdout and stderr, once it has ended; may be
-        called again after a timeout, as ``Popen.communicate`` may."""
-        if not self._readers:
-            for name, stream in (("stdout", self.stdout), ("stderr", self.stderr)):
-                if stream is not None:
-                    reader = threading.Thread(target=_drain, args=(stream, name, self._output))
-                    reader.daemon = True
-                    reader.start()
-                    self._readers.append(reader)
-            if self.stdin is not None:
-                with contextlib.suppress(BrokenPipeError):  # it ended unread, as Popen allows
-                    if input:
-                        self.stdin.write(input)
-                    self.stdin.close()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        self.wait(timeout)
-        for reader in self._readers:
-            reader.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-            if reader.is_alive():  # a grandchild holds the pipe open
-                raise subprocess.TimeoutExpired(self.args, timeout or 0)
-        return self._output.get("stdout", ""), self._output.get("stderr", "")
-
-    def __enter__(self) -> ForkedProcess:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        for stream in (self.stdin, self.stdout, self.stderr):
-            if stream is not None:
-                stream.close()
-        self.wait()
-
-
-def _wrap(fd: int | None, mode: str) -> IO[str] | None:
-    return None if fd is None else open(fd, mode, encoding="utf-8")
-
-
-def _drain(stream: IO[str], name: str, results: dict[str, str]) -> None:
-    results[name] = stream.read()
-    stream.close()
-
-
-Process = ForkedProcess | subprocess.Popen[str]
-
-# What is read once, at start-up, and so would be the fork server's, not the run's: the
-# interpreter's own variables, the locale, the time zone, typer's and GitPython's settings,
-# and PATH (GitPython finds git on it when imported).
-STARTUP_ENVIRONMENT = ("PYTHON", "LC_", "LANG", "TZ", "TYPER_", "_TYPER", "GIT_PYTHON", "PATH")
-
-
-def _needs_exec(environment: Mapping[str, str], streams: list[int | None]) -> bool:
-    """Exec when asked to, when a stream would be a terminal (a forked run's are buffered as
-    on pipes), or when the run's start-up environment is not the server's."""
-    if os.environ.get("RECONCILE_TEST_EXEC") == "1":
-        return True
-    if any(os.isatty(target) for target, choice in enumerate(streams) if choice is None):
-        return True
-    server = fork_server().environment
-    keys = {key for key in {*environment, *server} if key.startswith(STARTUP_ENVIRONMENT)}
-    return any(environment.get(key) != server.get(key) for key in keys)
+Process = subprocess.Popen[str]
 
 
 def start(
@@ -236,40 +56,41 @@ def start(
     stdout: int | None = PIPE,
     stderr: int | None = PIPE,
 ) -> Process:
-    """``reconcile *args`` started, as ``subprocess.Popen([*RECONCILE, *args], text=True)``;
-    ``stdin``, ``stdout`` and ``stderr`` are PIPE, DEVNULL or None (this process's own)."""
-    environment = dict(os.environ if env is None else env)
-    folder = str(cwd if cwd is not None else os.getcwd())
-    if _needs_exec(environment, [stdin, stdout, stderr]):
-        return subprocess.Popen(
-            [*RECONCILE, *args],
-            env=environment,
-            cwd=folder,
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
-            text=True,
-        )
-    fds, ours, theirs = [], {}, []
-    for target, choice in enumerate((stdin, stdout, stderr)):
-        if choice == PIPE:
-            read, write = os.pipe()
-            mine, child = (write, read) if target == 0 else (read, write)
-            ours[target] = mine
-            theirs.append(child)
-            fds.append(child)
-        elif choice == DEVNULL:
-            null = os.open(os.devnull, os.O_RDWR)
-            theirs.append(null)
-            fds.append(null)
-        else:
-            fds.append(target)
-    try:
-        connection = fork_server().launch(args, environment, folder, fds)
-    finally:
-        for fd in theirs:
-            os.close(fd)
-    return ForkedProcess(list(args), connection, ours)
+    """``reconcile *args`` started as a process of its own, as
+    ``subprocess.Popen([*RECONCILE, *args], text=True)``; ``stdin``, ``stdout`` and ``stderr``
+    are PIPE, DEVNULL or None (this process's own)."""
+    return subprocess.Popen(
+        [*RECONCILE, *args],
+        env=dict(os.environ if env is None else env),
+        cwd=cwd,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        text=True,
+    )
+
+
+def run_process(
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | Path | None = None,
+    input: str | None = None,
+    timeout: float | None = 120,
+) -> subprocess.CompletedProcess[str]:
+    """``reconcile *args`` run to its end in a process of its own, as ``subprocess.run([*RECONCILE,
+    *args], capture_output=True, text=True, check=False)`` (stdin empty unless ``input``)."""
+    return subprocess.run(
+        [*RECONCILE, *args],
+        env=dict(os.environ if env is None else env),
+        cwd=cwd,
+        input=input,
+        stdin=DEVNULL if input is None else None,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def run(
@@ -281,13 +102,144 @@ def run(
     timeout: float | None = 120,
 ) -> subprocess.CompletedProcess[str]:
     """``reconcile *args`` run to its end, as ``subprocess.run([*RECONCILE, *args],
-    capture_output=True, text=True, check=False)``."""
-    process = start(args, env=env, cwd=cwd, stdin=PIPE if input is not None else DEVNULL)
+    capture_output=True, text=True, check=False)`` would: in this process (``run_in_process``),
+    or in one of its own with ``RECONCILE_TEST_PROCESS=1`` or off the main thread (signal
+    handlers can be set only there)."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if os.environ.get(PROCESS_VARIABLE) == "1" or not in_main_thread:
+        return run_process(args, env=env, cwd=cwd, input=input, timeout=timeout)
+    return run_in_process(args, env=env, cwd=cwd, input=input, timeout=timeout)
+
+
+class _TimedOut(BaseException):
+    """Raised in the run when its time is up; a BaseException, so the CLI's own ``except
+    Exception`` does not swallow it."""
+
+
+def run_in_process(
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | Path | None = None,
+    input: str | None = None,
+    timeout: float | None = 120,
+) -> subprocess.CompletedProcess[str]:
+    """``reconcile *args`` run to its end in this process, as ``python -m reconciler`` runs it
+    (``runpy``, so click names the program as in a process's usage lines), its stdout and
+    stderr captured apart; the status is the one the process would exit with (``-SIGINT``
+    for an unhandled Ctrl-C, as a process killed by it). ``timeout`` raises
+    ``subprocess.TimeoutExpired``, as ``subprocess.run`` does."""
+    command = [*RECONCILE, *args]
+    environment = dict(os.environ if env is None else env)
+    # rich and click size output by the first terminal among fds 0-2, then 80 columns: a
+    # process on pipes has none. pytest's capture normally leaves none here either, but
+    # `pytest -s` on a terminal would: size as the pipes would.
+    if "COLUMNS" not in environment and any(os.isatty(fd) for fd in (0, 1, 2)):
+        environment["COLUMNS"] = "80"
+    runner = CliRunner()
+    returncode = 0
+    before = set(threading.enumerate())
+    with _Saved(), runner.isolation(input=input) as (out, err, _mixed):
+        _become(environment, cwd, args)
+        try:
+            with _alarm(timeout):
+                runpy.run_module("reconciler", run_name="__main__", alter_sys=True)
+        except _TimedOut:
+            raise subprocess.TimeoutExpired(command, timeout or 0) from None
+        except SystemExit as leaving:
+            returncode = _exit_code(leaving.code)
+        except KeyboardInterrupt:
+            sys.excepthook(*sys.exc_info())
+            returncode = -signal.SIGINT
+        except BaseException:
+            sys.excepthook(*sys.exc_info())
+            returncode = 1
+        finally:
+            _join_new_threads(before)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        stdout, stderr = out.getvalue(), err.getvalue()
+    return subprocess.CompletedProcess(
+        command,
+        returncode,
+        stdout.decode(runner.charset, "replace"),
+        stderr.decode(runner.charset, "replace"),
+    )
+
+
+class _Saved(contextlib.ExitStack):
+    """What a run may change of this process, put back when it ends."""
+
+    def __enter__(self) -> _Saved:
+        super().__enter__()
+        environment = dict(os.environ)
+        folder = os.getcwd()
+        umask = os.umask(0o077)
+        os.umask(umask)
+        handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+        argv = list(sys.argv)
+        root = logging.getLogger()
+        logging_state = (list(root.handlers), root.level)
+        # tempfile reads TMPDIR once and keeps it: the run's own is read again.
+        temporary = tempfile.tempdir
+        tempfile.tempdir = None
+
+        def restore() -> None:
+            tempfile.tempdir = temporary
+            os.environ.clear()
+            os.environ.update(environment)
+            os.chdir(folder)
+            os.umask(umask)
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
+            sys.argv[:] = argv
+            root.handlers[:], root.level = logging_state[0], logging_state[1]
+
+        self.callback(restore)
+        return self
+
+
+def _become(environment: Mapping[str, str], cwd: str | Path | None, args: Sequence[str]) -> None:
+    """The run's environment (exactly: nothing of the test's left), folder and arguments
+    (``runpy`` puts ``reconciler/__main__.py`` first, as ``python -m`` does)."""
+    os.environ.clear()
+    os.environ.update(environment)
+    if cwd is not None:
+        os.chdir(cwd)
+    sys.argv[:] = ["-m", *args]
+
+
+@contextlib.contextmanager
+def _alarm(timeout: float | None) -> Iterator[None]:
+    """``_TimedOut`` raised in this (the main) thread after ``timeout`` seconds."""
+    if timeout is None:
+        yield
+        return
+
+    def expire(_signum: int, _frame: FrameType | None) -> None:
+        raise _TimedOut
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
-        out, err = process.communicate(input, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
-        raise
-    assert process.returncode is not None
-    return subprocess.CompletedProcess([*RECONCILE, *args], process.returncode, out, err)
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _join_new_threads(before: set[threading.Thread], timeout: float = 30) -> None:
+    """Wait for the run's own non-daemon threads, as the interpreter does before it exits."""
+    for thread in threading.enumerate():
+        if thread not in before and not thread.daemon and thread is not threading.current_thread():
+            thread.join(timeout)
+
+
+def _exit_code(code: object) -> int:
+    """``sys.exit(code)``'s exit status, as the interpreter reports it (Python/pythonrun.c)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1

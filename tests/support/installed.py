@@ -2,8 +2,8 @@
 
 ``RECONCILE_TEST_INSTALLED=1`` says they must: ``problem`` names what would have them test the
 checkout after all, and tests/conftest.py fails the session on it. Run as ``python -m
-tests.support.installed`` (the way the e2e tests' fork server is started, from the checkout)
-it prints the file ``reconciler`` was imported from.
+tests.support.installed`` (from the checkout, as `tests/workflows/test_release.py` does) it
+prints the file ``reconciler`` was imported from.
 
 No module is imported from the package at this module's import: the conftest imports it
 before anything has chosen which ``reconciler`` the session gets.
