@@ -18,8 +18,10 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 COPY .github/release-requirements.txt /tmp/release-requirements.txt
 RUN python -m pip install --require-hashes --no-deps -r /tmp/release-requirements.txt
-COPY pyproject.toml README.md LICENSE MANIFEST.in ./
+COPY pyproject.toml setup.py README.md LICENSE MANIFEST.in ./
 COPY reconciler ./reconciler
+# The wheel's build copies .github/ in as `reconcile init`'s templates (setup.py).
+COPY .github ./.github
 # --no-isolation: setuptools is the hash-checked one above, not one fetched for the build.
 RUN python -m build --no-isolation --wheel --outdir /wheel .
 

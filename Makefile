@@ -11,8 +11,8 @@ LAB_ENV := CMS_LAB_PASSWORD=cms-lab CMS_LAB_KEY_PASSPHRASE=cms-lab
 # operations, each on its own free loopback subnet and port. 8 workers measured fastest on
 # 2 cores (docs/benchmarks.md: 4, 5, 6, 8 and 10 tried); worksteal, because the slowest e2e
 # tests (10-15 s) otherwise end up queued on one worker. PYTEST_WORKERS=0 runs them in one
-# process. The e2e tests' `reconcile` runs are forked from a fork server in each worker
-# (tests/support/cli.py); RECONCILE_TEST_EXEC=1 starts each with exec instead.
+# process. The e2e tests run most `reconcile` commands in-process (tests/support/cli.py);
+# RECONCILE_TEST_PROCESS=1 runs each in a process of its own instead.
 PYTEST_WORKERS ?= 8
 PYTEST := $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
@@ -37,27 +37,22 @@ system-tools:
 	@command -v promtool >/dev/null || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends prometheus >/dev/null; }
 	@test -x /usr/sbin/sshd || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends openssh-server >/dev/null; }
 
-# GitHub Actions, in .github/ and in the copy `reconcile init` writes (reconciler/templates/
-# github, checked too should the two ever differ): actionlint, and shellcheck on the scripts
-# and on the composite action's `run:` steps, which actionlint does not read
+# GitHub Actions, in .github/ (also what `reconcile init` writes: the wheel's build copies it,
+# setup.py; no second copy is committed): actionlint, and shellcheck on the scripts and on the
+# composite action's `run:` steps, which actionlint does not read
 # (scripts/check_action_shell.py). zizmor audits the workflows, the action and dependabot.yml
 # at its default persona (regular); any finding of any severity fails (exit 11-14), so an
 # ignore (`# zizmor: ignore[rule]`) goes only with its reason written beside it. --offline:
 # CI has no GitHub token, so the audits that ask GitHub's API do not run (impostor-commit,
 # ref-confusion, known-vulnerable-actions, stale-action-refs); Dependabot's pull requests
-# bring the advisories' fixes instead. zizmor collects workflows only under a .github/, so
-# the templates' are named one by one.
-TEMPLATE_GITHUB := reconciler/templates/github
+# bring the advisories' fixes instead.
 lint: $(STAMP) system-tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check reconciler tests scripts benchmarks
-	shellcheck .github/scripts/*.sh $(TEMPLATE_GITHUB)/scripts/*.sh
-	$(BIN)/python scripts/check_action_shell.py .github/actions/*/action.yml \
-		$(TEMPLATE_GITHUB)/actions/*/action.yml
-	$(BIN)/actionlint -shellcheck=$$(command -v shellcheck) .github/workflows/*.yml \
-		$(TEMPLATE_GITHUB)/workflows/*.yml
-	$(BIN)/zizmor --offline --no-progress .github $(TEMPLATE_GITHUB) \
-		$(TEMPLATE_GITHUB)/workflows/*.yml $(wildcard $(TEMPLATE_GITHUB)/dependabot.yml)
+	shellcheck .github/scripts/*.sh
+	$(BIN)/python scripts/check_action_shell.py .github/actions/*/action.yml
+	$(BIN)/actionlint -shellcheck=$$(command -v shellcheck) .github/workflows/*.yml
+	$(BIN)/zizmor --offline --no-progress .github
 
 # .github/requirements.txt, what .github/scripts/install-reconcile.sh installs on the runners:
 # .github/requirements.in (pyproject's dependencies and build backend) compiled with every
@@ -138,7 +133,7 @@ sim: $(STAMP)
 # keeps the checkout's copy out of every process: pytest's append import mode (the checkout after
 # site-packages, not before), PYTHONSAFEPATH (no `python -m`/`-c` puts its working directory,
 # often the checkout, first), and a .pth file appending the checkout to the venv's path, which
-# the e2e tests' `python -m tests.support.cli_forkserver` needs to find tests/.
+# the tests' own `python -m tests.support.installed` needs to find tests/.
 # RECONCILE_TEST_INSTALLED=1: tests/conftest.py fails the session if `reconciler` still
 # resolves inside the checkout. TEST_WHEEL_ARGS: pytest's arguments (default: every test).
 WHEEL ?= $(wildcard dist/*.whl)

@@ -3,10 +3,10 @@
 It writes ``clusters/known_hosts`` (how to pin), ``clusters/cluster.schema.json`` (what
 ``reconcile schema`` prints), ``certs/.gitkeep``, ``.gitignore`` (``.reconcile/``), a
 ``README.md`` saying what to do next, and ``.github/``: this project's workflows, setup
-action and scripts (package data under ``reconciler/templates/github``, which a test keeps
-identical to the project's own ``.github``), less the project's own test workflow and lock,
-plus the pin of what the setup action installs: ``.github/reconcile-requirements.txt``, every
-line hashed, composed from that lock (``reconciler/init_requirements.py``).
+action and scripts (its own ``.github/``, which the wheel carries: ``reconciler.ci.github``),
+less the project's own tests, release and lock, plus the pin of what the setup action
+installs: ``.github/reconcile-requirements.txt``, every line hashed, composed from that lock
+(``reconciler/init_requirements.py``).
 
 Each file is written only when absent: one that exists is kept, whoever changed it, so a
 second run changes nothing (and, with the pin there already, asks no package index). The pin
@@ -24,13 +24,15 @@ never written through, and reported as a link (not compared with the template).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
+from reconciler.ci.github import FOLDER, written_files
+from reconciler.ci.github import project_lock as project_lock  # its tests import it from here
 from reconciler.errors import ConfigError, OptionError
 from reconciler.init_requirements import (
     GIT_REQUIREMENT,
@@ -43,25 +45,7 @@ from reconciler.init_requirements import (
 )
 from reconciler.repo_root import repo_file
 
-TEMPLATES = "templates"
-GITHUB_MIRROR = "github"  # templates/github/<path> is written to .github/<path>
-# Not in the mirror: the project's own tests (`make test`) and its lock's input, and its
-# release (docs/release.md), its scripts and build tools' lock: a GitOps repository releases
-# nothing.
-NOT_COPIED = (
-    "workflows/test.yml",
-    "requirements.in",
-    "workflows/release.yml",
-    "scripts/release-check.sh",
-    "scripts/release-build.sh",
-    "scripts/release-notes.sh",
-    "scripts/release-github.sh",
-    "release-requirements.in",
-    "release-requirements.txt",
-)
-# In the mirror but never written: the project's lock of reconcile's dependencies, which init
-# reads to compose REQUIREMENTS (the mirror keeps it one file, the project's).
-LOCK = "requirements.txt"
+TEMPLATES = "templates"  # package data: stubs/ (the GitHub templates: ci.github)
 BRANCH = "main"
 EXIT_UNPINNED = 2
 """Written, but the pin is missing: the workflows cannot install reconcile until it is made."""
@@ -98,30 +82,6 @@ def templates() -> Traversable:
     return files("reconciler") / TEMPLATES
 
 
-def mirrored_files() -> dict[str, bytes]:
-    """The mirror of the project's ``.github/`` (less NOT_COPIED), by path relative to it."""
-    return {path: entry.read_bytes() for path, entry in _walk(templates() / GITHUB_MIRROR, "")}
-
-
-def github_files() -> dict[str, bytes]:
-    """What init writes under ``.github/``, by path relative to it (``workflows/plan.yml``)."""
-    return {path: data for path, data in mirrored_files().items() if path != LOCK}
-
-
-def project_lock() -> str:
-    """The lock of this release's dependencies (the project's ``.github/requirements.txt``)."""
-    return (templates() / GITHUB_MIRROR / LOCK).read_text()
-
-
-def _walk(folder: Traversable, prefix: str) -> Iterator[tuple[str, Traversable]]:
-    for entry in sorted(folder.iterdir(), key=lambda item: item.name):
-        path = f"{prefix}{entry.name}"
-        if entry.is_dir():
-            yield from _walk(entry, f"{path}/")
-        else:
-            yield path, entry
-
-
 def planned_files() -> dict[str, bytes]:
     """Every file init writes, by repository path, with its content, less the pin."""
     from reconciler.desired.schema import SCHEMA_FILE, render_schema
@@ -134,7 +94,7 @@ def planned_files() -> dict[str, bytes]:
         SCHEMA_FILE: render_schema().encode(),
         "certs/.gitkeep": b"",
     }
-    wanted.update({f".github/{path}": data for path, data in github_files().items()})
+    wanted.update({f"{FOLDER}/{path}": data for path, data in written_files().items()})
     return wanted
 
 

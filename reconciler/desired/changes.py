@@ -44,6 +44,7 @@ from typing import Any
 
 import git
 
+from reconciler.ci.github import ZERO_SHA
 from reconciler.desired.loader import NO_CLUSTERS_HINT, load_spec
 from reconciler.desired.models import ClusterSpec
 from reconciler.desired.source import (
@@ -61,7 +62,6 @@ from reconciler.errors import ConfigError
 from reconciler.mmp.known_hosts import HostKeyLine, Marker, host_key_name, parse_known_hosts
 from reconciler.mmp.models import CertRole
 
-_ZERO_SHA = re.compile(r"0{40}|0{64}")
 _CLUSTER_FILE = re.compile(rf"{CLUSTERS_DIR}/([^/]+){re.escape(CLUSTER_SUFFIX)}")
 _SYMLINK_MODE = 0o120000
 _MAX_SYMLINKS = 8
@@ -284,7 +284,7 @@ def _check_ref_text(ref: str) -> None:
             "--changed-since is empty (an unset github.event.before?): give a commit, or omit "
             "--changed-since to list every cluster"
         )
-    if _ZERO_SHA.fullmatch(ref.strip()):
+    if ZERO_SHA.fullmatch(ref.strip()):
         raise ConfigError(
             f"--changed-since {ref} is the all-zero SHA, which GitHub gives as "
             "github.event.before when a push creates a branch (there is no commit before it): "

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler.ci.github import annotation
 from reconciler.desired.findings import Severity, SpecFinding
 from reconciler.desired.loader import load_desired
 from reconciler.desired.source import open_source
@@ -101,24 +102,13 @@ def render_github(state: DesiredState) -> str:
 
 def github_annotation(finding: SpecFinding) -> str:
     """``::error file=clusters/lab.yaml,line=7,col=5::ssh.pasword_env: unknown key ...``."""
-    properties = [f"file={_escape_property(finding.file)}"]
-    if finding.line is not None:
-        properties.append(f"line={finding.line}")
-        if finding.column is not None:
-            properties.append(f"col={finding.column}")
     where = f"{finding.key}: " if finding.key else ""
     if finding.node and not finding.key.startswith("nodes["):
         where += f"(node {finding.node}) "
     command = "error" if finding.is_error else "warning"
-    return f"::{command} {','.join(properties)}::{_escape_data(where + finding.message)}"
-
-
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+    return annotation(
+        command, where + finding.message, file=finding.file, line=finding.line, col=finding.column
+    )
 
 
 def format_finding(finding: SpecFinding) -> str:

@@ -37,8 +37,9 @@ pytestmark = pytest.mark.e2e
 
 LOCK = REPO / ".github" / "requirements.txt"
 SCRIPT = ".github/scripts/install-reconcile.sh"
-# What a wheel build reads from the checkout (pyproject names the readme and the license).
-SOURCES = ("pyproject.toml", "README.md", "LICENSE")
+# What a wheel build reads from the checkout (pyproject names the readme and the license;
+# setup.py copies .github/ into the wheel, init's templates).
+SOURCES = ("pyproject.toml", "setup.py", "README.md", "LICENSE")
 
 
 def _run(
@@ -57,6 +58,7 @@ def _copy_sources(target: Path) -> None:
     )
     for name in SOURCES:
         shutil.copy2(REPO / name, target / name)
+    shutil.copytree(REPO / ".github", target / ".github")
 
 
 def _make_wheelhouse(folder: Path) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler.init_repo import GITHUB_MIRROR, TEMPLATES
+from reconciler.ci.github import FOLDER, NOT_COPIED
 from reconciler.simulator.service import SimulatedCluster
 from tests.e2e.conftest import LAB_ENV, wait_idle
 from tests.support.lab import REPO
@@ -103,7 +103,9 @@ def apply_step() -> str:
 @pytest.fixture
 def origin(lab_repo: Path, tmp_path: Path) -> Path:
     """A bare origin whose main holds the lab and the GitOps .github/ of `reconcile init`."""
-    shutil.copytree(REPO / "reconciler" / TEMPLATES / GITHUB_MIRROR, lab_repo / ".github")
+    shutil.copytree(REPO / FOLDER, lab_repo / FOLDER)
+    for path in NOT_COPIED:
+        (lab_repo / FOLDER / path).unlink()
     git("init", "--quiet", "--initial-branch", "main", cwd=lab_repo)
     git("add", "-A", cwd=lab_repo)
     git(

@@ -133,7 +133,15 @@ def test_the_wheel_carries_the_lab_the_templates_and_the_licence(built: Built) -
     assert lab, "the lab has files"
     assert lab <= names, sorted(lab - names)
     assert {f"reconciler/lab/{path}" for path in LAB_PATHS if "." in path} <= names
-    assert "reconciler/templates/github/workflows/plan.yml" in names
+    # init's templates: .github/, copied in by the build (setup.py), not committed twice
+    github = REPO / ".github"
+    templates = {
+        f"reconciler/templates/github/{path.relative_to(github).as_posix()}"
+        for path in github.rglob("*")
+        if path.is_file()
+    }
+    assert "reconciler/templates/github/workflows/plan.yml" in templates
+    assert templates <= names, sorted(templates - names)
     assert "reconciler/py.typed" in names
     dist_info = f"cms_reconciler-{reconciler.__version__}.dist-info"
     assert f"{dist_info}/licenses/LICENSE" in names
@@ -151,6 +159,8 @@ def test_the_sdist_carries_the_tests_the_lab_the_licence_and_the_changelog(built
         "reconciler/lab/clusters/lab.yaml",
         "reconciler/lab/sim/lab/scenario.yaml",
         ".github/requirements.txt",
+        ".github/workflows/plan.yml",  # what the wheel's build copies into its templates
+        "setup.py",
     ):
         assert needed in names, needed
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]

@@ -1,6 +1,7 @@
 """`reconcile init`: a new GitOps repository; twice changes nothing; the workflows it writes are
-the project's own (package data kept identical to .github/). What it pins for the workflows to
-install: tests/unit/test_init_requirements.py (here, a local wheel file: no pip, no index)."""
+the project's own .github/ (read from the checkout here; a wheel's build copies it in:
+setup.py). What it pins for the workflows to install: tests/unit/test_init_requirements.py
+(here, a local wheel file: no pip, no index)."""
 
 from __future__ import annotations
 
@@ -13,23 +14,18 @@ import pytest
 from typer.testing import CliRunner
 
 from reconciler import __version__, init_requirements
+from reconciler.ci import github as ci_github
+from reconciler.ci.github import LOCK, NOT_COPIED, template_files, template_root, written_files
 from reconciler.cli import app
 from reconciler.desired.schema import render_schema
-from reconciler.init_repo import (
-    LOCK,
-    NOT_COPIED,
-    github_files,
-    init_repo,
-    mirrored_files,
-    render_report,
-)
+from reconciler.errors import ConfigError
+from reconciler.init_repo import init_repo, render_report
 from reconciler.init_requirements import REQUIREMENTS
 from reconciler.mmp.known_hosts import parse_known_hosts
 from tests.support.lab import LAB_MATERIAL, REPO
 from tests.support.wheels import hold_pip_offline, make_wheel
 
 VERSION = "1.2.3"
-SYNC = "run `python scripts/sync_templates.py`"
 
 
 @pytest.fixture
@@ -48,7 +44,10 @@ def tree(root: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def test_the_templates_are_the_projects_github_folder() -> None:
+    """From a checkout init reads .github/ itself; from an installed wheel (`make test-wheel`)
+    the copy the build put in it: either way, the checkout's files less NOT_COPIED."""
     github = REPO / ".github"
+    assert template_root().is_dir()
     project = {
         path.relative_to(github).as_posix(): path.read_bytes()
         for path in github.rglob("*")
@@ -57,13 +56,16 @@ def test_the_templates_are_the_projects_github_folder() -> None:
     for excluded in NOT_COPIED:
         assert excluded in project, f"{excluded} is no longer in .github/: drop it from NOT_COPIED"
         del project[excluded]
-    templates = mirrored_files()
-    assert sorted(templates) == sorted(project), SYNC
-    for path, data in project.items():
-        assert templates[path] == data, f".github/{path} changed: {SYNC}"
+    assert template_files() == project
     # The lock ships (init composes the pin from it) but is not written as it is.
-    assert LOCK in templates
-    assert LOCK not in github_files()
+    assert LOCK in template_files()
+    assert LOCK not in written_files()
+
+
+def test_no_copy_of_the_templates_is_committed_in_the_package() -> None:
+    """The wheel's reconciler/templates/github/ is made by the build (setup.py), never kept in
+    the checkout, where it would hide the checkout's own .github/ from init."""
+    assert not (REPO / "reconciler" / "templates" / "github").exists()
 
 
 def test_a_new_repository(tmp_path: Path, wheel: str) -> None:
@@ -189,3 +191,25 @@ def test_a_file_is_not_a_folder(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["init", str(tmp_path / "taken")])
     assert result.exit_code == 1
     assert "exists and is not a folder" in result.output
+
+
+def test_a_wheel_reads_the_copy_its_build_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    packaged = tmp_path / "site-packages" / "reconciler"
+    (packaged / "templates" / "github" / "workflows").mkdir(parents=True)
+    (packaged / "templates" / "github" / "workflows" / "plan.yml").write_text("on: pull_request\n")
+    (packaged / "templates" / "github" / "workflows" / "test.yml").write_text("not copied\n")
+    monkeypatch.setattr(ci_github, "files", lambda package: packaged)
+    assert template_files() == {"workflows/plan.yml": b"on: pull_request\n"}
+
+
+def test_an_installation_without_the_templates_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "site-packages" / "reconciler"
+    (package / "ci").mkdir(parents=True)
+    monkeypatch.setattr(ci_github, "files", lambda name: package)
+    monkeypatch.setattr(ci_github, "__file__", str(package / "ci" / "github.py"))
+    with pytest.raises(ConfigError, match=r"carries no \.github/ templates"):
+        template_root()

@@ -23,7 +23,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "reconciler"
 
 ORDER: tuple[tuple[str, ...], ...] = (
     ("__init__", "addresses", "durations", "errors", "interrupts", "parallelism"),
-    ("init_requirements", "repo_root", "workdir"),
+    ("ci", "init_requirements", "repo_root", "workdir"),
     ("mmp",),
     ("desired", "live"),
     ("plan", "simulator"),

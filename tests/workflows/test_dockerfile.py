@@ -29,7 +29,17 @@ BASE = re.compile(r"python:\d+\.\d+\.\d+-slim(-[a-z]+)?@sha256:[0-9a-f]{64}")
 RUNNERS_LOCK = ".github/requirements.txt"  # what .github/scripts/install-reconcile.sh installs
 LOCKS = {RUNNERS_LOCK, ".github/release-requirements.txt"}
 # What the build may read from the checkout; .dockerignore lets in nothing else.
-BUILD_INPUTS = {"pyproject.toml", "README.md", "LICENSE", "MANIFEST.in", "reconciler/", *LOCKS}
+# .github/ goes into the wheel as `reconcile init`'s templates (setup.py); it holds workflows,
+# scripts and locks, nothing secret.
+BUILD_INPUTS = {
+    "pyproject.toml",
+    "setup.py",
+    "README.md",
+    "LICENSE",
+    "MANIFEST.in",
+    "reconciler/",
+    ".github/",
+}
 SECRET_NAME = re.compile(r"PASSWORD|PASSPHRASE|SECRET|TOKEN|KEY|CREDENTIAL", re.IGNORECASE)
 FORBIDDEN_PIP_OPTIONS = {"--index-url", "-i", "--extra-index-url", "--trusted-host", "--find-links"}
 

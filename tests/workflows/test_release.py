@@ -22,7 +22,7 @@ from packaging.version import Version
 
 import tests
 from reconciler import __version__
-from reconciler.init_repo import NOT_COPIED
+from reconciler.ci.github import NOT_COPIED, template_files
 from tests.support import cli, installed
 from tests.support.lab import REPO
 from tests.workflows.support import REPOSITORY, GitHub
@@ -443,8 +443,7 @@ def test_init_never_copies_the_release() -> None:
     }
     assert release_files >= {"workflows/release.yml", "scripts/release-check.sh"}
     assert release_files <= set(NOT_COPIED)
-    mirror = REPO / "reconciler" / "templates" / "github"
-    assert not [name for name in release_files if (mirror / name).exists()]
+    assert not release_files & set(template_files())
 
 
 # --- the lock of the build tools -----------------------------------------------------------------
@@ -531,7 +530,7 @@ def test_reconciler_is_the_installed_wheel_and_the_tests_the_checkouts() -> None
 
 @only_installed
 def test_the_processes_the_tests_start_in_the_checkout_import_the_wheel_too() -> None:
-    # Started as the fork server is (tests/support/cli.py): `python -m tests...` in the checkout.
+    # A `python -m tests...` process started in the checkout (tests/support/installed.py).
     done = subprocess.run(
         [sys.executable, "-m", "tests.support.installed"],
         cwd=REPO,
@@ -541,6 +540,6 @@ def test_the_processes_the_tests_start_in_the_checkout_import_the_wheel_too() ->
         check=True,
     )
     assert not installed.from_checkout(done.stdout.strip()), done.stdout
-    # And a run through the fork server itself, from the checkout.
+    # And a run of the CLI as the tests make it (tests/support/cli.py), from the checkout.
     version = cli.run(["--version"], cwd=REPO)
     assert (version.returncode, version.stdout) == (0, f"reconcile {__version__}\n")

@@ -1,7 +1,7 @@
 """The trust model of the workflows (docs/design.md), checked on the YAML itself.
 
 GitHub cannot be reached from here, so what only GitHub would run is read as data: every
-workflow under .github/workflows and its copy in the templates `reconcile init` writes. Each
+workflow under .github/workflows (the GitOps ones are what `reconcile init` writes). Each
 rule below is one a security reviewer would otherwise check by eye, and each can fail: the
 last tests feed the checks a workflow that breaks the rule.
 """
@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import yaml
 
+from reconciler.ci.github import written_files
 from tests.support.lab import REPO
 
 WORKFLOWS = REPO / ".github" / "workflows"
-TEMPLATES = REPO / "reconciler" / "templates" / "github" / "workflows"
 GITOPS = ("plan.yml", "apply.yml", "drift.yml", "expiry.yml")  # what `reconcile init` copies
 USES = re.compile(r"\s*(- )?uses:")
 PINNED = re.compile(r"[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}")
@@ -83,9 +83,15 @@ def write_scopes(job: dict[str, Any]) -> set[str]:
 # --- every workflow ------------------------------------------------------------------------------
 
 
-def test_the_templates_hold_the_same_gitops_workflows() -> None:
+def test_init_writes_the_gitops_workflows_and_no_other() -> None:
+    written = {
+        path.removeprefix("workflows/"): data
+        for path, data in written_files().items()
+        if path.startswith("workflows/")
+    }
+    assert sorted(written) == sorted(GITOPS)
     for name in GITOPS:
-        assert (TEMPLATES / name).read_bytes() == (WORKFLOWS / name).read_bytes(), name
+        assert written[name] == (WORKFLOWS / name).read_bytes(), name
 
 
 @pytest.mark.parametrize("path", workflow_files(), ids=lambda path: path.name)

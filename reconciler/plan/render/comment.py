@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 
-GITHUB_COMMENT_LIMIT = 65_536  # GitHub refuses a comment body longer than this
+from reconciler.ci.github import COMMENT_LIMIT
+
+GITHUB_COMMENT_LIMIT = COMMENT_LIMIT  # GitHub refuses a comment body longer than this
 DEFAULT_LIMIT = 65_000  # in UTF-8 bytes (``comment_size``), with room to spare
 MIN_LIMIT = 1_000  # room for the markers, the summary and the note saying what was cut
 
