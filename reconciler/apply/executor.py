@@ -538,7 +538,10 @@ class Executor:
             raise ApplyFailed(
                 step, f"the call bridge shows {status.status_text}, not a connected bridge"
             )
-        master = self._check_master_serves(step)
+        # As for a join: the master serves, with the desired files (the bridge's new client
+        # certificate chains to the CA the master now runs).
+        self._check_master_ready(step)
+        master = self.master
         self._checkpoint()
         result = session.run(step.command)
         self._record(step, result)
@@ -556,18 +559,6 @@ class Executor:
             on_poll=lambda wait: self._polled(step, wait),
         )
         return f"Node in use: {after.node_in_use}"
-
-    def _check_master_serves(self, step: Step) -> str:
-        """A bridge connects only to a master that serves: Enabled, master, as desired."""
-        master = self.sessions.get(self.master)
-        if master is None:
-            raise ApplyFailed(step, "no session to the desired master")
-        status = read_status(master)
-        if status.transitional or status.state != "Enabled" or status.role != "master":
-            raise ApplyFailed(
-                step, f"the desired master {self.master} is {status.status_text}, not the master"
-            )
-        return self.master
 
     def _tail(self, result: CommandResult) -> str:
         return self.redactor.redact(result.tail())
@@ -680,7 +671,8 @@ class Executor:
                 )
 
     def _check_master_ready(self, step: Step) -> None:
-        """SPEC §6.5: replicas join only a master that reports Enabled, Connected Master."""
+        """SPEC §6.5: replicas join (and call bridges connect to) only a master that reports
+        Enabled, Connected Master, running the desired certificate files."""
         master = self.sessions.get(self.master)
         if master is None:
             raise ApplyFailed(step, "no session to the desired master")

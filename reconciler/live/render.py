@@ -10,7 +10,7 @@ rather than lose characters.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ from rich.text import Text
 from reconciler.addresses import same_address
 from reconciler.durations import duration_text
 from reconciler.live.caveats import caveat_notes
-from reconciler.live.health import CertificateHealth, CertificateState, ClusterReport
+from reconciler.live.health import CertificateHealth, CertificateState, ClusterReport, Problem
 from reconciler.live.models import LiveNode
 from reconciler.live.replication import ReplicationKind
 from reconciler.mmp.models import CertRole
@@ -337,10 +337,7 @@ REPLICATION_PHRASES: dict[ReplicationKind, str] = {
 
 def _replication_parts(report: ClusterReport) -> list[str]:
     """``cms2 and cms3 not in sync``, ``last cluster command failed on cms2``: what, where."""
-    named: dict[str, list[str]] = {}
-    for node in report.live.nodes:
-        for problem in report.replication(node):
-            named.setdefault(problem.kind, []).append(node.name)
+    named = _named(report.replication(node) for node in report.live.nodes)
     return [
         phrase.format(nodes=_names(named[kind]))
         for kind, phrase in REPLICATION_PHRASES.items()
@@ -357,16 +354,24 @@ BRIDGE_PHRASES: dict[str, str] = {
 
 def _bridge_parts(report: ClusterReport) -> list[str]:
     """``call bridge cb1 using no database``: each kind, with the bridges it names."""
+    named = _named(report.bridge_problems(bridge) for bridge in report.live.bridges)
+    return [
+        phrase.format(
+            bridges=("call bridge " if len(named[kind]) == 1 else "call bridges ")
+            + _names(named[kind])
+        )
+        for kind, phrase in BRIDGE_PHRASES.items()
+        if kind in named
+    ]
+
+
+def _named(problems: Iterable[list[Problem]]) -> dict[str, list[str]]:
+    """The names of the nodes with each kind of problem, in the order they came."""
     named: dict[str, list[str]] = {}
-    for bridge in report.live.bridges:
-        for problem in report.bridge_problems(bridge):
-            named.setdefault(problem.kind, []).append(bridge.name)
-    parts = []
-    for kind, phrase in BRIDGE_PHRASES.items():
-        if kind in named:
-            label = "call bridge" if len(named[kind]) == 1 else "call bridges"
-            parts.append(phrase.format(bridges=f"{label} {_names(named[kind])}"))
-    return parts
+    for found in problems:
+        for problem in found:
+            named.setdefault(problem.kind, []).append(problem.node)
+    return named
 
 
 def _names(names: list[str]) -> str:

@@ -264,19 +264,17 @@ def _backup(steps: _Steps, address: str, node_name: str, name: str) -> None:
     )
 
 
-def _configure_certs(steps: _Steps, node: NodeFacts) -> None:
-    for diff in node.uploads:
+def _uploads(steps: _Steps, address: str, name: str, diffs: list[FileDiff], what: str) -> None:
+    """An upload step per file that differs; ``what`` names the machine (``node``)."""
+    for diff in diffs:
         wanted = diff.desired
+        missing = diff.live_file is None or not diff.live_file.present
         steps.add(
-            node.address,
-            node.name,
+            address,
+            name,
             Action.UPLOAD,
             f"{diff.role}: "
-            + (
-                "not on the node"
-                if diff.live_file is None or not diff.live_file.present
-                else "the node's file has other content"
-            ),
+            + (f"not on the {what}" if missing else f"the {what}'s file has other content"),
             upload=UploadFile(
                 role=diff.role,
                 repo_path=wanted.path,
@@ -287,6 +285,10 @@ def _configure_certs(steps: _Steps, node: NodeFacts) -> None:
             path=wanted.path,
             remote_name=wanted.remote_name,
         )
+
+
+def _configure_certs(steps: _Steps, node: NodeFacts) -> None:
+    _uploads(steps, node.address, node.name, node.uploads, "node")
     names = " ".join(file.remote_name for file in node.desired.bundle.files())
     steps.add(
         node.address,
@@ -302,28 +304,7 @@ def _connect_bridge(steps: _Steps, bridge: BridgeFacts, master: NodeFacts, *, re
     """A connected call bridge: its client files where they differ, loaded with the
     three-file ``certs`` (``reload``: even where its files match, as every node of a re-form
     is), then ``connect`` to the master (reference §1.7)."""
-    for diff in bridge.uploads:
-        wanted = diff.desired
-        steps.add(
-            bridge.address,
-            bridge.name,
-            Action.UPLOAD,
-            f"{diff.role}: "
-            + (
-                "not on the call bridge"
-                if diff.live_file is None or not diff.live_file.present
-                else "the call bridge's file has other content"
-            ),
-            upload=UploadFile(
-                role=diff.role,
-                repo_path=wanted.path,
-                remote_name=wanted.remote_name,
-                sha256=wanted.sha256,
-                size=len(wanted.upload_bytes),
-            ),
-            path=wanted.path,
-            remote_name=wanted.remote_name,
-        )
+    _uploads(steps, bridge.address, bridge.name, bridge.uploads, "call bridge")
     if reload or not bridge.certs_match:
         names = " ".join(diff.desired.remote_name for diff in bridge.files)
         steps.add(

@@ -138,7 +138,7 @@ def _run(
         device_seconds=round(device_seconds, 1),
         outage_seconds=round(_outage(plan, times), 1),
         final=[_final(node) for node in final_live.nodes]
-        + [_final_bridge(bridge) for bridge in final_live.bridges],
+        + [_final(bridge, bridge=True) for bridge in final_live.bridges],
         assumptions=[
             *twin.assumptions,
             *(failed_command_text(node.name, command) for node, command in failed),
@@ -190,27 +190,18 @@ def _read(twin: Twin, desired: DesiredCluster, live: LiveCluster) -> LiveCluster
     return read.model_copy(update={"bridges": bridges})
 
 
-def _final(node: LiveNode) -> RehearsedNode:
+def _final(node: LiveNode, *, bridge: bool = False) -> RehearsedNode:
+    """A node as the twin ended it; a connected call bridge has no role, only the database
+    it uses."""
     status = node.status if node.readable else None
     return RehearsedNode(
         name=node.name,
         address=node.address,
         status=status.state if status is not None else None,
-        role=status.role if status is not None else "none",
-        in_sync=status.in_sync if status is not None else None,
-    )
-
-
-def _final_bridge(bridge: LiveNode) -> RehearsedNode:
-    status = bridge.status if bridge.readable else None
-    return RehearsedNode(
-        name=bridge.name,
-        address=bridge.address,
-        status=status.state if status is not None else None,
-        role="none",
-        in_sync=None,
-        bridge=True,
-        uses=status.node_in_use if status is not None else None,
+        role=status.role if status is not None and not bridge else "none",
+        in_sync=status.in_sync if status is not None and not bridge else None,
+        bridge=bridge,
+        uses=status.node_in_use if status is not None and bridge else None,
     )
 
 

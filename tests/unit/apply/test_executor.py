@@ -226,7 +226,9 @@ BRIDGE_STATUS = (
 )
 MASTER_STATUS = (
     "Status : Enabled\nNodes:\n 10.0.0.1 (me) : Connected Master\n"
-    " 10.0.0.2 : Connected Slave ( In Sync )\nNode in use : 10.0.0.1\n\nInterface : a\n"
+    " 10.0.0.2 : Connected Slave ( In Sync )\nNode in use : 10.0.0.1\n\nInterface : a\n\n"
+    "Certificates\n Server Key : s.key\n Server Certificate : s.cer\n Client Key : c.key\n"
+    " Client Certificate : c.cer\n CA Certificate : ca.cer\n"
 )
 CONNECT = Step(
     id=2,
@@ -274,6 +276,14 @@ def test_connect_is_not_sent_while_the_master_does_not_serve(tmp_path: Path) -> 
     bridge = FakeSession("10.0.0.21", statuses=[BRIDGE_STATUS.format(in_use="None")])
     master = FakeSession("10.0.0.1", statuses=[DISABLED])
     with pytest.raises(ApplyFailed, match=r"the desired master 10\.0\.0\.1 is Disabled"):
+        bridge_executor(bridge, master, tmp_path)._connect(CONNECT)
+    assert bridge.commands == ["database cluster status"]
+
+
+def test_connect_is_not_sent_while_the_master_runs_other_files(tmp_path: Path) -> None:
+    bridge = FakeSession("10.0.0.21", statuses=[BRIDGE_STATUS.format(in_use="None")])
+    master = FakeSession("10.0.0.1", statuses=[MASTER_STATUS.replace("ca.cer", "old-ca.cer")])
+    with pytest.raises(ApplyFailed, match="desired"):
         bridge_executor(bridge, master, tmp_path)._connect(CONNECT)
     assert bridge.commands == ["database cluster status"]
 
