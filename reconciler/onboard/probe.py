@@ -163,17 +163,23 @@ def probe_cluster(
     anonymise: bool = False,
     now: datetime | None = None,
 ) -> ProbeReport:
-    """Probe every node of ``cluster`` in parallel and write the bundle."""
+    """Probe every node and connected call bridge of ``cluster`` in parallel and write the
+    bundle."""
     when = (now or datetime.now(UTC)).astimezone(UTC)
     with open_source(repo) as source:
         spec = readable_spec(source, cluster)
         with SessionPool(spec, source, env) as pool:
-            targets = [(node.name, node.address, pool.session(node)) for node in spec.nodes]
+            # The connected call bridges too: what their status prints is published nowhere
+            # (reference §1.7), which is what a probe is for.
+            targets = [
+                (machine.name, machine.address, pool.session(machine))
+                for machine in spec.machines()
+            ]
             with ThreadPoolExecutor(max_workers=DEFAULT_PARALLELISM) as executor:
                 nodes = list(executor.map(lambda target: probe_node(*target), targets))
             redactor = pool.redactor
     report = ProbeReport(cluster, when, nodes)
-    known = [(node.name, node.address) for node in spec.nodes]
+    known = [(machine.name, machine.address) for machine in spec.machines()]
     text = render_bundle(report, redactor, anonymiser(known, nodes) if anonymise else None)
     folder = private_dir(workdir(repo, state_dir) / "probe")
     stem = f"{cluster}-{when.strftime('%Y%m%dT%H%M%SZ')}"

@@ -137,3 +137,21 @@ def test_status_shows_the_bridge_and_whether_it_uses_the_master(
     after = reconcile("status", "--cluster", "lab", repo=lab_repo)
     assert after.returncode == 0, after.stdout
     assert "every call bridge using cms1" in " ".join(after.stdout.split())
+
+
+def test_probe_reads_the_bridge_and_knows_its_status(
+    bridged: SimulatedCluster, lab_repo: Path, lab_addresses: LabAddresses
+) -> None:
+    probe = reconcile("probe", "--cluster", "lab", "--format", "json", repo=lab_repo)
+    assert probe.returncode == 0, probe.stdout + probe.stderr
+    nodes = {node["name"]: node for node in json.loads(probe.stdout)["nodes"]}
+    assert set(nodes) == {*NODES, "cb1"}
+    cb1 = nodes["cb1"]
+    assert (cb1["read"], cb1["error"], cb1["recognised"], cb1["unrecognised"]) == (
+        True,
+        None,
+        True,
+        [],
+    )
+    assert cb1["commands"][:2] == ["database cluster status", "pki inspect dbclusterclient.key"]
+    assert bridged.commands("cb1")[0] == "database cluster status"
