@@ -558,6 +558,7 @@ class Executor:
             clock=self.clock,
             on_poll=lambda wait: self._polled(step, wait),
         )
+        self.verified[step.id] = Mark.now()  # the bridge's database is back (apply.outage)
         return f"Node in use: {after.node_in_use}"
 
     def _tail(self, result: CommandResult) -> str:

@@ -1,4 +1,4 @@
-"""How long apply really took a cluster (or its nodes) out of service: measured, not modelled.
+r"""How long apply really took a cluster (or its nodes) out of service: measured, not modelled.
 
 The spans are the ones the plan announces (``plan.render.outage``), read off the same steps:
 
@@ -11,7 +11,11 @@ The spans are the ones the plan announces (``plan.render.outage``), read off the
   apply began the cluster (how long it was down before that, apply cannot know);
 - otherwise the master keeps serving, and **a node is out** of the cluster from its
   ``remove`` until its ``join`` is verified In Sync (a node that only joins was not in; one
-  that only leaves leaves for good).
+  that only leaves leaves for good);
+- a connected call bridge that ``connect``\ s has **no database** until its ``connect`` is
+  verified (its ``Node in use`` the master): in a re-form from the first ``remove`` (from
+  before apply when there is none: the cluster was down), otherwise from its own first
+  ``certs`` or ``connect``.
 
 A span begins when apply sends the command that begins it (after the step's own checks,
 so a step refused before its command began nothing) and ends when the poll that saw the
@@ -33,7 +37,7 @@ from pydantic import BaseModel, ConfigDict
 
 from reconciler.plan.models import Action, ClusterPlan, Step
 
-SpanKind = Literal["cluster_down", "no_master", "node_out"]
+SpanKind = Literal["cluster_down", "no_master", "node_out", "bridge_out"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,11 @@ def planned(plan: ClusterPlan) -> list[Planned]:
         return [
             Planned("cluster_down", removes[0] if removes else None, back),
             Planned("no_master", removes[-1] if removes else None, initialize),
+            *(
+                Planned("bridge_out", removes[0] if removes else None, connect, node=connect)
+                for connect in steps
+                if connect.action is Action.CONNECT
+            ),
         ]
     spans: list[Planned] = []
     for remove in (step for step in steps if step.action is Action.REMOVE):
@@ -83,6 +92,13 @@ def planned(plan: ClusterPlan) -> list[Planned]:
         )
         if join is not None:
             spans.append(Planned("node_out", remove, join, node=remove))
+    for connect in (step for step in steps if step.action is Action.CONNECT):
+        first = next(
+            step
+            for step in steps
+            if step.node == connect.node and step.action in (Action.CERTS, Action.CONNECT)
+        )
+        spans.append(Planned("bridge_out", first, connect, node=connect))
     return spans
 
 
@@ -93,7 +109,7 @@ class Span(BaseModel):
 
     from_step: int | None  # the step whose command began it; None: down before apply began
     until_step: int  # the step whose verified end ends it
-    node: str | None = None  # nodes_out: the node's address
+    node: str | None = None  # nodes_out, bridges_out: the node's (bridge's) address
     node_name: str | None = None
     down_before_apply: bool = False
     started: str | None  # UTC, when from_step's command was sent; None: down before apply
@@ -112,10 +128,15 @@ class Outage(BaseModel):
     cluster_down: Span | None = None
     no_master: Span | None = None
     nodes_out: tuple[Span, ...] = ()
+    bridges_out: tuple[Span, ...] = ()  # connected call bridges without the database
 
     @property
     def spans(self) -> list[Span]:
-        return [span for span in (self.cluster_down, self.no_master) if span] + list(self.nodes_out)
+        return [
+            *(span for span in (self.cluster_down, self.no_master) if span),
+            *self.nodes_out,
+            *self.bridges_out,
+        ]
 
 
 def measure(
@@ -129,7 +150,12 @@ def measure(
     """The spans of ``plan`` that began, measured: ``began`` is when apply began the cluster,
     ``sent`` when each step's command was sent, ``verified`` when each asynchronous step's
     end was verified, ``stopped`` when apply stopped (or finished) the cluster."""
-    found: dict[SpanKind, list[Span]] = {"cluster_down": [], "no_master": [], "node_out": []}
+    found: dict[SpanKind, list[Span]] = {
+        "cluster_down": [],
+        "no_master": [],
+        "node_out": [],
+        "bridge_out": [],
+    }
     for span in planned(plan):
         if span.begins is None:
             start = began
@@ -156,4 +182,5 @@ def measure(
         cluster_down=next(iter(found["cluster_down"]), None),
         no_master=next(iter(found["no_master"]), None),
         nodes_out=tuple(found["node_out"]),
+        bridges_out=tuple(found["bridge_out"]),
     )

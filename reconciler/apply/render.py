@@ -101,21 +101,25 @@ def outage_words(cluster: ClusterPlan, outage: Outage) -> str:
     ``cluster down 5m 12s (from step 4 until step 27 was verified); no master for 3m 1s
     (from step 6 until step 25 was verified)``; ``still down`` when apply stopped before
     verifying its way back."""
+    bridges = "".join(f"; {_bridge_out(cluster, span)}" for span in outage.bridges_out)
     down = outage.cluster_down
     if down is not None:
-        return _cluster_down(down) + _no_master(outage.no_master)
-    if outage.nodes_out:
+        return _cluster_down(down) + _no_master(outage.no_master) + bridges
+    if outage.nodes_out or outage.bridges_out:
         nodes = [_node_out(cluster, span) for span in outage.nodes_out]
-        return f"the cluster stayed up (the master kept serving); {', '.join(nodes)}"
+        out = f"; {', '.join(nodes)}" if nodes else ""
+        return f"the cluster stayed up (the master kept serving){out}{bridges}"
     spans = planned(cluster)
-    first = next((span.begins for span in spans if span.begins is not None), None)
-    if first is None:
+    first = next((span for span in spans if span.begins is not None), None)
+    if first is None or first.begins is None:
         return "none: no step took the cluster or a node out of service"
-    if spans[0].kind == "cluster_down":
+    if first.kind == "cluster_down":
         what = "the cluster down"
+    elif first.kind == "bridge_out":
+        what = f"call bridge {_name(cluster, first.begins.node)} off its database"
     else:
-        what = f"{_name(cluster, first.node)} out of the cluster"
-    return f"none: apply stopped before step {first.id}, which would have taken {what}"
+        what = f"{_name(cluster, first.begins.node)} out of the cluster"
+    return f"none: apply stopped before step {first.begins.id}, which would have taken {what}"
 
 
 def _cluster_down(span: Span) -> str:
@@ -164,6 +168,23 @@ def _node_out(cluster: ClusterPlan, span: Span) -> str:
     return (
         f"{name} out of the cluster {took} (from step {span.from_step} until step "
         f"{span.until_step} was verified)"
+    )
+
+
+def _bridge_out(cluster: ClusterPlan, span: Span) -> str:
+    name = _name(cluster, span.node or "")
+    took = _measured(span.seconds)
+    if span.still_down:
+        since = "before apply began" if span.down_before_apply else f"step {span.from_step}"
+        return f"call bridge {name} still without the database when apply stopped (since {since})"
+    if span.down_before_apply:
+        return (
+            f"call bridge {name} without the database until step {span.until_step} was "
+            f"verified, {took} after apply began"
+        )
+    return (
+        f"call bridge {name} without the database {took} (from step {span.from_step} until "
+        f"step {span.until_step} was verified)"
     )
 
 

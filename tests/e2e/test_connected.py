@@ -84,6 +84,8 @@ def test_the_seed_rotation_gives_the_bridge_the_new_client_files_and_reconnects_
     assert "call bridge cb1 has no database from step" in text.stdout, text.stdout
     apply = reconcile("--apply", "--cluster", "lab", "--auto-approve", repo=lab_repo)
     assert apply.returncode == 0, apply.stdout + apply.stderr
+    measured = " ".join(apply.stdout.split())
+    assert f"call bridge cb1 ({lab_addresses.spare}) without the database" in measured
     assert bridged.node("cb1").connected_to == lab_addresses.cms1
     status = bridged.snapshot()["nodes"][-1]
     assert (status["name"], status["connected_to"]) == ("cb1", lab_addresses.cms1)

@@ -8,6 +8,7 @@ from pathlib import Path
 from reconciler.apply.executor import BackupRecord, Executor
 from reconciler.apply.journal import Journal
 from reconciler.apply.outage import Mark, Outage, Span, measure, planned
+from reconciler.apply.render import outage_words
 from reconciler.plan.models import Action, ClusterPlan, Step
 from tests.support.fake_session import FakeSession
 from tests.unit.apply.test_executor import (
@@ -19,7 +20,7 @@ from tests.unit.apply.test_executor import (
     plan_of,
 )
 from tests.unit.apply.test_safety import DESIRED
-from tests.unit.plan.test_render_plans import lab_seed_cluster
+from tests.unit.plan.test_render_plans import lab_seed_cluster, scenario_cluster
 
 T0 = datetime(2026, 11, 27, 7, 40, tzinfo=UTC)
 
@@ -171,3 +172,55 @@ def test_a_backup_names_the_file_on_the_node_and_its_local_copy(tmp_path: Path) 
     )
     assert local.read_bytes() == b"backup"
     assert outcome.outage == Outage()  # a backup takes nothing out of service
+
+
+# --- connected call bridges (issue 24, item 7) ------------------------------------------------
+
+
+def test_a_bridge_is_off_its_database_from_the_first_remove_until_its_connect_is_verified() -> None:
+    cluster = scenario_cluster("50-connected-new-ca")  # re-form; cb1, cb2 connect at 32, 37
+    bridges = [span for span in planned(cluster) if span.kind == "bridge_out"]
+    assert [
+        (s.begins.id if s.begins else None, s.ends.id, s.node.node_name if s.node else None)
+        for s in bridges
+    ] == [
+        (6, 32, "cb1"),
+        (6, 37, "cb2"),
+    ]
+    outage = measure(
+        cluster,
+        began=at(0),
+        sent={6: at(10)},
+        verified={32: at(70)},
+        stopped=at(100),
+    )
+    first, second = outage.bridges_out
+    assert (first.node_name, first.seconds, first.still_down) == ("cb1", 60.0, False)
+    assert (second.node_name, second.seconds, second.still_down) == ("cb2", 90.0, True)
+    words = outage_words(cluster, outage)
+    assert (
+        "call bridge cb1 (10.0.0.21) without the database 1m (from step 6 until step 32 was "
+        "verified)" in words
+    )
+    assert (
+        "call bridge cb2 (10.0.0.22) still without the database when apply stopped (since step 6)"
+        in words
+    )
+
+
+def test_around_a_serving_master_a_bridge_is_off_from_its_own_certs() -> None:
+    cluster = scenario_cluster("54-connected-rolling")  # cb1: certs 12, connect 13
+    (bridge,) = [span for span in planned(cluster) if span.kind == "bridge_out"]
+    assert (bridge.begins.id if bridge.begins else None, bridge.ends.id) == (12, 13)
+    outage = measure(
+        cluster,
+        began=at(0),
+        sent={3: at(1), 9: at(5), 12: at(20), 13: at(21)},
+        verified={3: at(2), 9: at(15), 13: at(24)},
+        stopped=at(30),
+    )
+    assert [span.seconds for span in outage.bridges_out] == [4.0]
+    assert outage_words(cluster, outage).endswith(
+        "; call bridge cb1 (10.0.0.21) without the database 4s (from step 12 until step 13 "
+        "was verified)"
+    )

@@ -100,6 +100,7 @@ def test_the_json_document_keeps_its_shape() -> None:
                             "still_down": True,
                         }
                     ],
+                    "bridges_out": [],
                 },
                 "steps": [
                     {
