@@ -1,6 +1,6 @@
 """Every device behaviour the reference does not know, chosen once, in one table.
 
-``../shared/cms-mmp-reference.md`` lists what is uncertain ("Uncertain or
+``docs/cms-mmp-reference.md`` (the device reference) lists what is uncertain ("Uncertain or
 conflicting" items, quoted as U1..U17 below). Where the simulator has to print
 or decide something the reference does not show, the choice lives here and
 nowhere else, with the reason. The reconciler's parsers must stay tolerant of

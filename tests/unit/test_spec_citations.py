@@ -228,3 +228,36 @@ def test_words_that_only_look_like_citations_are_not_read() -> None:
     assert list(citations(f"REF{S} §1", "f")) == []
     assert list(citations("reference §1.3.5", "f")) == []
     assert [c.title for c in citations(f'"({S} §2)", "next"', "f")] == [None]
+
+
+REFERENCE = ROOT / "docs" / "cms-mmp-reference.md"
+_REFERENCE_CITATION = re.compile(rf"\breference\s+(?:{_SECTION})(?P<number>{_NUMBER})")
+
+
+def test_every_device_reference_citation_names_a_section_of_docs_cms_mmp_reference_md() -> None:
+    """``reference §1.7`` (the MMP CLI's behaviour, with sources) resolves in the repository's
+    copy of the device reference, as SPEC citations do in docs/spec.md."""
+    sections = spec_sections(REFERENCE.read_text(encoding="utf-8"))
+    problems: list[str] = []
+    count = 0
+    for path in scanned_files(ROOT):
+        if path == REFERENCE:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        for found in _REFERENCE_CITATION.finditer(text):
+            count += 1
+            why = resolve(found["number"], None, sections)
+            if why is not None:
+                line = text.count("\n", 0, found.start()) + 1
+                problems.append(f"{path.relative_to(ROOT)}:{line}: {found[0]!r}: {why}")
+    assert count > 10, "the scan found almost no reference citations"
+    assert problems == [], "\n".join(["cited but not in the device reference:", *problems])
+
+
+def test_a_reference_citation_to_a_missing_section_is_caught() -> None:
+    sections = spec_sections(REFERENCE.read_text(encoding="utf-8"))
+    assert resolve("1.7", None, sections) is None
+    assert resolve("1.77", None, sections) is not None
