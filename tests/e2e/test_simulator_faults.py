@@ -52,6 +52,9 @@ def test_node_down_refuses_connections_and_peers_see_it_disconnected(
 
 def test_disconnect_in_the_middle_of_a_command(lab: SimulatedCluster) -> None:
     lab.disconnect_on(SLAVE1, "database cluster remove", stage="after")
+    # Long enough that the remove is still running when the second connection reads the
+    # status on a loaded machine (with the lab's short durations it sometimes had ended).
+    lab.slow_operation(SLAVE1, "remove", 5)
     with MMPClient(lab, SLAVE1, LAB_PASSWORD) as client, pytest.raises(EOFError):
         client.run("database cluster remove", answer="Y")
     # The command was received and started: the node is leaving the cluster.
