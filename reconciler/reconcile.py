@@ -213,8 +213,10 @@ def _apply(
         runs = [cluster for cluster in plan.clusters if window.runs(cluster)]
         if runs and not plan.blocked and not options.skip_rehearsal:
             # Never the file's word for it: this plan, on a twin of this read (about a
-            # second a cluster; docs/design.md).
-            plan = rehearse_for_apply(plan, fleet)
+            # second a cluster; docs/design.md). Only what will run: a deferred cluster's
+            # twin would neither be used nor may it stop the others.
+            plan = _with_clusters(plan, rehearse_for_apply(_only(plan, runs), fleet))
+            runs = [cluster for cluster in plan.clusters if window.runs(cluster)]
             interrupts.check()
         _save_and_show(plan, options, terminal)
         if plan.blocked:
@@ -234,12 +236,15 @@ def _apply(
                 # nodes, and the windows may have closed.
                 check_saved_plan(plan, fleet.plan(backup_time=backup_time, recertify=recertify))
                 later = _window_gate(fleet, plan, options)
-                _say_window(WindowGate(deferred=later.deferred), say)
+                closed = {
+                    name: why for name, why in later.deferred.items() if name not in window.deferred
+                }
+                _say_window(WindowGate(deferred=closed), say)
                 window = window.merged(later)
         redactor = Redactor(
             [secret for pool in fleet.pools.values() for secret in pool.redactor.secrets]
         )
-        several = sum(1 for cluster in plan.clusters if cluster.steps) > 1
+        several = sum(1 for cluster in plan.clusters if window.runs(cluster)) > 1
         gate = _step_gate(terminal, interrupts) if options.step else None
         # Leaving this block (Ctrl-C included) clears the live line before any message.
         with _progress(terminal, env, several, live=not options.step) as progress:
@@ -274,14 +279,25 @@ def _check_runnable(
     from reconciler.apply.apply import check_authority
     from reconciler.rehearse.gate import refuse_unrehearsed
 
-    check_authority(plan.model_copy(update={"clusters": runs}), options.allow_master_change)
+    running = _only(plan, runs)
+    check_authority(running, options.allow_master_change)
     if options.skip_rehearsal:
         say(
             "warning: --skip-rehearsal: the plan was not rehearsed on a twin before apply "
             "(the journal records it)"
         )
     else:
-        refuse_unrehearsed(plan)
+        refuse_unrehearsed(running)
+
+
+def _only(plan: Plan, clusters: list[ClusterPlan]) -> Plan:
+    return plan.model_copy(update={"clusters": clusters})
+
+
+def _with_clusters(plan: Plan, changed: Plan) -> Plan:
+    """``plan`` with each cluster ``changed`` holds in place of its own."""
+    by_name = {cluster.name: cluster for cluster in changed.clusters}
+    return _only(plan, [by_name.get(cluster.name, cluster) for cluster in plan.clusters])
 
 
 def _window_gate(fleet: Fleet, plan: Plan, options: ReconcileOptions) -> WindowGate:
@@ -298,7 +314,7 @@ def _window_gate(fleet: Fleet, plan: Plan, options: ReconcileOptions) -> WindowG
 def _say_window(window: WindowGate, say: Callable[[str], None]) -> None:
     """One line per cluster deferred (nothing is sent to it) or run despite its window."""
     for name, why in window.deferred.items():
-        say(f"cluster {name}: {why}. Nothing is sent to it; exit 3 (deferred).")
+        say(f"cluster {name}: {why}. Nothing is sent to it.")
     for name, ignored in window.ignored.items():
         say(f"warning: cluster {name}: {ignored.text()}")
 

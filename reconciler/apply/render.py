@@ -292,8 +292,9 @@ def _status(
             "**deferred** ⏳",
             [
                 f"- **Deferred:** {md_text(sentence(result.summary))}; nothing was sent to "
-                "this cluster. It is applied once its maintenance window opens (by the "
-                "scheduled apply, or `reconcile apply` then).",
+                "this cluster. Once its maintenance window is open it can be applied: "
+                "the scheduled apply plans it again then and asks for approval, or run "
+                "`reconcile apply` in the window.",
             ],
         )
     if result.result == "not started":

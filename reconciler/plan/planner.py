@@ -43,6 +43,7 @@ from reconciler.plan.models import (
     Strategy,
     UploadFile,
 )
+from reconciler.plan.render.common import english_list
 from reconciler.plan.timeouts import step_allowances
 from reconciler.plan.window import window_report
 
@@ -224,11 +225,11 @@ def _bridge_findings(
     for bridge in bridges:
         files = [diff.role for diff in bridge.files if not diff.matches]
         if files:
-            why = f"its {english(files)} are not the cluster's"
+            why = f"its {english_list(files)} are not the cluster's"
         elif not bridge.uses(master.address):
             why = f"it uses {bridge.in_use or 'no database'}, not the master {master.name}"
         elif changed:
-            why = f"the cluster loads another {english(changed)}"
+            why = f"the cluster loads another {english_list(changed)}"
         else:
             why = "the cluster is formed again" if reform else "it connects again"
         findings.append(
@@ -246,10 +247,6 @@ def _bridge_findings(
             )
         )
     return findings
-
-
-def english(items: list[str]) -> str:
-    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]
 
 
 # --- building steps -----------------------------------------------------------------------
@@ -652,7 +649,7 @@ def _impact(facts: ClusterFacts, steps: list[Step], strategy: Strategy) -> Impac
     if bridges:
         many = len(bridges) > 1
         parts.append(
-            f"call bridge{'s' if many else ''} {english(bridges)} "
+            f"call bridge{'s' if many else ''} {english_list(bridges)} "
             f"connect{'' if many else 's'} to {facts.master.name}"
         )
     if restarts:

@@ -8,7 +8,7 @@ import re
 import signal
 import subprocess
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -205,3 +205,29 @@ def test_a_converged_cluster_beside_a_failed_one_is_listed(
         assert len(titles) == 2, done.stdout
         assert titles[0].startswith(f"### cms-reconciler apply of `{names[0]}`: **failed at step ")
         assert titles[1] == f"### cms-reconciler apply of `{names[1]}`: converged ✅"
+
+
+def test_a_deferred_cluster_is_not_rehearsed_and_the_other_applies(tmp_path: Path) -> None:
+    """Maintenance windows (issue 26) in a fleet: the cluster whose window is closed gets
+    nothing, not even a rehearsal (whose verdict could stop the other), and exit 3."""
+    repo, names = build_fleet(tmp_path, 2, converged=False)
+    deferred, applied = names
+    start = (datetime.now(UTC) + timedelta(hours=3)).strftime("%H:%M")
+    path = repo / "clusters" / f"{deferred}.yaml"
+    path.write_text(
+        path.read_text() + f'maintenance:\n  windows:\n    - {{start: "{start}", duration: 1h}}\n'
+    )
+    saved = tmp_path / "applied-plan.json"
+    with serving(tmp_path, repo, names, LAB_ENV) as clusters:
+        done = run_apply(repo, "--out", str(saved))
+        assert done.returncode == 3, done.stderr
+        report = json.loads(done.stdout)
+        assert [(c["name"], c["result"]) for c in report["clusters"]] == [
+            (deferred, "deferred"),
+            (applied, "converged"),
+        ]
+        assert changes_sent(clusters[0]) == []
+        assert changes_sent(clusters[1]) != []
+    rehearsals = {c["name"]: c.get("rehearsal") for c in json.loads(saved.read_text())["clusters"]}
+    assert rehearsals[deferred] is None
+    assert rehearsals[applied]["converges"] is True

@@ -59,7 +59,7 @@ def test_outside_its_window_the_seed_rotation_is_deferred_and_nothing_changes(
     apply = reconcile("apply", "--cluster", "lab", "--auto-approve", repo=lab_repo)
     assert apply.returncode == 3, apply.stdout + apply.stderr
     assert "cluster lab: deferred: outside the maintenance windows; the next opens" in apply.stderr
-    assert "exit 3 (deferred)" in apply.stderr
+    assert "Nothing is sent to it." in apply.stderr
     assert changes_sent(lab) == []
     outcome = apply.stdout.split("Apply outcome:", 1)[1]
     assert "lab  deferred: outside the maintenance windows" in outcome
